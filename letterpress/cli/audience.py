@@ -1,0 +1,5 @@
+"""CLI commands of the audience module."""
+
+import click  # noqa: F401
+
+commands: list = []

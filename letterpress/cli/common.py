@@ -1,0 +1,70 @@
+"""What every command shares: the project context, error conversion, shared options."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import AbstractContextManager
+
+import click
+
+from ..errors import ContentError, LetterpressError
+from ..project import Project
+
+__all__ = ["LetterpressGroup", "ProjectContext", "pass_project", "publication_option"]
+
+
+class ProjectContext(AbstractContextManager):
+    """Opens the project only when a command needs it, so --help works anywhere."""
+
+    def __init__(self, project_dir: str):
+        self.project_dir = project_dir
+        self._project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = Project.load(self.project_dir)
+        return self._project
+
+    def __exit__(self, *exc) -> None:
+        if self._project is not None:
+            self._project.close()
+
+
+pass_context = click.make_pass_decorator(ProjectContext)
+
+
+def pass_project(f):
+    """Pass the loaded :class:`Project` as the command's first argument."""
+
+    @pass_context
+    def wrapper(pctx: ProjectContext, *args, **kwargs):
+        return f(pctx.project, *args, **kwargs)
+
+    return click.decorators.update_wrapper(wrapper, f)
+
+
+def publication_option(f):
+    """``--publication/-p SLUG`` (default: the first publication of letterpress.toml)."""
+    return click.option("-p", "--publication", "publication", default=None, metavar="SLUG",
+                        help="Publication slug from letterpress.toml (default: the first).")(f)
+
+
+def report_content_error(error: ContentError) -> None:
+    for problem in error.problems:
+        click.echo(str(problem), err=True)
+    n = len(error.problems)
+    click.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
+
+
+class LetterpressGroup(click.Group):
+    """A group whose commands turn library errors into a message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ContentError as exc:
+            report_content_error(exc)
+            sys.exit(1)
+        except LetterpressError as exc:
+            raise click.ClickException(str(exc)) from None

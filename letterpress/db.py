@@ -1,0 +1,140 @@
+"""Database engine, sessions and schema migrations.
+
+SQLite (the default ``subscribers.db``) runs in WAL mode with foreign keys on and a busy
+timeout, so the web server and a running send share the file without "database is locked".
+PostgreSQL is used when ``LETTERPRESS_DATABASE_URL`` points at one.  The schema is owned by
+Alembic migrations (``letterpress/migrations``); :func:`open_database` upgrades an empty or
+older database on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+__all__ = [
+    "Base",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "open_database",
+    "session_scope",
+    "upgrade",
+]
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Stable constraint names, so migrations can refer to them on both SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every letterpress table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
+        # so a transaction starts when SQLAlchemy says so.
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` (default: the newest)."""
+    from alembic import command
+
+    cfg = _alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with this version of letterpress."""
+    from alembic.script import ScriptDirectory
+
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_database(url: str, *, auto_upgrade: bool = True, **kwargs) -> Engine:
+    """An engine for ``url``, with the schema upgraded when it is empty or behind."""
+    engine = make_engine(url, **kwargs)
+    if auto_upgrade and current_revision(engine) != head_revision():
+        upgrade(engine)
+    return engine
+
+
+@contextmanager
+def session_scope(engine_or_factory) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    factory = (engine_or_factory if isinstance(engine_or_factory, sessionmaker)
+               else sessionmaker(engine_or_factory, expire_on_commit=False))
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def table_names(engine: Engine) -> list[str]:
+    return inspect(engine).get_table_names()

@@ -1,0 +1,63 @@
+"""A project: its settings plus the resources opened from them (database, clock).
+
+The CLI and the web app each build one and pass it down; nothing in letterpress reaches for
+global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from .clock import Clock, SystemClock
+from .db import open_database
+from .settings import Settings, load_settings
+
+__all__ = ["Project"]
+
+
+@dataclass
+class Project:
+    """Settings, clock and a lazily opened database engine for one project directory."""
+
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    _engine: Engine | None = None
+
+    @classmethod
+    def load(cls, project_dir: str | Path = ".", env=None, clock: Clock | None = None) -> Project:
+        return cls(load_settings(project_dir, env), clock or SystemClock())
+
+    @property
+    def engine(self) -> Engine:
+        """The database, upgraded to the current schema on first use."""
+        if self._engine is None:
+            self._engine = open_database(self.settings.database_url)
+        return self._engine
+
+    @property
+    def sessionmaker(self) -> sessionmaker[Session]:
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

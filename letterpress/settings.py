@@ -1,0 +1,348 @@
+"""Project settings: ``letterpress.toml`` first, then ``LETTERPRESS_*`` environment variables.
+
+A project directory holds ``letterpress.toml``, ``issues/``, ``templates/mjml/`` and the
+default database ``subscribers.db``.  One project can host several publications, each with
+its own name, sender, lists, theme and footer.
+
+Every project-level key is declared once in :data:`PROJECT_SETTINGS` (name, default, help);
+the CLI's ``letterpress settings`` and the README table are generated from that list.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE",
+    "PROJECT_SETTINGS",
+    "DkimConfig",
+    "Footer",
+    "Publication",
+    "Setting",
+    "Settings",
+    "SubscribeForm",
+    "Theme",
+    "TransportConfig",
+    "load_settings",
+]
+
+CONFIG_FILE = "letterpress.toml"
+SECRET_FILE = ".letterpress-secret"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One project-level setting: its TOML key under ``[project]``, default and help."""
+
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "LETTERPRESS_" + self.name.upper()
+
+
+PROJECT_SETTINGS: tuple[Setting, ...] = (
+    Setting("base_url", "http://localhost:8025",
+            "Public URL of the reader-facing pages (unsubscribe, archive, images)."),
+    Setting("database_url", "",
+            "SQLAlchemy URL of the subscriber database; empty means sqlite:///subscribers.db "
+            "in the project directory. postgresql+psycopg://… for larger installs."),
+    Setting("secret_key", "",
+            "Secret(s) used to sign reader tokens, newest first, separated by commas "
+            "(older keys keep verifying after a rotation). Empty: generated once into "
+            f"{SECRET_FILE}."),
+    Setting("smtp_url", "",
+            "Mail server for every publication, e.g. smtp://user:pass@relay:587?tls=starttls "
+            "(tls=ssl|starttls|none, pool=N, rate=N). Empty: the outbox directory."),
+    Setting("issues_dir", "issues", "Folder of the editorial YAML issues."),
+    Setting("templates_dir", "templates/mjml", "Folder of the MJML/Jinja2 email templates."),
+    Setting("build_dir", "build", "Where `letterpress build` writes its output."),
+    Setting("outbox_dir", "outbox",
+            "Where the outbox transport writes .eml files when no SMTP server is configured."),
+    Setting("timezone", "Europe/Paris", "Default time zone of publications."),
+)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours, fonts and logo of a publication's emails and pages."""
+
+    primary_color: str = "#000091"
+    accent_color: str = "#e1000f"
+    text_color: str = "#1e1e1e"
+    muted_color: str = "#666666"
+    background_color: str = "#f5f5fe"
+    content_background: str = "#ffffff"
+    font_family: str = "Arial, Helvetica, sans-serif"
+    heading_font_family: str = "Arial, Helvetica, sans-serif"
+    logo_url: str = ""
+    logo_alt: str = ""
+    logo_width: int = 200
+    banner_url: str = ""
+    banner_alt: str = ""
+
+
+@dataclass(frozen=True)
+class Footer:
+    """The foot of every issue; an issue may override any field."""
+
+    organisation: str = ""
+    contact_label: str = ""
+    contact_email: str = ""
+    colophon: tuple[tuple[str, str], ...] = ()
+    legal_mention: str = ""
+    copyright: str = ""
+    share_text: str = ""
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """DKIM signing key for a publication's mail."""
+
+    selector: str
+    domain: str
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """How a publication's mail leaves: an SMTP URL, or empty for the outbox directory."""
+
+    url: str = ""
+    pool: int = 2
+    rate: float = 0.0  # messages per second, 0 = unlimited
+
+
+@dataclass(frozen=True)
+class SubscribeForm:
+    """What the public subscription form asks and shows."""
+
+    attributes: tuple[tuple[str, str], ...] = ()  # (attribute name, label shown)
+    consent_text: str = ""
+    notice: str = ""  # the information notice required at the point of collection
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One newsletter hosted by the project."""
+
+    slug: str
+    name: str
+    language: str = "fr"
+    timezone: str = "Europe/Paris"
+    sender_name: str = ""
+    sender_email: str = ""
+    reply_to: str = ""
+    list_id_domain: str = ""  # List-Id: <slug.list_id_domain>
+    lists: tuple[str, ...] = ()
+    editors_email: str = ""
+    feedback_id_sender: str = ""
+    unsubscribe_mailto: str = ""
+    schedule: str = ""  # e.g. "third tuesday 10:00"
+    grace_period_hours: float = 4.0
+    tracking: bool = False
+    theme: Theme = field(default_factory=Theme)
+    footer: Footer = field(default_factory=Footer)
+    dkim: DkimConfig | None = None
+    transport: TransportConfig = field(default_factory=TransportConfig)
+    subscribe: SubscribeForm = field(default_factory=SubscribeForm)
+    default_sections: tuple[str, ...] = ()
+
+    @property
+    def default_list(self) -> str:
+        return self.lists[0]
+
+    @property
+    def sender(self) -> str:
+        return f"{self.sender_name} <{self.sender_email}>" if self.sender_name else self.sender_email
+
+    @property
+    def sender_domain(self) -> str:
+        return self.sender_email.rpartition("@")[2]
+
+    @property
+    def list_id(self) -> str:
+        """The RFC 2919 List-Id label, e.g. ``pvd.lettre.example.org``."""
+        domain = self.list_id_domain or self.sender_domain
+        return f"{self.slug}.{domain}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything letterpress needs to know about one project directory."""
+
+    project_dir: Path
+    base_url: str
+    database_url: str
+    secret_keys: tuple[str, ...]
+    smtp_url: str
+    issues_dir: Path
+    templates_dir: Path
+    build_dir: Path
+    outbox_dir: Path
+    timezone: str
+    publications: Mapping[str, Publication]
+
+    def publication(self, slug: str | None = None) -> Publication:
+        """The named publication, or the only/first one when no name is given."""
+        if slug is None:
+            return next(iter(self.publications.values()))
+        try:
+            return self.publications[slug]
+        except KeyError:
+            known = ", ".join(self.publications) or "none"
+            raise ConfigError(f"unknown publication {slug!r} (known: {known})") from None
+
+    def transport_for(self, publication: Publication) -> TransportConfig:
+        """The transport of a publication; ``LETTERPRESS_SMTP_URL`` overrides the file."""
+        if self.smtp_url:
+            return replace(publication.transport, url=self.smtp_url)
+        return publication.transport
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str, source: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) {', '.join(unknown)} in [{where}] (allowed: {', '.join(sorted(allowed))})",
+            source=source,
+        )
+
+
+def _dataclass_from(cls: type, data: Mapping[str, Any], where: str, source: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    _check_keys(data, names, where, source)
+    values = {}
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        values[key] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"[{where}]: {exc}", source=source) from None
+
+
+def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any],
+                 project_dir: Path, source: str) -> Publication:
+    data = dict(data)
+    where = f"publications.{slug}"
+    nested = {}
+    for key, cls in (("theme", Theme), ("footer", Footer), ("transport", TransportConfig),
+                     ("subscribe", SubscribeForm)):
+        if key in data:
+            nested[key] = _dataclass_from(cls, data.pop(key), f"{where}.{key}", source)
+    if "dkim" in data:
+        dkim = dict(data.pop("dkim"))
+        _check_keys(dkim, {"selector", "domain", "key_file"}, f"{where}.dkim", source)
+        key_file = Path(dkim.get("key_file", ""))
+        if not key_file.is_absolute():
+            key_file = project_dir / key_file
+        nested["dkim"] = DkimConfig(dkim.get("selector", ""), dkim.get("domain", ""), key_file)
+    if "footer" in nested:
+        colophon = tuple(tuple(pair) for pair in nested["footer"].colophon)
+        nested["footer"] = replace(nested["footer"], colophon=colophon)
+    values = {"timezone": defaults.get("timezone", "Europe/Paris")}
+    values.update(data)
+    values.update(nested)
+    values.setdefault("name", slug)
+    allowed = {f.name for f in fields(Publication)} - {"slug"}
+    _check_keys(values, allowed, where, source)
+    for key in ("lists", "default_sections"):
+        if key in values:
+            values[key] = tuple(values[key])
+    pub = Publication(slug=slug, **values)
+    if not pub.lists:
+        pub = replace(pub, lists=(slug,))
+    if not pub.sender_email:
+        raise ConfigError(f"[{where}] needs sender_email", source=source)
+    try:
+        pub.tz  # noqa: B018 - validate the zone name now, not at send time
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"[{where}] unknown timezone {pub.timezone!r}", source=source) from None
+    return pub
+
+
+def _secret_keys(configured: str, project_dir: Path) -> tuple[str, ...]:
+    """Configured keys (comma-separated, newest first), else one generated and kept."""
+    keys = tuple(k.strip() for k in configured.split(",") if k.strip())
+    if keys:
+        return keys
+    path = project_dir / SECRET_FILE
+    if path.exists():
+        return tuple(k.strip() for k in path.read_text().split("\n") if k.strip())
+    # Generated once and kept beside the project, so links in mail already sent keep working.
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return (key,)
+
+
+def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None = None) -> Settings:
+    """Read ``letterpress.toml`` in ``project_dir``, then apply ``LETTERPRESS_*`` variables."""
+    env = os.environ if env is None else env
+    project_dir = Path(project_dir).resolve()
+    path = project_dir / CONFIG_FILE
+    source = str(path)
+    if not path.exists():
+        raise ConfigError(f"no {CONFIG_FILE} here; run letterpress from a project directory "
+                          "or pass --project DIR", source=str(project_dir))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(exc), source=source) from None
+
+    _check_keys(raw, {"project", "publications"}, "top level", source)
+    project = dict(raw.get("project", {}))
+    _check_keys(project, {s.name for s in PROJECT_SETTINGS}, "project", source)
+    values: dict[str, Any] = {}
+    for setting in PROJECT_SETTINGS:
+        value = project.get(setting.name, setting.default)
+        if setting.env in env:
+            value = env[setting.env]
+        values[setting.name] = value
+
+    def resolve(p: str) -> Path:
+        q = Path(p)
+        return q if q.is_absolute() else project_dir / q
+
+    database_url = values["database_url"] or f"sqlite:///{project_dir / 'subscribers.db'}"
+    publications_raw = raw.get("publications", {})
+    if not publications_raw:
+        raise ConfigError("no [publications.<slug>] table", source=source)
+    publications = {
+        slug: _publication(slug, data, values, project_dir, source)
+        for slug, data in publications_raw.items()
+    }
+    return Settings(
+        project_dir=project_dir,
+        base_url=str(values["base_url"]).rstrip("/"),
+        database_url=database_url,
+        secret_keys=_secret_keys(str(values["secret_key"]), project_dir),
+        smtp_url=str(values["smtp_url"]),
+        issues_dir=resolve(values["issues_dir"]),
+        templates_dir=resolve(values["templates_dir"]),
+        build_dir=resolve(values["build_dir"]),
+        outbox_dir=resolve(values["outbox_dir"]),
+        timezone=str(values["timezone"]),
+        publications=publications,
+    )

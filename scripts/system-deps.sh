@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests (and, with --bench, the benchmarks) need, from
+# Debian's packages, and makes sure the local PostgreSQL is up when it is installed.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+want=()
+command -v chromium >/dev/null 2>&1 || want+=(chromium)
+if [[ "${1:-}" == "--bench" ]]; then
+    command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || want+=(postfix)
+fi
+
+if ((${#want[@]})); then
+    if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+        echo "system-deps: need root to install: ${want[*]}" >&2
+        exit 1
+    fi
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    echo "system-deps: installing ${want[*]} (Debian packages)…"
+    $SUDO apt-get update -qq
+    # postfix asks configuration questions; "No configuration" keeps it off the network.
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+
+# PostgreSQL: start the local cluster if it is installed but stopped.  When it is not
+# installed at all the PostgreSQL test leg is skipped (and says so).
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        for v in $(ls /etc/postgresql); do
+            pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+        done
+    fi
+fi
+exit 0
