@@ -1,4 +1,190 @@
-"""Tables of the audience module (filled in by that module)."""
+"""Tables of the subscriber database.
 
-from ..db import Base  # noqa: F401
+    subscribers          one row per person (normalised address, unique on its case-folded key)
+    mailing_lists        the lists publications send to (one publication, one or more lists)
+    subscriptions        subscriber x list: status, consent proof, unsubscribe date and channel
+    subscription_events  append-only log of every status change (who, how, when, old -> new)
+    suppressions         hashes of addresses that must not be re-activated silently
 
+The schema is created by migration ``0001_audience``; keep both in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+
+__all__ = [
+    "CHANNELS",
+    "CONSENT_SOURCES",
+    "STATUSES",
+    "MailingList",
+    "Subscriber",
+    "Subscription",
+    "SubscriptionEvent",
+    "Suppression",
+    "UTCDateTime",
+]
+
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+CONSENT_SOURCES = ("form", "import", "admin", "api")
+CHANNELS = ("one-click", "page", "mailto", "admin", "preferences", "form", "import", "api",
+            "confirm", "bounce", "complaint", "erasure")
+# Suppression entries that apply to every list (bounces, complaints, erasure).
+ALL_LISTS = "*"
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on both databases (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Subscriber(Base):
+    """A person: one normalised address, a display name and free attributes."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id} {self.email}>"
+
+
+class MailingList(Base):
+    """A list a publication sends to; its name is unique across the project."""
+
+    __tablename__ = "mailing_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    publication: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<MailingList {self.name} ({self.publication})>"
+
+
+class Subscription(Base):
+    """One subscriber on one list, with its status and the proof of consent."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "list_id", name="uq_subscriptions_subscriber_list"),
+        CheckConstraint(
+            "status IN ('pending','active','unsubscribed','bounced','complained')",
+            name="status"),
+        # The recipient stream walks (list, status) in id order.
+        Index("ix_subscriptions_list_status_id", "list_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str] = mapped_column(String(20))
+    consent_text: Mapped[str] = mapped_column(Text, default="")
+    consent_form_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unsubscribe_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    mailing_list: Mapped[MailingList] = relationship()
+    events: Mapped[list[SubscriptionEvent]] = relationship(
+        back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SubscriptionEvent.id")
+
+    @property
+    def list_name(self) -> str:
+        return self.mailing_list.name
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.id} subscriber={self.subscriber_id} list={self.list_id} {self.status}>"
+
+
+class SubscriptionEvent(Base):
+    """One status change (or consent renewal); rows are only ever inserted."""
+
+    __tablename__ = "subscription_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    old_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    new_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    subscription: Mapped[Subscription] = relationship(back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<SubscriptionEvent {self.id} {self.old_status}->{self.new_status} by {self.actor}>"
+
+
+class Suppression(Base):
+    """An address (by hash only) that must not be re-activated without new consent.
+
+    ``scope`` is a list name, or ``*`` for every list (bounce, complaint, erasure).
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (
+        UniqueConstraint("email_hash", "scope", name="uq_suppressions_hash_scope"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    scope: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<Suppression {self.email_hash[:12]} {self.scope} {self.reason}>"

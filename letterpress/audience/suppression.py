@@ -1,0 +1,72 @@
+"""The suppression list: hashes of addresses that must not be re-activated silently.
+
+An unsubscribe suppresses the address on that list; a hard bounce, a complaint or an erasure
+suppresses it on every list (scope ``*``).  Only the hash is kept (see :mod:`.emails`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from .models import ALL_LISTS, Suppression
+
+__all__ = ["ALL_LISTS", "clear_suppression", "suppress", "suppression_for", "suppressions_for"]
+
+
+def suppress(session: Session, email_hash: str, *, scope: str, reason: str,
+             at: datetime) -> Suppression:
+    """Add (or keep) the suppression entry of ``email_hash`` on ``scope``."""
+    entry = session.scalar(
+        select(Suppression).where(Suppression.email_hash == email_hash,
+                                  Suppression.scope == scope))
+    if entry is None:
+        entry = Suppression(email_hash=email_hash, scope=scope, reason=reason, created_at=at)
+        session.add(entry)
+    elif reason in ("erased", "complained") and entry.reason != reason:
+        entry.reason = reason  # the stronger reason wins; the entry stays
+    session.flush()
+    return entry
+
+
+def suppression_for(session: Session, email_hash: str, list_name: str) -> Suppression | None:
+    """The entry that blocks ``email_hash`` on ``list_name``, if any (global entries first)."""
+    rows = session.scalars(
+        select(Suppression).where(Suppression.email_hash == email_hash,
+                                  or_(Suppression.scope == list_name,
+                                      Suppression.scope == ALL_LISTS))).all()
+    rows = sorted(rows, key=lambda s: s.scope != ALL_LISTS)
+    return rows[0] if rows else None
+
+
+def suppressions_for(session: Session, email_hashes: Collection[str],
+                     list_name: str) -> dict[str, Suppression]:
+    """Batch form of :func:`suppression_for`: hash -> blocking entry, one query."""
+    found: dict[str, Suppression] = {}
+    if not email_hashes:
+        return found
+    rows = session.scalars(
+        select(Suppression).where(Suppression.email_hash.in_(list(email_hashes)),
+                                  or_(Suppression.scope == list_name,
+                                      Suppression.scope == ALL_LISTS)))
+    for row in rows:
+        if row.email_hash not in found or row.scope == ALL_LISTS:
+            found[row.email_hash] = row
+    return found
+
+
+def clear_suppression(session: Session, email_hash: str, list_name: str) -> list[str]:
+    """Remove the entry of ``email_hash`` on ``list_name`` (explicit resubscribe).
+
+    Entries on every list (bounce, complaint, erasure) stay: the new consent is for this list
+    only, and they keep blocking the others.  Returns the reasons removed.
+    """
+    rows = session.scalars(
+        select(Suppression).where(Suppression.email_hash == email_hash,
+                                  Suppression.scope == list_name)).all()
+    if rows:
+        session.execute(delete(Suppression).where(Suppression.id.in_([r.id for r in rows])))
+    return [r.reason for r in rows]
