@@ -1,0 +1,195 @@
+"""Sending through an SMTP server: a pool of persistent connections, TLS, AUTH, a rate limit.
+
+This is the only module that imports :mod:`smtplib`.  Each connection serves one thread at a
+time; a connection that failed is closed and replaced by a fresh one on the next send,
+because after an error the server's idea of the session state is unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import re
+import smtplib
+import ssl
+import threading
+
+from ..clock import Clock
+from ..errors import TransportError
+from .base import RateLimiter
+from .url import SMTPURL, parse_smtp_url
+
+__all__ = ["SMTPTransport"]
+
+_ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def _text(reply: bytes | str) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return " ".join(reply.split())
+
+
+def _error(code: int, reply: bytes | str, stage: str) -> TransportError:
+    text = _text(reply)
+    match = _ENHANCED.match(text)
+    return TransportError(f"{text} (at {stage})" if text else f"refused at {stage}",
+                          code=code, permanent=500 <= code < 600,
+                          enhanced=match.group(1) if match else None)
+
+
+class SMTPTransport:
+    """Sends over up to ``pool`` persistent SMTP connections; safe to share between threads."""
+
+    def __init__(self, url: SMTPURL, *, pool: int = 2, rate: float = 0.0,
+                 clock: Clock | None = None):
+        self.url = url
+        self.pool_size = max(1, url.pool or pool)
+        self.limiter = RateLimiter(url.rate if url.rate is not None else rate, clock)
+        self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(self.pool_size)
+        self._lock = threading.Lock()
+        self._open: set[smtplib.SMTP] = set()
+
+    @classmethod
+    def from_url(cls, url: str, *, pool: int = 2, rate: float = 0.0,
+                 clock: Clock | None = None) -> SMTPTransport:
+        """A transport for ``smtp://user:pass@host:port?tls=…&pool=…&rate=…``."""
+        return cls(parse_smtp_url(url), pool=pool, rate=rate, clock=clock)
+
+    @property
+    def rate(self) -> float:
+        return self.limiter.rate
+
+    def __repr__(self) -> str:
+        return f"SMTPTransport({self.url!r}, pool={self.pool_size})"
+
+    # ------------------------------------------------------------------ connections
+
+    def _connect(self) -> smtplib.SMTP:
+        u = self.url
+        context = ssl.create_default_context()
+        if not u.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        try:
+            if u.tls == "ssl":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(u.host, u.port, local_hostname=u.helo,
+                                                      timeout=u.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(u.host, u.port, local_hostname=u.helo, timeout=u.timeout)
+            conn.ehlo()
+            if u.tls == "starttls":
+                if not conn.has_extn("starttls"):
+                    conn.close()
+                    raise TransportError(f"{u.host}:{u.port} does not offer STARTTLS "
+                                         "(use tls=none only on a trusted network)")
+                conn.starttls(context=context)
+                conn.ehlo()
+            if u.username:
+                conn.login(u.username, u.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportError(f"authentication refused by {u.host}: {_text(exc.smtp_error)}",
+                                 code=exc.smtp_code, permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _error(exc.smtp_code, exc.smtp_error, "connect") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(f"cannot connect to {u.host}:{u.port}: {exc}") from exc
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def _discard(self, conn: smtplib.SMTP) -> None:
+        with self._lock:
+            self._open.discard(conn)
+        with contextlib.suppress(Exception):  # the connection is already broken
+            conn.close()
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, mail_from: str, recipients: list[str], data: bytes) -> None:
+        """Send one message; a 4xx/5xx or a dropped connection raises ``TransportError``."""
+        self.limiter.acquire()
+        with self._slots:
+            try:
+                conn = self._idle.get_nowait()
+                reused = True
+            except queue.Empty:
+                conn = self._connect()
+                reused = False
+            try:
+                self._transaction(conn, mail_from, recipients, data)
+            except _StaleConnection:
+                # The server closed an idle connection before we said anything that counts:
+                # nothing was accepted, so one retry on a fresh connection is safe.
+                self._discard(conn)
+                if not reused:
+                    raise TransportError("connection closed by the server before MAIL FROM") \
+                        from None
+                conn = self._connect()
+                try:
+                    self._transaction(conn, mail_from, recipients, data)
+                except _StaleConnection:
+                    self._discard(conn)
+                    raise TransportError("connection closed by the server before MAIL FROM") \
+                        from None
+                except BaseException:
+                    self._discard(conn)
+                    raise
+            except BaseException:
+                self._discard(conn)
+                raise
+            self._idle.put(conn)
+
+    def _transaction(self, conn: smtplib.SMTP, mail_from: str, recipients: list[str],
+                     data: bytes) -> None:
+        try:
+            code, reply = conn.mail(mail_from)
+        except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            raise _StaleConnection() from exc
+        if code == 421:
+            raise _StaleConnection()
+        if code != 250:
+            self._reset(conn)
+            raise _error(code, reply, "MAIL FROM")
+        refused: list[tuple[int, bytes]] = []
+        try:
+            for rcpt in recipients:
+                code, reply = conn.rcpt(rcpt)
+                if code not in (250, 251):
+                    refused.append((code, reply))
+            if len(refused) == len(recipients):
+                self._reset(conn)
+                code, reply = refused[0]
+                raise _error(code, reply, "RCPT TO")
+            code, reply = conn.data(data)
+        except smtplib.SMTPDataError as exc:
+            raise _error(exc.smtp_code, exc.smtp_error, "DATA") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _error(exc.smtp_code, exc.smtp_error, "DATA") from exc
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            # After RCPT the server may or may not have accepted the message: report a
+            # temporary failure; the send run records it and retries later.
+            raise TransportError(f"connection lost during the transaction: {exc}") from exc
+        if code != 250:
+            raise _error(code, reply, "DATA")
+
+    @staticmethod
+    def _reset(conn: smtplib.SMTP) -> None:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            conn.rset()
+
+    def close(self) -> None:
+        """QUIT and close every connection; the next send opens new ones."""
+        while True:
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                conn.quit()
+            self._discard(conn)
+
+
+class _StaleConnection(Exception):
+    """A pooled connection was found closed before the transaction started."""
