@@ -67,6 +67,7 @@ __all__ = [
     "Webinaire",
     "Webinaires",
     "default_title",
+    "markdown_link_errors",
 ]
 
 # Default section headings, per publication language ('fr' first).  A publication in another
@@ -149,17 +150,30 @@ def _check_url(value: str) -> str:
 
 def _check_markdown(value: str) -> str:
     """Every link written in a Markdown text must be a real, allowed target."""
+    bad = markdown_link_errors(value)
+    if bad:
+        url, message = bad[0]
+        raise PydanticCustomError("markdown_link", "{message}", {"url": url, "message": message})
+    return value
+
+
+def markdown_link_errors(value: str) -> list[tuple[str, str]]:
+    """(target, message) for every link of a Markdown text that may not be published."""
     links = _markdown_links()
-    if links is None:
-        return value
+    if links is None or not value:
+        return []
+    bad = []
     for url in links(value):
         stripped = url.strip()
         if stripped.startswith("#") and len(stripped) > 1:
             continue  # an in-page anchor
         if stripped.lower().startswith("tel:") and len(stripped) > 4:
             continue
-        _check_url(stripped)
-    return value
+        try:
+            _check_url(stripped)
+        except PydanticCustomError as exc:
+            bad.append((url, exc.message()))
+    return bad
 
 
 def _markdown_links():
@@ -192,8 +206,8 @@ class Image(_Model):
     """An image: https URL or a path relative to the issue file's folder, with its alt text."""
 
     src: str
-    alt: str | None = None
     decorative: bool = False
+    alt: str | None = Field(default=None, validate_default=True)
     credit: str = ""
     width: int | None = Field(default=None, gt=0, le=2000)
     height: int | None = Field(default=None, gt=0, le=4000)
@@ -244,13 +258,14 @@ class Image(_Model):
                                           {"path": value})
         return value
 
-    @model_validator(mode="after")
-    def _needs_alt(self) -> Image:
-        if not self.decorative and not (self.alt or "").strip():
+    @field_validator("alt")
+    @classmethod
+    def _needs_alt(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not info.data.get("decorative") and not (value or "").strip():
             raise PydanticCustomError(
                 "missing_alt", "alt text is required: describe the image, or set "
-                "'decorative: true' for a purely decorative one", {"field": "alt"})
-        return self
+                "'decorative: true' for a purely decorative one")
+        return value
 
 
 class Link(_Model):

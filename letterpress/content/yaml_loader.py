@@ -1,0 +1,139 @@
+"""YAML → plain Python data, remembering where every key and value sits in the file.
+
+PyYAML's own constructors lose positions, accept duplicate keys silently and apply YAML 1.1
+guesses (``NO`` → False, ``03`` → 3, ``14:00`` → 840).  Here every plain scalar stays a
+string (pydantic does the typing, so ``14:00`` becomes a time and ``03`` stays "03"); only
+``null``/``~``/empty become None.  Positions are 1-based (line, column).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ..errors import Problem
+
+__all__ = ["Document", "Position", "parse_yaml"]
+
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a node starts: 1-based line and column, plus offsets into the source text."""
+
+    line: int
+    column: int
+    start: int = 0
+    end: int = 0
+
+
+def _pos(node: Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1,
+                    node.start_mark.index, node.end_mark.index)
+
+
+@dataclass
+class Document:
+    """The parsed data plus, for every path, the position of its key and of its value."""
+
+    data: Any
+    text: str
+    values: dict[Path, Position] = field(default_factory=dict)
+    keys: dict[Path, Position] = field(default_factory=dict)
+
+    def value_at(self, path: Path) -> Position:
+        """The position of the value at ``path``, or of its nearest existing ancestor."""
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Position(1, 1))
+
+    def key_at(self, path: Path) -> Position:
+        """The position of the key naming ``path`` (falls back to its value's position)."""
+        return self.keys.get(path) or self.value_at(path)
+
+
+def _message(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or "malformed YAML"
+    if "'\\t'" in problem or "\t" in problem:
+        return "tab character: YAML is indented with spaces, never tabs"
+    text = f"malformed YAML: {problem}"
+    if exc.context:
+        text += f" ({exc.context}"
+        if exc.context_mark is not None:
+            text += f" at line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        text += ")"
+    return text
+
+
+class _Builder:
+    def __init__(self, file: str, doc: Document):
+        self.file = file
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.doc.values[path] = _pos(node)
+        if isinstance(node, ScalarNode):
+            if node.style is None and node.tag == "tag:yaml.org,2002:null":
+                return None
+            if node.style is None and _NULL.match(node.value):
+                return None
+            return node.value
+        if isinstance(node, SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode):
+                    self.problems.append(self._problem(key_node, path, "keys must be plain words"))
+                    continue
+                key = key_node.value
+                if key == "<<":
+                    self.problems.append(self._problem(
+                        key_node, path, "merge keys ('<<') are not supported; write the fields"))
+                    continue
+                if key in result:
+                    first = self.doc.keys[path + (key,)]
+                    self.problems.append(self._problem(
+                        key_node, path + (key,),
+                        f"duplicate key '{key}' (first defined at line {first.line})"))
+                    continue
+                self.doc.keys[path + (key,)] = _pos(key_node)
+                result[key] = self.build(value_node, path + (key,))
+            return result
+        return None  # pragma: no cover - PyYAML has no other node kinds
+
+    def _problem(self, node: Node, path: Path, message: str) -> Problem:
+        from .problems import format_path
+
+        return Problem(self.file, node.start_mark.line + 1, node.start_mark.column + 1,
+                       format_path(path), message)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
+    """Parse ``text``; returns the document (None if unreadable) and the problems found."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        return None, [Problem(file, line, column, "", _message(exc))]
+    except yaml.YAMLError as exc:
+        return None, [Problem(file, 1, 1, "", f"malformed YAML: {exc}")]
+    if len(nodes) > 1:
+        second = nodes[1]
+        return None, [Problem(file, second.start_mark.line + 1, second.start_mark.column + 1, "",
+                              "one issue per file: remove the second '---' document")]
+    doc = Document(None, text)
+    if not nodes or nodes[0] is None:
+        return doc, [Problem(file, 1, 1, "", "the file is empty")]
+    builder = _Builder(file, doc)
+    doc.data = builder.build(nodes[0], ())
+    return doc, builder.problems
