@@ -1,4 +1,102 @@
-"""Tables of the delivery module (filled in by that module)."""
+"""Tables of delivery: send runs and their per-recipient ledger.
 
-from ..db import Base  # noqa: F401
+A :class:`SendRun` is one issue sent to one list (or a test send to a few addresses).  Each
+recipient has exactly one :class:`Delivery` row in it, whose state moves through a closed
+vocabulary::
 
+    queued ──► sending ──► sent
+       ▲          │  ├───► deferred ──► (queued again when due) … ──► failed
+       │          │  └───► failed      (5xx, or deferred past the retry horizon)
+       │          └──────► uncertain   (found "sending" after a crash: maybe sent, maybe not)
+       └── skipped                     (unsubscribed after the run started)
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..audience.models import UTCDateTime
+from ..db import Base
+
+__all__ = ["DELIVERY_STATES", "RUN_STATES", "Delivery", "SendRun"]
+
+RUN_STATES = ("pending", "sending", "paused", "done", "failed")
+DELIVERY_STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "uncertain")
+
+
+class SendRun(Base):
+    """One issue going to one list: identity, content hash, state, lease and timestamps."""
+
+    __tablename__ = "send_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    publication: Mapped[str] = mapped_column(String(100), index=True)
+    issue_number: Mapped[int] = mapped_column(Integer)
+    issue_path: Mapped[str] = mapped_column(Text)
+    issue_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    list_name: Mapped[str] = mapped_column(String(200))
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False)
+    key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @property
+    def identity(self) -> str:
+        """``pvd#42``."""
+        return f"{self.publication}#{self.issue_number}"
+
+    def __repr__(self) -> str:
+        return f"<SendRun {self.id} {self.identity} → {self.list_name} {self.state}>"
+
+
+class Delivery(Base):
+    """The ledger row of one recipient in one send run."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "subscription_id", name="uq_deliveries_run_subscription"),
+        UniqueConstraint("run_id", "email", name="uq_deliveries_run_email"),
+        Index("ix_deliveries_run_state", "run_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("send_runs.id", ondelete="CASCADE"))
+    subscription_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subscriber_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    list_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    bounced: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} run {self.run_id} {self.email} {self.state}>"
