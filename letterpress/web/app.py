@@ -1,0 +1,205 @@
+"""The reader-facing web application: ``create_app(project)`` builds it.
+
+Everything the pages need (project, token signer, CSRF protector, rate limiter, mail transport
+factory, rendered-issue cache) hangs off one :class:`WebContext` stored on the app; there is no
+module-level state, so several apps (several projects, or tests) live side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, g, render_template, request
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from ..audience.tokens import TokenSigner
+from ..errors import LetterpressError, TokenError
+from ..project import Project
+from ..settings import Publication
+from .i18n import gettext, translator
+from .issues import IssueCache
+from .security import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRFError,
+    CsrfProtector,
+    RateLimited,
+    RateLimiter,
+    security_headers,
+)
+
+__all__ = ["WebContext", "create_app", "render_page", "web"]
+
+log = logging.getLogger("letterpress.web")
+
+TransportFactory = Callable[[Publication], Any]
+
+
+@dataclass
+class WebContext:
+    """What every view needs, built once per app."""
+
+    project: Project
+    signer: TokenSigner
+    csrf: CsrfProtector
+    limiter: RateLimiter
+    issues: IssueCache
+    transport_factory: TransportFactory
+
+    @property
+    def settings(self):
+        return self.project.settings
+
+    def publication(self, slug: str | None = None) -> Publication:
+        """The publication ``slug``, or the first one; unknown slugs fall back to the first."""
+        pubs = self.settings.publications
+        if slug and slug in pubs:
+            return pubs[slug]
+        return next(iter(pubs.values()))
+
+    def url(self, path: str) -> str:
+        """An absolute URL under the configured base URL."""
+        return self.settings.base_url + path
+
+
+def web() -> WebContext:
+    """The :class:`WebContext` of the current app."""
+    return current_app.extensions["letterpress"]
+
+
+def _default_transport_factory(project: Project) -> TransportFactory:
+    def factory(publication: Publication):
+        from ..transports import transport_for
+
+        return transport_for(project.settings, publication)
+
+    return factory
+
+
+def csrf_field(form: str) -> Markup:
+    """The hidden CSRF input for ``form``; sets the cookie on this response if needed."""
+    ctx = web()
+    value = request.cookies.get(CSRF_COOKIE) or g.get("new_csrf_cookie")
+    if not value:
+        value = g.new_csrf_cookie = ctx.csrf.new_cookie_value()
+    token = ctx.csrf.token_for(value, form)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token)
+
+
+def check_csrf(form: str) -> None:
+    """Refuse the POST unless it carries the CSRF token of ``form`` matching the cookie."""
+    web().csrf.check(request.cookies.get(CSRF_COOKIE), request.form.get(CSRF_FIELD), form)
+
+
+def client_ip() -> str:
+    """The client address (``letterpress serve`` trusts X-Forwarded-For only from loopback)."""
+    return request.remote_addr or "unknown"
+
+
+def render_page(template: str, publication: Publication | None = None, *, status: int = 200,
+                **context: Any):
+    """Render ``template`` in the publication's language and theme."""
+    pub = publication or web().publication()
+    g.publication = pub
+    return render_template(template, pub=pub, lang=pub.language, _=translator(pub.language),
+                           **context), status
+
+
+def _error_page(status: int, title_key: str, text_key: str, publication=None):
+    return render_page("error.html", publication, status=status, title_key=title_key,
+                       text_key=text_key)
+
+
+def _css_safe(theme) -> dict[str, str]:
+    # Theme values come from letterpress.toml; still, a stray ";" or "}" must not let one
+    # value spill into other CSS rules.
+    return {name: re.sub(r"[;{}<>\\]", "", str(value))
+            for name, value in vars(theme).items()}
+
+
+def create_app(project: Project, *, transport_factory: TransportFactory | None = None) -> Flask:
+    """The Flask app serving ``project``'s pages; mail goes through ``transport_factory(pub)``."""
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024,  # forms are tiny; refuse large bodies early
+        TEMPLATES_AUTO_RELOAD=False,
+        JSON_AS_ASCII=False,
+    )
+    settings = project.settings
+    ctx = WebContext(
+        project=project,
+        signer=TokenSigner(settings.secret_keys),
+        csrf=CsrfProtector(settings.secret_keys),
+        limiter=RateLimiter(project.clock),
+        issues=IssueCache(settings),
+        transport_factory=transport_factory or _default_transport_factory(project),
+    )
+    app.extensions["letterpress"] = ctx
+    app.jinja_env.autoescape = True
+    app.jinja_env.globals.update(csrf_field=csrf_field, base_url=settings.base_url)
+
+    from . import archive, preferences, subscribe, unsubscribe
+
+    for module in (unsubscribe, subscribe, preferences, archive):
+        app.register_blueprint(module.blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8",
+                             "Cache-Control": "no-store"}
+
+    @app.after_request
+    def _headers(response):
+        csp = getattr(g, "csp", None)
+        for name, value in security_headers(**({"csp": csp} if csp else {})).items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Cache-Control", "no-store")
+        cookie = g.get("new_csrf_cookie")
+        if cookie:
+            response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="Lax",
+                                secure=settings.base_url.startswith("https:"), path="/")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return _error_page(400, "csrf_title", "csrf_text", g.get("publication"))
+
+    @app.errorhandler(RateLimited)
+    def _rate(exc: RateLimited):
+        body, status = _error_page(429, "rate_title", "rate_text", g.get("publication"))
+        return body, status, {"Retry-After": str(max(1, int(exc.retry_after)))}
+
+    @app.errorhandler(TokenError)
+    def _token(exc: TokenError):
+        # The same page for forged, truncated, unknown and erased: it must reveal nothing.
+        return _error_page(404, "not_found_title", "not_found_text")
+
+    @app.errorhandler(LetterpressError)
+    def _library(exc: LetterpressError):
+        log.error("library error: %s", exc.__class__.__name__)
+        return _error_page(500, "server_error_title", "server_error_text")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        keys = {404: ("not_found_title", "not_found_text"),
+                405: ("method_title", "bad_request_text"),
+                429: ("rate_title", "rate_text")}
+        title, text = keys.get(exc.code or 500, ("bad_request_title", "bad_request_text"))
+        if (exc.code or 500) >= 500:
+            title, text = "server_error_title", "server_error_text"
+        return _error_page(exc.code or 500, title, text, g.get("publication"))
+
+    @app.get("/theme/<slug>.css")
+    def theme_css(slug: str):
+        pub = ctx.publication(slug)
+        body = render_template("theme.css", theme=_css_safe(pub.theme))
+        return body, 200, {"Content-Type": "text/css; charset=utf-8",
+                           "Cache-Control": "public, max-age=3600"}
+
+    app.jinja_env.globals["gettext"] = gettext
+    return app

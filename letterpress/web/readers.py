@@ -1,0 +1,59 @@
+"""From a token in a URL to the subscription it names, revealing nothing when it does not.
+
+Every failure — forged, altered, truncated, wrong purpose, erased subscriber, list removed from
+the configuration — becomes the same :class:`~letterpress.errors.TokenError`, which the app
+answers with one and the same 404 page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audience.models import MailingList, Subscriber, Subscription
+from ..audience.tokens import TokenData, TokenSigner
+from ..errors import TokenError
+from ..settings import Publication, Settings
+
+__all__ = ["TokenTarget", "mask_email", "resolve_token"]
+
+
+@dataclass(frozen=True)
+class TokenTarget:
+    """A verified token and what it points at."""
+
+    token: TokenData
+    subscription: Subscription
+    subscriber: Subscriber
+    mailing_list: MailingList
+    publication: Publication
+
+
+def mask_email(email: str) -> str:
+    """``dominique@example.org`` → ``d•••••@example.org``: recognisable, not readable."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return "•••••"
+    return f"{local[:1]}•••••@{domain}"
+
+
+def resolve_token(session: Session, signer: TokenSigner, settings: Settings, purpose: str,
+                  token: str, *, max_age: float | None = None) -> TokenTarget:
+    """Verify ``token`` for ``purpose`` and load its subscription (raises TokenError)."""
+    data = signer.loads(purpose, token, max_age=max_age)  # type: ignore[arg-type]
+    row = session.execute(
+        select(Subscription, Subscriber, MailingList)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .join(MailingList, MailingList.id == Subscription.list_id)
+        .where(Subscription.subscriber_id == data.subscriber_id,
+               Subscription.list_id == data.list_id)
+    ).first()
+    if row is None:
+        raise TokenError()
+    subscription, subscriber, mailing_list = row
+    publication = settings.publications.get(mailing_list.publication)
+    if publication is None:
+        raise TokenError()
+    return TokenTarget(data, subscription, subscriber, mailing_list, publication)

@@ -1,0 +1,214 @@
+"""Double opt-in: the subscription form, the confirmation mail, and the confirm page.
+
+The form answers the same page whether the address is new, pending, already active or
+suppressed, so it cannot be used to learn who is subscribed.  Bots meet a honeypot field,
+a CSRF token and per-IP / per-address rate limits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, redirect, request
+from markupsafe import escape
+
+from ..audience import Consent, confirm, find_subscriber, normalise_email, subscribe
+from ..errors import InvalidEmail, Suppressed, TokenExpired
+from .app import check_csrf, client_ip, render_page, web
+from .i18n import gettext
+from .readers import mask_email, resolve_token
+from .security import Limit
+
+__all__ = ["CONFIRM_MAX_AGE", "HONEYPOT_FIELD", "LIMIT_PER_ADDRESS", "LIMIT_PER_IP", "blueprint"]
+
+log = logging.getLogger("letterpress.web")
+blueprint = Blueprint("subscribe", __name__)
+
+CONFIRM_MAX_AGE_DAYS = 7
+CONFIRM_MAX_AGE = CONFIRM_MAX_AGE_DAYS * 24 * 3600
+HONEYPOT_FIELD = "website"
+LIMIT_PER_IP = Limit(count=10, seconds=3600)
+# Stops the form being used to flood one mailbox with confirmation mails.
+LIMIT_PER_ADDRESS = Limit(count=3, seconds=3600)
+
+
+def _publication_or_404(slug: str):
+    pub = web().settings.publications.get(slug)
+    if pub is None:
+        from werkzeug.exceptions import NotFound
+
+        raise NotFound()
+    return pub
+
+
+def _form_page(pub, *, status=200, values=None, errors=None):
+    return render_page("subscribe.html", pub, status=status, values=values or {},
+                       errors=errors or {}, honeypot=HONEYPOT_FIELD,
+                       consent_text=pub.subscribe.consent_text
+                       or gettext(pub.language, "sub_consent_default"))
+
+
+@blueprint.get("/subscribe")
+def subscribe_default():
+    """Without a publication: the first publication's form."""
+    return redirect(f"/{web().publication().slug}/subscribe", code=302)
+
+
+@blueprint.get("/<slug>/subscribe")
+def subscribe_form(slug: str):
+    """The subscription form, with the information notice and an unticked consent box."""
+    return _form_page(_publication_or_404(slug))
+
+
+@blueprint.post("/<slug>/subscribe")
+def subscribe_post(slug: str):
+    """Record a pending subscription and mail the confirmation link; same answer for all."""
+    pub = _publication_or_404(slug)
+    ctx = web()
+    form = request.form
+    raw_email = form.get("email", "").strip()[:320]
+    sent_page = render_page("message.html", pub, title_key="sub_sent_title",
+                            text_key="sub_sent_text", text_values={"email": raw_email})
+    if form.get(HONEYPOT_FIELD):
+        # A bot filled the invisible field: look exactly as if it worked, do nothing.
+        return sent_page
+    check_csrf("subscribe")
+    ctx.limiter.hit(f"subscribe-ip:{client_ip()}", LIMIT_PER_IP)
+
+    values = {"email": raw_email, "name": form.get("name", "").strip()[:200]}
+    attributes = {}
+    for key, _label in pub.subscribe.attributes:
+        value = form.get(f"attr_{key}", "").strip()[:200]
+        values[f"attr_{key}"] = value
+        if value:
+            attributes[key] = value
+    errors = {}
+    try:
+        email = normalise_email(raw_email)
+    except InvalidEmail:
+        errors["email"] = "sub_err_email"
+    if form.get("consent") != "yes":
+        errors["consent"] = "sub_err_consent"
+    if errors:
+        return _form_page(pub, status=400, values=values, errors=errors)
+
+    ctx.limiter.hit(f"subscribe-address:{email.lower()}", LIMIT_PER_ADDRESS)
+    consent = Consent(source="form", text=pub.subscribe.consent_text
+                      or gettext(pub.language, "sub_consent_default"),
+                      ip=client_ip(), form_id=f"{pub.slug}/subscribe")
+    with ctx.project.session() as session:
+        try:
+            subscription = subscribe(session, email, list_name=pub.default_list, consent=consent,
+                                     clock=ctx.project.clock, name=values["name"] or None,
+                                     attributes=attributes or None, status="pending")
+            kind = subscription.status
+            ids = (subscription.subscriber_id, subscription.list_id)
+        except Suppressed:
+            # They left (or bounced) before.  Nothing changes until the mailbox owner says so:
+            # mail them a resubscribe link (a stranger typing their address changes nothing).
+            kind, ids = "stopped", _stopped_subscription(session, email, pub.default_list)
+    if kind == "pending":
+        token = ctx.signer.dumps("confirm", *ids)
+        _send(pub, email, "mail_confirm_subject", "mail_confirm_text",
+              ctx.url(f"/confirm/{token}"), button_key="mail_confirm_button")
+    elif kind == "active":
+        token = ctx.signer.dumps("preferences", *ids)
+        _send(pub, email, "mail_active_subject", "mail_active_text", ctx.url(f"/p/{token}"))
+    elif ids is not None:
+        token = ctx.signer.dumps("resubscribe", *ids)
+        _send(pub, email, "mail_resub_subject", "mail_resub_text",
+              ctx.url(f"/resubscribe/{token}"), button_key="resub_button")
+    # An erased address (only its hash is left) gets nothing: there is no one to write to
+    # without recording them again, which only their own new subscription may do.
+    return sent_page
+
+
+def _stopped_subscription(session, email: str, list_name: str) -> tuple[int, int] | None:
+    subscriber = find_subscriber(session, email)
+    if subscriber is None:
+        return None
+    for sub in subscriber.subscriptions:
+        if sub.mailing_list.name == list_name:
+            return sub.subscriber_id, sub.list_id
+    return None
+
+
+def _send(pub, email: str, subject_key: str, text_key: str, url: str, *,
+          button_key: str | None = None) -> None:
+    """Mail ``email`` through the publication's transport; failures are logged, not shown."""
+    from ..message import build_simple_message
+
+    ctx = web()
+    lang = pub.language
+    subject = gettext(lang, subject_key, publication=pub.name)
+    text = gettext(lang, text_key, publication=pub.name, url=url,
+                   sender=pub.sender_name or pub.name)
+    html = None
+    if button_key:
+        paragraphs = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>"
+                             for p in text.split("\n\n") if p.strip() and p.strip() != url)
+        html = (f'<!doctype html><html lang="{escape(lang)}"><body style="font-family:'
+                f'{escape(pub.theme.font_family)};color:{escape(pub.theme.text_color)}">'
+                f"{paragraphs}"
+                f'<p><a href="{escape(url)}" style="display:inline-block;padding:12px 20px;'
+                f"background:{escape(pub.theme.primary_color)};color:#ffffff;"
+                f'text-decoration:none;font-weight:bold">{escape(gettext(lang, button_key))}</a></p>'
+                f'<p style="font-size:13px">{escape(url)}</p></body></html>')
+    data = build_simple_message(pub, ctx.settings, email, subject, text, html)
+    transport = ctx.transport_factory(pub)
+    try:
+        transport.send(pub.sender_email, [email], data)
+    except Exception as exc:  # noqa: BLE001 - the reader sees the same page either way
+        log.warning("confirmation mail to a subscriber of %s failed: %s", pub.slug,
+                    exc.__class__.__name__)
+    finally:
+        close = getattr(transport, "close", None)
+        if close:
+            close()
+
+
+@blueprint.get("/confirm/<token>")
+def confirm_page(token: str):
+    """Show a button; opening the link alone (a mail scanner) confirms nothing."""
+    ctx = web()
+    with ctx.project.session() as session:
+        try:
+            target = resolve_token(session, ctx.signer, ctx.settings, "confirm", token,
+                                   max_age=CONFIRM_MAX_AGE)
+        except TokenExpired:
+            return _expired()
+        pending = target.subscription.status == "pending"
+        return render_page("confirm.html", target.publication, token=token, pending=pending,
+                           masked=mask_email(target.subscriber.email))
+
+
+@blueprint.post("/confirm/<token>")
+def confirm_post(token: str):
+    """Activate the pending subscription."""
+    check_csrf("confirm")
+    ctx = web()
+    with ctx.project.session() as session:
+        try:
+            target = resolve_token(session, ctx.signer, ctx.settings, "confirm", token,
+                                   max_age=CONFIRM_MAX_AGE)
+        except TokenExpired:
+            return _expired()
+        if target.subscription.status == "pending":
+            confirm(session, target.subscription.id, clock=ctx.project.clock, ip=client_ip())
+        elif target.subscription.status != "active":
+            return render_page("confirm.html", target.publication, token=token, pending=False,
+                               masked=mask_email(target.subscriber.email))
+        return render_page("message.html", target.publication, title_key="confirm_done_title",
+                           text_key="confirm_done_text",
+                           text_values={"email": mask_email(target.subscriber.email)},
+                           link=f"/{target.publication.slug}/", link_key="footer_archive")
+
+
+def _expired():
+    # An expired token is still signed by us, but its payload is not trusted for anything:
+    # send the reader to the form of the first publication (or the only one).
+    pub = web().publication()
+    return render_page("message.html", pub, status=410, title_key="confirm_expired_title",
+                       text_key="confirm_expired_text",
+                       text_values={"days": CONFIRM_MAX_AGE_DAYS},
+                       link=f"/{pub.slug}/subscribe", link_key="confirm_expired_link")

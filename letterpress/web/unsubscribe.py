@@ -1,0 +1,148 @@
+"""Unsubscribe pages: RFC 8058 one-click POST, the page a reader opens, and resubscribing.
+
+``POST /u/<token>`` with ``List-Unsubscribe=One-Click`` is what Gmail's and Yahoo's button
+sends: no cookie, no CSRF token, no redirect — unsubscribe and answer 200.  ``GET /u/<token>``
+never changes anything (mail scanners open every link); its button posts the same URL with a
+CSRF token.  The confirmation page offers an optional reason and a time-limited resubscribe.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
+from ..errors import AudienceError, TokenExpired
+from .app import check_csrf, client_ip, render_page, web
+from .readers import mask_email, resolve_token
+
+__all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "blueprint"]
+
+blueprint = Blueprint("unsubscribe", __name__)
+
+# A resubscribe offer is only good for a week: unlike the unsubscribe link, which must work
+# forever, an old page left in a browser history must not be able to put someone back.
+RESUBSCRIBE_MAX_AGE = 7 * 24 * 3600
+# A closed set of reasons: useful to editors, and no free text that could hold personal data.
+REASONS = ("too_many", "not_relevant", "never_asked", "other")
+
+
+def _is_one_click() -> bool:
+    return request.form.get("List-Unsubscribe", "").strip() == "One-Click"
+
+
+def _unsubscribe(token: str, channel: str, reason: str | None = None):
+    ctx = web()
+    with ctx.project.session() as session:
+        target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
+        try:
+            changed = unsubscribe(session, target.subscription.id, channel=channel,
+                                  clock=ctx.project.clock, reason=reason)
+        except AudienceError:
+            # e.g. a bounced address: it already receives nothing, which is what was asked.
+            changed = False
+        email = target.subscriber.email
+        resub = ctx.signer.dumps("resubscribe", target.token.subscriber_id, target.token.list_id)
+        return target, email, changed, resub
+
+
+@blueprint.get("/u/<token>")
+def unsubscribe_page(token: str):
+    """Show whose address and which letter this is, with a button that POSTs."""
+    ctx = web()
+    with ctx.project.session() as session:
+        target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
+        already = target.subscription.status == "unsubscribed"
+        return render_page("unsubscribe.html", target.publication, token=token,
+                           masked=mask_email(target.subscriber.email),
+                           list_name=target.mailing_list.name, already=already,
+                           resub_token=ctx.signer.dumps("resubscribe", target.token.subscriber_id,
+                                                        target.token.list_id) if already else None,
+                           reasons=REASONS)
+
+
+@blueprint.post("/u/<token>")
+def unsubscribe_post(token: str):
+    """One-click (RFC 8058) or the page's button: unsubscribe now."""
+    if _is_one_click():
+        target, _email, _changed, _resub = _unsubscribe(token, "one-click")
+        body, status = render_page("one_click.html", target.publication)
+        return body, 200
+    check_csrf("unsubscribe")
+    target, email, _changed, resub = _unsubscribe(token, "page")
+    return render_page("unsubscribed.html", target.publication, token=token,
+                       masked=mask_email(email), resub_token=resub, reasons=REASONS)
+
+
+@blueprint.post("/u/<token>/reason")
+def unsubscribe_reason(token: str):
+    """Record the optional reason given after unsubscribing."""
+    check_csrf("unsubscribe-reason")
+    reason = request.form.get("reason", "")
+    if reason not in REASONS:
+        reason = ""
+    ctx = web()
+    with ctx.project.session() as session:
+        target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
+        if reason and target.subscription.status == "unsubscribed":
+            _record_reason(target.subscription, reason, ctx.project.clock.now())
+        return render_page("unsubscribed.html", target.publication, token=token,
+                           masked=mask_email(target.subscriber.email),
+                           resub_token=ctx.signer.dumps("resubscribe", target.token.subscriber_id,
+                                                        target.token.list_id), reasons=REASONS,
+                           reason_thanks=True)
+
+
+def _resubscribe_expired():
+    pub = web().publication()
+    return render_page("message.html", pub, status=410, title_key="resub_title",
+                       text_key="resub_expired", link=f"/{pub.slug}/subscribe",
+                       link_key="confirm_expired_link")
+
+
+@blueprint.get("/resubscribe/<resub_token>")
+def resubscribe_page(resub_token: str):
+    """The link of a resubscribe mail: a button, since opening a link must change nothing."""
+    ctx = web()
+    with ctx.project.session() as session:
+        try:
+            target = resolve_token(session, ctx.signer, ctx.settings, "resubscribe", resub_token,
+                                   max_age=RESUBSCRIBE_MAX_AGE)
+        except TokenExpired:
+            return _resubscribe_expired()
+        return render_page("resubscribe.html", target.publication, resub_token=resub_token,
+                           masked=mask_email(target.subscriber.email),
+                           active=target.subscription.status == "active")
+
+
+@blueprint.post("/resubscribe/<resub_token>")
+def resubscribe(resub_token: str):
+    """Put the reader back on the list: a new consent, recorded as such."""
+    check_csrf("resubscribe")
+    ctx = web()
+    with ctx.project.session() as session:
+        try:
+            target = resolve_token(session, ctx.signer, ctx.settings, "resubscribe", resub_token,
+                                   max_age=RESUBSCRIBE_MAX_AGE)
+        except TokenExpired:
+            return _resubscribe_expired()
+        pub = target.publication
+        consent = Consent(source="form", text=_resub_consent(pub), ip=client_ip(),
+                          form_id="unsubscribe-page")
+        subscribe(session, target.subscriber.email, list_name=target.mailing_list.name,
+                  consent=consent, clock=ctx.project.clock, status="active", resubscribe=True)
+        return render_page("message.html", pub, title_key="resub_done_title",
+                           text_key="resub_done_text",
+                           text_values={"email": mask_email(target.subscriber.email)})
+
+
+def _record_reason(subscription, reason: str, now) -> None:
+    # The status does not change, so this is a plain entry in the append-only event log.
+    subscription.events.append(SubscriptionEvent(
+        at=now, old_status="unsubscribed", new_status="unsubscribed", actor="reader",
+        channel="page", detail=f"reason: {reason}", data={"reason": reason}))
+
+
+def _resub_consent(pub) -> str:
+    from .i18n import gettext
+
+    return gettext(pub.language, "resub_consent")
