@@ -1,5 +1,333 @@
-"""CLI commands of the audience module."""
+"""``letterpress subscribers …``: the subscriber database from the command line.
 
-import click  # noqa: F401
+Each command opens the project, makes one call into :mod:`letterpress.audience` and prints.
+"""
 
-commands: list = []
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..audience import (
+    Consent,
+    count_by_status,
+    count_subscriptions,
+    ensure_lists,
+    find_subscriber,
+    iter_subscriptions,
+    subscribe,
+    unsubscribe,
+)
+from ..audience.csv_export import export_csv
+from ..audience.csv_import import ImportProgress, import_csv, write_rejects
+from ..audience.gdpr import export_person, forget
+from ..audience.models import STATUSES
+from ..audience.service import get_list
+from ..errors import SubscriberNotFound
+from .common import pass_project, publication_option
+
+__all__ = ["commands", "subscribers"]
+
+
+def _list_name(project, publication: str | None, list_name: str | None) -> str:
+    return list_name or project.settings.publication(publication).default_list
+
+
+def _attrs(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--attr")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def list_option(f):
+    """``--list NAME`` (default: the publication's first list)."""
+    return click.option("-l", "--list", "list_name", default=None, metavar="NAME",
+                        help="Mailing list (default: the publication's first list).")(f)
+
+
+def attr_option(f):
+    """``--attr KEY=VALUE``, repeatable."""
+    return click.option("-a", "--attr", "attrs", multiple=True, metavar="KEY=VALUE",
+                        help="Attribute (repeatable), e.g. --attr departement=29.")(f)
+
+
+status_choice = click.Choice([*STATUSES, "all"])
+
+
+@click.group("subscribers")
+def subscribers() -> None:
+    """Manage subscribers: add, import, export, list, unsubscribe, erase."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default=None, help="Display name.")
+@attr_option
+@list_option
+@publication_option
+@click.option("--resubscribe", is_flag=True,
+              help="Re-activate an address that unsubscribed, bounced or was erased "
+                   "(only with the person's new consent).")
+@click.option("--consent-text", default="", help="How and when the person consented.")
+@click.option("--pending", is_flag=True, help="Add as pending (awaiting confirmation).")
+@pass_project
+def add_command(project, email, name, attrs, list_name, publication, resubscribe, consent_text,
+                pending):
+    """Subscribe EMAIL (consent recorded as given to an administrator)."""
+    list_name = _list_name(project, publication, list_name)
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        sub = subscribe(session, email, list_name=list_name, clock=project.clock,
+                        consent=Consent("admin", text=consent_text), name=name,
+                        attributes=_attrs(attrs), status="pending" if pending else "active",
+                        resubscribe=resubscribe)
+        click.echo(f"{sub.subscriber.email}: {sub.status} on {list_name}")
+
+
+def _progress_printer():
+    """Progress callback: a bar on a terminal, a line per ~10% otherwise."""
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=1000, label="Importing", file=sys.stderr)
+        bar.__enter__()
+        state = {"done": 0}
+
+        def update(p: ImportProgress) -> None:
+            target = int(p.fraction * 1000)
+            bar.update(target - state["done"])
+            state["done"] = target
+            if p.fraction >= 1.0:
+                bar.__exit__(None, None, None)
+
+        return update
+    state = {"next": 0.1}
+
+    def log(p: ImportProgress) -> None:
+        if p.fraction >= state["next"] or p.fraction >= 1.0:
+            click.echo(f"… {p.rows} rows read ({p.fraction:.0%})", err=True)
+            state["next"] = p.fraction + 0.1
+
+    return log
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@list_option
+@publication_option
+@click.option("--consent-source", type=click.Choice(["import", "form", "admin", "api"]),
+              default="import", show_default=True, help="How these people consented.")
+@click.option("--consent-text", default="",
+              help="The wording they agreed to, or where the list comes from.")
+@click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
+@click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+              help="Write rejected and suppressed rows to this CSV file.")
+@click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
+              help="Rows per transaction.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress, no per-row report.")
+@pass_project
+def import_command(project, file, list_name, publication, consent_source, consent_text, dry_run,
+                   rejects, batch_size, quiet):
+    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ',')."""
+    list_name = _list_name(project, publication, list_name)
+    consent = Consent(consent_source, text=consent_text or f"imported from {click.format_filename(file)}")
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        session.commit()
+        report = import_csv(session, file, list_name=list_name, clock=project.clock,
+                            consent=consent, dry_run=dry_run, batch_size=batch_size,
+                            progress=None if quiet else _progress_printer())
+    if not quiet:
+        click.echo(f"Read {file}: {report.layout.describe()}", err=True)
+        for r in report.rejected:
+            click.echo(f"line {r.line}: rejected {r.value!r}: {r.reason}", err=True)
+        for s in report.suppressed:
+            click.echo(f"line {s.line}: suppressed {s.email} ({s.reason}): not re-subscribed",
+                       err=True)
+    if rejects:
+        n = write_rejects(report, rejects)
+        click.echo(f"{n} rows written to {rejects}", err=True)
+    prefix = "Dry run, nothing written. " if dry_run else ""
+    click.echo(f"{prefix}{report.summary()}")
+
+
+@subscribers.command("export")
+@list_option
+@publication_option
+@click.option("--status", type=status_choice, default="active", show_default=True)
+@attr_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (default: standard output).")
+@click.option("--excel", is_flag=True,
+              help="';' delimiter and a UTF-8 BOM, as French Excel expects.")
+@pass_project
+def export_command(project, list_name, publication, status, attrs, output, excel):
+    """Export subscribers as CSV (re-importable with `subscribers import`)."""
+    list_name = _list_name(project, publication, list_name)
+    kwargs = {"list_name": list_name, "status": None if status == "all" else status,
+              "attributes": _attrs(attrs), "delimiter": ";" if excel else ","}
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        if output:
+            encoding = "utf-8-sig" if excel else "utf-8"
+            with open(output, "w", encoding=encoding, newline="") as fh:
+                n = export_csv(session, fh, **kwargs)
+            click.echo(f"{n} subscribers written to {output}", err=True)
+        else:
+            export_csv(session, click.get_text_stream("stdout"), **kwargs)
+
+
+@subscribers.command("list")
+@list_option
+@publication_option
+@click.option("--status", type=status_choice, default="all", show_default=True)
+@attr_option
+@click.option("--limit", type=click.IntRange(0), default=0, help="At most N lines (0: all).")
+@pass_project
+def list_command(project, list_name, publication, status, attrs, limit):
+    """List subscriptions: email, name, list, status, attributes (tab-separated)."""
+    list_name = _list_name(project, publication, list_name)
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        rows = iter_subscriptions(session, list_name=list_name,
+                                  status=None if status == "all" else status,
+                                  attributes=_attrs(attrs))
+        for n, (sub, subscriber, name) in enumerate(rows, 1):
+            attributes = " ".join(f"{k}={v}" for k, v in sorted((subscriber.attributes or {}).items()))
+            click.echo("\t".join([subscriber.email, subscriber.name or "", name, sub.status,
+                                  attributes]))
+            if limit and n >= limit:
+                break
+
+
+@subscribers.command("count")
+@list_option
+@publication_option
+@click.option("--status", type=status_choice, default="active", show_default=True)
+@attr_option
+@pass_project
+def count_command(project, list_name, publication, status, attrs):
+    """Count subscriptions matching the filters."""
+    list_name = _list_name(project, publication, list_name)
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        click.echo(count_subscriptions(session, list_name=list_name,
+                                       status=None if status == "all" else status,
+                                       attributes=_attrs(attrs)))
+
+
+@subscribers.command("show")
+@click.argument("email")
+@pass_project
+def show_command(project, email):
+    """Show one subscriber: subscriptions, consent proof and the full event history."""
+    with project.session() as session:
+        subscriber = find_subscriber(session, email)
+        if subscriber is None:
+            raise SubscriberNotFound(email)
+        click.echo(f"{subscriber.email}  {subscriber.name}".rstrip())
+        for key, value in sorted((subscriber.attributes or {}).items()):
+            click.echo(f"  {key}: {value}")
+        click.echo(f"  created {subscriber.created_at:%Y-%m-%d %H:%M} UTC")
+        for sub in sorted(subscriber.subscriptions, key=lambda s: s.id):
+            click.echo(f"\nlist {sub.mailing_list.name}: {sub.status}")
+            consent = f"  consent: {sub.consent_at:%Y-%m-%d %H:%M} UTC via {sub.consent_source}"
+            if sub.consent_form_id:
+                consent += f" (form {sub.consent_form_id})"
+            if sub.consent_ip:
+                consent += f" from {sub.consent_ip}"
+            click.echo(consent)
+            if sub.consent_text:
+                click.echo(f"  wording: {sub.consent_text}")
+            if sub.unsubscribed_at:
+                click.echo(f"  unsubscribed {sub.unsubscribed_at:%Y-%m-%d %H:%M} UTC "
+                           f"via {sub.unsubscribe_channel}")
+            for ev in sub.events:
+                line = (f"  {ev.at:%Y-%m-%d %H:%M} {ev.old_status or '(new)'} -> {ev.new_status}"
+                        f"  by {ev.actor} via {ev.channel}")
+                click.echo(line + (f": {ev.detail}" if ev.detail else ""))
+
+
+@subscribers.command("unsubscribe")
+@click.argument("email")
+@list_option
+@publication_option
+@click.option("--all-lists", is_flag=True, help="Unsubscribe from every list.")
+@click.option("--reason", default=None, help="Why (kept in the event log).")
+@pass_project
+def unsubscribe_command(project, email, list_name, publication, all_lists, reason):
+    """Unsubscribe EMAIL now (recorded as done by an administrator)."""
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        subscriber = find_subscriber(session, email)
+        if subscriber is None:
+            raise SubscriberNotFound(email)
+        wanted = None if all_lists else get_list(session, _list_name(project, publication,
+                                                                     list_name)).id
+        targets = [s for s in subscriber.subscriptions if wanted is None or s.list_id == wanted]
+        if not targets:
+            raise click.ClickException(f"{subscriber.email} is not on that list")
+        for sub in targets:
+            changed = unsubscribe(session, sub.id, channel="admin", clock=project.clock,
+                                  actor="admin", reason=reason)
+            state = "unsubscribed" if changed else f"already {sub.status}"
+            click.echo(f"{subscriber.email}: {state} ({sub.mailing_list.name})")
+
+
+@subscribers.command("forget")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_project
+def forget_command(project, email, yes):
+    """Erase everything held about EMAIL (GDPR); only a hash stays, to honour the objection."""
+    if not yes:
+        click.confirm(f"Erase {email} and its whole history? This cannot be undone",
+                      abort=True, err=True)
+    with project.session() as session:
+        report = forget(session, email, clock=project.clock)
+    if report.found:
+        click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s). "
+                   f"Kept only the suppression hash {report.email_hash[:16]}…")
+    else:
+        click.echo(f"No data held about {email}; its hash is now on the suppression list.")
+
+
+@subscribers.command("export-person")
+@click.argument("email")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file (default: standard output).")
+@pass_project
+def export_person_command(project, email, output):
+    """Everything held about EMAIL as JSON (GDPR right of access)."""
+    with project.session() as session:
+        data = export_person(session, email)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        click.echo(f"written to {output}", err=True)
+    else:
+        click.echo(text)
+
+
+@subscribers.command("lists")
+@pass_project
+def lists_command(project):
+    """Every list with its publication and counts per status."""
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        counts = count_by_status(session)
+    owners = {name: pub.slug for pub in project.settings.publications.values()
+              for name in pub.lists}
+    header = ["list", "publication", *STATUSES]
+    click.echo("\t".join(header))
+    for name, by_status in counts.items():
+        click.echo("\t".join([name, owners.get(name, "-"),
+                              *(str(by_status.get(s, 0)) for s in STATUSES)]))
+
+
+commands = [subscribers]

@@ -1,0 +1,439 @@
+"""Importing subscribers from CSV: the operation where lists get lost, so it is careful.
+
+* Reads UTF-8 (with or without BOM) or Windows-1252, ``;``, ``,`` or tab delimited, with or
+  without a header row; columns are mapped by header name (``email``/``courriel``…,
+  ``name``/``nom``/``prénom``…, every other column becomes an attribute).
+* Every row is validated; invalid rows are reported with line number, value and reason and
+  the valid ones imported.  Duplicates inside the file are merged and counted.
+* Idempotent: importing the same file twice changes nothing the second time.  A suppressed
+  address (unsubscribed, bounced, complained, erased) is reported, never re-activated.
+* Works in batches (one lookup query per table per batch, bulk inserts) and commits after
+  each, so an interruption leaves a consistent database and re-running finishes the job.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import Clock
+from ..errors import AudienceError, InvalidEmail
+from .emails import email_key, key_hash, normalise_email
+from .models import Subscriber, Subscription, SubscriptionEvent
+from .service import STOPPED_STATUSES, Consent, _merge_profile, get_list
+from .suppression import suppressions_for
+
+__all__ = [
+    "CsvLayout",
+    "ImportFileError",
+    "ImportProgress",
+    "ImportReport",
+    "Rejection",
+    "SuppressedRow",
+    "import_csv",
+    "read_layout",
+    "write_rejects",
+]
+
+EMAIL_HEADERS = {"email", "e_mail", "courriel", "mail", "adresse_email", "adresse_e_mail",
+                 "adresse_mail", "adresse_electronique", "adresse_courriel", "email_address",
+                 "e_mail_address", "adresse_de_courriel", "mel", "e_mel"}
+NAME_HEADERS = {"name", "nom_complet", "full_name", "display_name", "nom_prenom",
+                "prenom_nom", "nom_et_prenom", "prenom_et_nom"}
+FIRST_NAME_HEADERS = {"prenom", "first_name", "firstname", "given_name"}
+LAST_NAME_HEADERS = {"nom", "last_name", "lastname", "surname", "family_name", "nom_de_famille"}
+STATUS_HEADERS = {"status", "statut"}
+# Columns written by the export that describe the subscription, not the person: ignored.
+IGNORED_HEADERS = {"list", "liste", "consent_at", "consent_source", "subscribed_at",
+                   "created_at", "updated_at", "unsubscribed_at"}
+IMPORTABLE_STATUSES = {"", "active", "actif", "pending"}
+DELIMITERS = (";", ",", "\t")
+SAMPLE_LINES = 50
+
+
+class ImportFileError(AudienceError):
+    """The file cannot be imported at all (unreadable, no email column…)."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV file is written and which column means what."""
+
+    encoding: str
+    delimiter: str
+    has_header: bool
+    headers: tuple[str, ...]
+    email_column: int
+    name_columns: tuple[int, ...]
+    attribute_columns: tuple[tuple[int, str], ...]
+    status_column: int | None = None
+
+    def describe(self) -> str:
+        """One line for the user: encoding, delimiter and column mapping."""
+        delim = {"\t": "tab"}.get(self.delimiter, self.delimiter)
+        attrs = ", ".join(name for _, name in self.attribute_columns) or "none"
+        return (f"{self.encoding}, delimiter {delim!r}, "
+                f"{'header row' if self.has_header else 'no header'}; "
+                f"email: column {self.email_column + 1}; attributes: {attrs}")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A row that was not imported because it is invalid."""
+
+    line: int
+    value: str
+    reason: str
+    row: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SuppressedRow:
+    """A valid row whose address must not be re-activated by an import."""
+
+    line: int
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where an import is: data rows read and the share of the file done (0..1)."""
+
+    rows: int
+    fraction: float
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    path: str
+    list_name: str
+    layout: CsvLayout | None = None
+    dry_run: bool = False
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    suppressed: list[SuppressedRow] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints."""
+        verb = "would be " if self.dry_run else ""
+        return (f"{self.rows} rows: {verb}added {self.added}, {verb}updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected {len(self.rejected)}, "
+                f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}")
+
+
+@dataclass
+class _Candidate:
+    line: int
+    email: str
+    key: str
+    name: str | None
+    attributes: dict[str, Any]
+    duplicate: bool = False
+
+
+# --------------------------------------------------------------------------- reading
+
+def _header_key(cell: str) -> str:
+    """``"Adresse électronique "`` → ``"adresse_electronique"``."""
+    text = unicodedata.normalize("NFKD", cell.strip().lstrip("\ufeff")).casefold()
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    out = "".join(c if c.isalnum() else "_" for c in text)
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out.strip("_")
+
+
+def _detect_encoding(path: Path) -> str:
+    """UTF-8 (BOM or not) if the whole file decodes as such, else Windows-1252."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _open_text(path: Path, encoding: str):
+    # cp1252 leaves five bytes undefined; replace them so the row is reported, not fatal.
+    errors = "replace" if encoding == "cp1252" else "strict"
+    return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+def _detect_delimiter(sample_lines: list[str]) -> str:
+    """The delimiter that splits the sample into the most consistent, widest rows."""
+    best, best_score = ",", (0, 0)
+    for delim in DELIMITERS:
+        rows = [r for r in csv.reader(sample_lines, delimiter=delim) if any(c.strip() for c in r)]
+        if not rows:
+            continue
+        widths = [len(r) for r in rows]
+        common = max(set(widths), key=widths.count)
+        if common < 2:
+            continue
+        score = (widths.count(common), common)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def read_layout(path: str | Path) -> CsvLayout:
+    """Work out encoding, delimiter, header and column mapping of a CSV file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(str(path), "no such file")
+    encoding = _detect_encoding(path)
+    with _open_text(path, encoding) as fh:
+        sample = []
+        for line in fh:
+            if line.strip():
+                sample.append(line)
+            if len(sample) >= SAMPLE_LINES:
+                break
+    if not sample:
+        raise ImportFileError(str(path), "the file is empty")
+    delimiter = _detect_delimiter(sample)
+    first = next(csv.reader(sample[:1], delimiter=delimiter))
+    keys = [_header_key(c) for c in first]
+
+    email_cols = [i for i, k in enumerate(keys) if k in EMAIL_HEADERS]
+    if email_cols:
+        return _layout_from_header(encoding, delimiter, first, keys, email_cols[0])
+    if not any("@" in c for c in first):
+        raise ImportFileError(
+            str(path), "no email column: name it email, e-mail, courriel or mail "
+            f"(header row read: {', '.join(c.strip() for c in first)})")
+    email_col = next(i for i, c in enumerate(first) if "@" in c)
+    others = [i for i in range(len(first)) if i != email_col]
+    name_cols = tuple(others[:1])
+    attrs = tuple((i, f"column_{i + 1}") for i in others[1:])
+    return CsvLayout(encoding, delimiter, False, (), email_col, name_cols, attrs)
+
+
+def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: list[str],
+                        email_col: int) -> CsvLayout:
+    name_cols: tuple[int, ...] = ()
+    full = [i for i, k in enumerate(keys) if k in NAME_HEADERS]
+    given = [i for i, k in enumerate(keys) if k in FIRST_NAME_HEADERS]
+    family = [i for i, k in enumerate(keys) if k in LAST_NAME_HEADERS]
+    if full:
+        name_cols = (full[0],)
+    elif given or family:
+        name_cols = tuple(given[:1] + family[:1])
+    status_col = next((i for i, k in enumerate(keys) if k in STATUS_HEADERS), None)
+    used = {email_col, *name_cols, *(c for c in [status_col] if c is not None)}
+    attrs = []
+    seen: set[str] = set()
+    for i, k in enumerate(keys):
+        if i in used or not k or k in IGNORED_HEADERS or k in EMAIL_HEADERS or k in seen:
+            continue
+        seen.add(k)
+        attrs.append((i, k))
+    headers = tuple(c.strip().lstrip("\ufeff") for c in first)
+    return CsvLayout(encoding, delimiter, True, headers, email_col, name_cols, tuple(attrs),
+                     status_col)
+
+
+def _rows(path: Path, layout: CsvLayout, counter: list[int]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) of every non-blank data row; counter[0] = chars read."""
+    with _open_text(path, layout.encoding) as fh:
+        def lines() -> Iterator[str]:
+            for line in fh:
+                counter[0] += len(line)
+                yield line
+
+        reader = csv.reader(lines(), delimiter=layout.delimiter)
+        start = 1
+        skip_header = layout.has_header
+        for row in reader:
+            line = start
+            start = reader.line_num + 1
+            if skip_header:
+                if any(c.strip() for c in row):
+                    skip_header = False
+                continue
+            if any(c.strip() for c in row):
+                yield line, row
+
+
+def _cell(row: list[str], index: int) -> str:
+    return row[index].strip() if index < len(row) else ""
+
+
+# --------------------------------------------------------------------------- importing
+
+def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clock,
+               consent: Consent | None = None, dry_run: bool = False, batch_size: int = 1000,
+               progress: Callable[[ImportProgress], None] | None = None) -> ImportReport:
+    """Import a CSV file into ``list_name``; commits after every batch of ``batch_size`` rows.
+
+    New addresses are subscribed as active with ``consent`` (default: source ``import``,
+    wording naming the file).  With ``dry_run`` nothing is written.
+    """
+    path = Path(path)
+    mailing_list = get_list(session, list_name)
+    list_id, list_label = mailing_list.id, mailing_list.name
+    layout = read_layout(path)
+    consent = consent or Consent("import", text=f"imported from {path.name}")
+    report = ImportReport(str(path), list_label, layout, dry_run)
+    total = max(path.stat().st_size, 1)
+    chars = [0]
+    seen: set[str] = set()
+    batch: dict[str, _Candidate] = {}
+
+    def flush() -> None:
+        if batch:
+            _apply(session, list(batch.values()), list_id, list_label, consent, clock, report,
+                   path.name)
+            batch.clear()
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+        if progress is not None:
+            progress(ImportProgress(report.rows, min(chars[0] / total, 1.0)))
+
+    try:
+        for line, row in _rows(path, layout, chars):
+            report.rows += 1
+            candidate = _candidate(line, row, layout, report)
+            if candidate is None:
+                continue
+            if candidate.key in seen:
+                report.duplicates += 1
+                earlier = batch.get(candidate.key)
+                if earlier is not None:
+                    _merge_candidates(earlier, candidate)
+                    continue
+                candidate.duplicate = True
+            seen.add(candidate.key)
+            batch[candidate.key] = candidate
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    except BaseException:
+        session.rollback()
+        raise
+    return report
+
+
+def _candidate(line: int, row: list[str], layout: CsvLayout,
+               report: ImportReport) -> _Candidate | None:
+    value = _cell(row, layout.email_column)
+    if layout.status_column is not None:
+        status = _header_key(_cell(row, layout.status_column))
+        if status not in IMPORTABLE_STATUSES:
+            report.rejected.append(Rejection(line, value, f"status {status!r} in the file: "
+                                             "not subscribed", tuple(row)))
+            return None
+    try:
+        address = normalise_email(value)
+    except InvalidEmail as exc:
+        report.rejected.append(Rejection(line, value, exc.reason, tuple(row)))
+        return None
+    name = " ".join(p for p in (_cell(row, i) for i in layout.name_columns) if p) or None
+    attributes = {key: v for i, key in layout.attribute_columns if (v := _cell(row, i))}
+    return _Candidate(line, address, email_key(address), name, attributes)
+
+
+def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
+    """A duplicate inside the file: later non-empty values complete/override earlier ones."""
+    if later.name:
+        earlier.name = later.name
+    earlier.attributes.update(later.attributes)
+
+
+def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: str,
+           consent: Consent, clock: Clock, report: ImportReport, source_name: str) -> None:
+    """Classify and write one batch: three lookups, then bulk inserts at flush."""
+    keys = [c.key for c in batch]
+    subscribers = {s.email_key: s for s in session.scalars(
+        select(Subscriber).where(Subscriber.email_key.in_(keys)))}
+    subscriptions = {}
+    if subscribers:
+        subscriptions = {s.subscriber_id: s for s in session.scalars(
+            select(Subscription).where(Subscription.list_id == list_id,
+                                       Subscription.subscriber_id.in_(
+                                           [s.id for s in subscribers.values()])))}
+    hashes = {c.key: key_hash(c.key) for c in batch}
+    blocked = suppressions_for(session, hashes.values(), list_name)
+    now = clock.now()
+    consent_data = {"consent": {k: v for k, v in (("source", consent.source),
+                                                  ("text", consent.text),
+                                                  ("form_id", consent.form_id)) if v}}
+    new_objects: list[Any] = []
+
+    for c in batch:
+        subscriber = subscribers.get(c.key)
+        sub = subscriptions.get(subscriber.id) if subscriber is not None else None
+        reason = None
+        if sub is not None and sub.status in STOPPED_STATUSES:
+            reason = sub.status
+        elif sub is None and hashes[c.key] in blocked:
+            reason = blocked[hashes[c.key]].reason
+        if reason is not None:
+            if not c.duplicate:
+                report.suppressed.append(SuppressedRow(c.line, c.email, reason))
+            continue
+        if subscriber is None:
+            subscriber = Subscriber(email=c.email, email_key=c.key, name=c.name or "",
+                                    attributes=dict(c.attributes), created_at=now,
+                                    updated_at=now)
+            new_objects.append(subscriber)
+        elif _merge_profile(subscriber, c.name, c.attributes):
+            subscriber.updated_at = now
+            if sub is not None:
+                if not c.duplicate:
+                    report.updated += 1
+                continue
+        if sub is None:
+            sub = Subscription(subscriber=subscriber, list_id=list_id, status="active",
+                               consent_at=now, consent_source=consent.source,
+                               consent_text=consent.text, consent_form_id=consent.form_id,
+                               consent_ip=consent.ip, created_at=now, updated_at=now)
+            sub.events.append(SubscriptionEvent(
+                at=now, old_status=None, new_status="active", actor="import",
+                channel="import", detail=f"{source_name} line {c.line}", data=consent_data))
+            new_objects.append(sub)
+            if not c.duplicate:
+                report.added += 1
+        elif not c.duplicate:
+            report.unchanged += 1
+    session.add_all(new_objects)
+    session.flush()
+
+
+def write_rejects(report: ImportReport, path: str | Path) -> int:
+    """Write the rejected rows (line, reason, value, then the original cells) as CSV."""
+    with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        headers = list(report.layout.headers) if report.layout and report.layout.headers else []
+        writer.writerow(["line", "reason", "value", *headers])
+        for r in report.rejected:
+            writer.writerow([r.line, r.reason, r.value, *r.row])
+        for s in report.suppressed:
+            writer.writerow([s.line, f"suppressed ({s.reason})", s.email])
+    return len(report.rejected) + len(report.suppressed)
+

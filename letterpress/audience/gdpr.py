@@ -1,0 +1,105 @@
+"""GDPR rights: erasure (``forget``) and access (``export_person``).
+
+Erasure deletes the subscriber, every subscription and its event history, and leaves one
+suppression entry on every list holding only the hash of the address, so the objection stays
+honoured: the address cannot come back through an import or an admin add without an explicit
+resubscribe and new consent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..clock import Clock
+from ..errors import SubscriberNotFound
+from .emails import email_key, key_hash, normalise_email
+from .models import ALL_LISTS, Subscriber, Suppression
+from .suppression import suppress
+
+__all__ = ["ErasureReport", "export_person", "forget"]
+
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What an erasure removed; ``email_hash`` is all that remains."""
+
+    found: bool
+    subscriptions: int
+    events: int
+    email_hash: str
+
+
+def forget(session: Session, email: str, *, clock: Clock) -> ErasureReport:
+    """Delete everything held about ``email``; keep only its hashed suppression entry.
+
+    An address we never held is still added to the suppression list: the request itself is
+    an objection to be honoured.
+    """
+    key = email_key(normalise_email(email))
+    digest = key_hash(key)
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    subscriptions = events = 0
+    if subscriber is not None:
+        subscriptions = len(subscriber.subscriptions)
+        events = sum(len(s.events) for s in subscriber.subscriptions)
+        session.delete(subscriber)
+        session.flush()
+    suppress(session, digest, scope=ALL_LISTS, reason="erased", at=clock.now())
+    session.flush()
+    return ErasureReport(subscriber is not None, subscriptions, events, digest)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_person(session: Session, email: str) -> dict[str, Any]:
+    """Everything held about one person, as JSON-ready data (GDPR right of access)."""
+    key = email_key(normalise_email(email))
+    digest = key_hash(key)
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    suppressions = [
+        {"scope": "all lists" if s.scope == ALL_LISTS else s.scope, "reason": s.reason,
+         "since": _iso(s.created_at)}
+        for s in session.scalars(select(Suppression).where(Suppression.email_hash == digest)
+                                 .order_by(Suppression.id))
+    ]
+    if subscriber is None:
+        if suppressions:
+            return {"email": None, "email_sha256": digest, "suppressions": suppressions}
+        raise SubscriberNotFound(email)
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "attributes": dict(subscriber.attributes or {}),
+        "created_at": _iso(subscriber.created_at),
+        "updated_at": _iso(subscriber.updated_at),
+        "subscriptions": [
+            {
+                "list": sub.mailing_list.name,
+                "publication": sub.mailing_list.publication,
+                "status": sub.status,
+                "consent": {"at": _iso(sub.consent_at), "source": sub.consent_source,
+                            "text": sub.consent_text, "form_id": sub.consent_form_id,
+                            "ip": sub.consent_ip},
+                "confirmed_at": _iso(sub.confirmed_at),
+                "unsubscribed_at": _iso(sub.unsubscribed_at),
+                "unsubscribe_channel": sub.unsubscribe_channel,
+                "created_at": _iso(sub.created_at),
+                "events": [
+                    {"at": _iso(ev.at), "from": ev.old_status, "to": ev.new_status,
+                     "by": ev.actor, "channel": ev.channel, "detail": ev.detail,
+                     "data": ev.data or {}}
+                    for ev in sub.events
+                ],
+            }
+            for sub in sorted(subscriber.subscriptions, key=lambda s: s.id)
+        ],
+        "email_sha256": digest,
+        "suppressions": suppressions,
+    }
