@@ -1,5 +1,103 @@
-"""CLI commands of the authoring module."""
+"""Authoring commands: ``letterpress new`` (scaffold the next issue) and ``letterpress check``."""
 
-import click  # noqa: F401
+from __future__ import annotations
 
-commands: list = []
+import datetime as dt
+import sys
+
+import click
+
+from ..content import load_issue
+from ..content.scaffold import scaffold_issue
+from ..errors import Problem
+from ..project import Project
+from ..schedule.rules import parse_rule
+from ..settings import Publication
+from .common import pass_project, publication_option
+
+__all__ = ["check", "commands", "new"]
+
+
+def _month(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM, e.g. 2025-01", param_hint="--date") from None
+    return parsed.year, parsed.month
+
+
+def issue_date(publication: Publication, month: tuple[int, int] | None, now: dt.datetime) -> dt.date:
+    """The publication's scheduled day in ``month`` (the 1st without a schedule); without a
+    month, the next scheduled day after ``now`` (or the 1st of next month)."""
+    rule = parse_rule(publication.schedule) if publication.schedule else None
+    if month is None:
+        if rule is not None:
+            return rule.next_after(now, publication.tz).astimezone(publication.tz).date()
+        local = now.astimezone(publication.tz)
+        month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    year, number = month
+    return rule.local_date(year, number) if rule is not None else dt.date(year, number, 1)
+
+
+@click.command()
+@publication_option
+@click.option("--date", "month", metavar="YYYY-MM", default=None,
+              help="Month of the issue (default: the month of the next scheduled send). The day "
+                   "is the publication's scheduled day, or the 1st without a schedule.")
+@pass_project
+def new(project: Project, publication: str | None, month: str | None) -> None:
+    """Scaffold the next issue in the issues folder, every section type as a commented example.
+
+    The number is the publication's highest existing issue number + 1.
+    """
+    pub = project.settings.publication(publication)
+    when = issue_date(pub, _month(month), project.clock.now())
+    path = scaffold_issue(project.settings, pub, when)
+    try:
+        shown = path.relative_to(project.settings.project_dir)
+    except ValueError:
+        shown = path
+    click.echo(f"Created {shown} ({pub.slug} n° {_number_of(path)}, {when.isoformat()}).")
+    click.echo(f"Fill in the subject and sections, then: letterpress check {shown}")
+
+
+def _number_of(path) -> str:
+    return path.stem.rsplit("-", 1)[-1]
+
+
+@click.command()
+@click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False))
+@click.option("--no-render", is_flag=True,
+              help="Only validate the content; skip building and linting the email.")
+@pass_project
+def check(project: Project, issue_file: str, no_render: bool) -> None:
+    """Report every problem of an issue file at once, then lint the built email.
+
+    Problems print as FILE:LINE:COLUMN: FIELD.PATH: MESSAGE; exit code 1 when there is an error.
+    Lint findings (size, links, image dimensions) are warnings unless marked as errors.
+    """
+    issue = load_issue(issue_file, project.settings)  # ContentError → listed, exit 1
+    findings: list[Problem] = []
+    if not no_render:
+        from ..render import lint, render_issue
+
+        findings = list(lint(render_issue(issue, project.settings)))
+    errors = [p for p in findings if p.severity == "error"]
+    for problem in sorted(findings):
+        click.echo(f"{problem} [{problem.severity}]", err=True)
+    sections = len(issue.sections)
+    images = sum(1 for _ in issue.images())
+    summary = (f"{issue_file}: {issue.identity}, {sections} section{'s' * (sections != 1)}, "
+               f"{images} image{'s' * (images != 1)}, status {issue.status}")
+    warnings = len(findings) - len(errors)
+    if errors:
+        click.echo(f"{summary}: {len(errors)} error(s) in the built email, {warnings} "
+                   "warning(s).", err=True)
+        sys.exit(1)
+    suffix = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    click.echo(f"OK {summary}{suffix}.")
+
+
+commands: list[click.Command] = [new, check]

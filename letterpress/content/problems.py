@@ -139,6 +139,9 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
     shown = value if isinstance(value, str) else _kind(value)
     if kind == "missing":
         return f"missing required field '{name}'"
+    if value is None and kind in ("string_type", "list_type", "tuple_type", "model_type",
+                                  "dict_type", "date_type", "time_type", "int_type"):
+        return "must not be empty"
     if kind in ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",
                 "date_type"):
         return f"invalid date '{shown}': write it as YYYY-MM-DD, e.g. 2024-12-16"
