@@ -17,7 +17,7 @@ __all__ = ["OCCURRENCE_OUTCOMES", "SCHEDULE_STATES", "ScheduleOccurrence", "Sche
            "UTCDateTime"]
 
 SCHEDULE_STATES = ("scheduled", "running", "done", "failed", "missed", "cancelled", "refused")
-OCCURRENCE_OUTCOMES = ("running", "sent", "missed", "failed", "skipped")
+OCCURRENCE_OUTCOMES = ("running", "sent", "missed", "failed", "skipped", "armed")
 
 
 class UTCDateTime(TypeDecorator):

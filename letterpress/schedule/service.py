@@ -198,7 +198,8 @@ def list_scheduled(project: Project, *, include_past: bool = False) -> list[Sche
 def list_occurrences(project: Project, *, limit: int = 20) -> list[ScheduleOccurrence]:
     """What the recurring rules did, newest first."""
     with project.session() as session:
-        query = select(ScheduleOccurrence).order_by(ScheduleOccurrence.planned_at.desc(),
+        query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != "armed")
+        query = query.order_by(ScheduleOccurrence.planned_at.desc(),
                                                     ScheduleOccurrence.id.desc()).limit(limit)
         return list(session.scalars(query).all())
 
@@ -440,7 +441,13 @@ def _hours(delta: timedelta) -> str:
 def _claim_occurrence(project: Project, publication: Publication, planned_at: datetime,
                       outcome: str, detail: str = "", manual: bool = False):
     """Insert the occurrence row (the claim); returns (row, won)."""
-    key = occurrence_key(publication, planned_at)
+    return _claim_occurrence_key(project, publication, occurrence_key(publication, planned_at),
+                                 planned_at, outcome, detail, manual)
+
+
+def _claim_occurrence_key(project: Project, publication: Publication, key: str,
+                          planned_at: datetime, outcome: str, detail: str = "",
+                          manual: bool = False):
     now = project.clock.now()
     try:
         with project.session() as session:
@@ -589,6 +596,21 @@ class Sweep:
     missed: list[str]
 
 
+def _armed_at(project: Project, publication: Publication) -> datetime:
+    """When a scheduler first watched this publication's rule (recorded on first sight).
+
+    Without it, the very first start would report last month's occurrence as missed.
+    """
+    key = f"{publication.slug}@armed"
+    with project.session() as session:
+        row = session.scalars(select(ScheduleOccurrence)
+                              .where(ScheduleOccurrence.occurrence_key == key)).one_or_none()
+    if row is None:
+        row, _ = _claim_occurrence_key(project, publication, key, project.clock.now(), "armed",
+                                       f"rule {publication.schedule!r} first watched")
+    return row.planned_at
+
+
 def sweep(project: Project) -> Sweep:
     """The lateness guard, run at start and periodically.
 
@@ -625,6 +647,8 @@ def sweep(project: Project) -> Sweep:
             ).one_or_none()
         if existing is None:  # an occurrence nobody has handled yet
             if decide(planned, now, grace_of(publication)) == "missed":
+                if planned < _armed_at(project, publication):
+                    continue  # before this rule was first watched: nobody expected it
                 outcome = run_occurrence(project, publication.slug, planned)
                 if outcome.acted:
                     result.missed.append(occurrence_key(publication, planned))
