@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, render_template, request
 from markupsafe import Markup
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from ..audience.tokens import TokenSigner
@@ -33,7 +36,7 @@ from .security import (
     security_headers,
 )
 
-__all__ = ["WebContext", "create_app", "render_page", "web"]
+__all__ = ["WebContext", "create_app", "render_page", "web", "write_session"]
 
 log = logging.getLogger("letterpress.web")
 
@@ -79,6 +82,22 @@ def _default_transport_factory(project: Project) -> TransportFactory:
         return transport_for(project.settings, publication)
 
     return factory
+
+
+@contextmanager
+def write_session() -> Iterator[Session]:
+    """A session for a request that will write, holding SQLite's write lock from the start.
+
+    SQLite (WAL) cannot upgrade a read transaction to a write once another connection has
+    committed since it began — it fails at once with "database is locked", whatever the busy
+    timeout.  A send run commits all the time, so an unsubscribe that read first would fail
+    under load.  Taking the write lock with a statement that changes nothing makes the busy
+    timeout apply instead: the request waits its turn.  PostgreSQL needs none of this.
+    """
+    with web().project.session() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("UPDATE mailing_lists SET id = id WHERE 0 = 1"))
+        yield session
 
 
 def csrf_field(form: str) -> Markup:

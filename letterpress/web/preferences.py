@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ..audience import Consent, subscribe, unsubscribe, update_profile
 from ..audience.models import MailingList, Subscription
 from ..errors import AudienceError
-from .app import check_csrf, client_ip, render_page, web
+from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
 from .readers import mask_email, resolve_token
 
@@ -58,7 +58,7 @@ def preferences_post(token: str):
     ctx = web()
     clock = ctx.project.clock
     form = request.form
-    with ctx.project.session() as session:
+    with write_session() as session:
         target = resolve_token(session, ctx.signer, ctx.settings, "preferences", token)
         pub = target.publication
         statuses = _statuses(session, target.subscriber.id, pub.lists)

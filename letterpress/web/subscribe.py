@@ -14,7 +14,7 @@ from markupsafe import escape
 
 from ..audience import Consent, confirm, find_subscriber, normalise_email, subscribe
 from ..errors import InvalidEmail, Suppressed, TokenExpired
-from .app import check_csrf, client_ip, render_page, web
+from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
 from .readers import mask_email, resolve_token
 from .security import Limit
@@ -96,7 +96,7 @@ def subscribe_post(slug: str):
     consent = Consent(source="form", text=pub.subscribe.consent_text
                       or gettext(pub.language, "sub_consent_default"),
                       ip=client_ip(), form_id=f"{pub.slug}/subscribe")
-    with ctx.project.session() as session:
+    with write_session() as session:
         try:
             subscription = subscribe(session, email, list_name=pub.default_list, consent=consent,
                                      clock=ctx.project.clock, name=values["name"] or None,
@@ -187,7 +187,7 @@ def confirm_post(token: str):
     """Activate the pending subscription."""
     check_csrf("confirm")
     ctx = web()
-    with ctx.project.session() as session:
+    with write_session() as session:
         try:
             target = resolve_token(session, ctx.signer, ctx.settings, "confirm", token,
                                    max_age=CONFIRM_MAX_AGE)

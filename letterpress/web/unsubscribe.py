@@ -12,7 +12,7 @@ from flask import Blueprint, request
 
 from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
 from ..errors import AudienceError, TokenExpired
-from .app import check_csrf, client_ip, render_page, web
+from .app import check_csrf, client_ip, render_page, web, write_session
 from .readers import mask_email, resolve_token
 
 __all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "blueprint"]
@@ -32,7 +32,7 @@ def _is_one_click() -> bool:
 
 def _unsubscribe(token: str, channel: str, reason: str | None = None):
     ctx = web()
-    with ctx.project.session() as session:
+    with write_session() as session:
         target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
         try:
             changed = unsubscribe(session, target.subscription.id, channel=channel,
@@ -81,7 +81,7 @@ def unsubscribe_reason(token: str):
     if reason not in REASONS:
         reason = ""
     ctx = web()
-    with ctx.project.session() as session:
+    with write_session() as session:
         target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
         if reason and target.subscription.status == "unsubscribed":
             _record_reason(target.subscription, reason, ctx.project.clock.now())
@@ -119,7 +119,7 @@ def resubscribe(resub_token: str):
     """Put the reader back on the list: a new consent, recorded as such."""
     check_csrf("resubscribe")
     ctx = web()
-    with ctx.project.session() as session:
+    with write_session() as session:
         try:
             target = resolve_token(session, ctx.signer, ctx.settings, "resubscribe", resub_token,
                                    max_age=RESUBSCRIBE_MAX_AGE)

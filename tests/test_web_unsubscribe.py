@@ -1,0 +1,198 @@
+"""Unsubscribe pages through the app's test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select, text
+
+from letterpress.audience.models import Subscription, SubscriptionEvent
+from letterpress.web.security import CSP
+
+from .fixtures_web import *  # noqa: F403 - the web fixtures
+from .fixtures_web import csrf_from, status_of
+
+
+def _token(signer, reader, purpose="unsubscribe"):
+    return signer.dumps(purpose, reader.subscriber_id, reader.list_id)
+
+
+def test_one_click_urlencoded_without_cookies(app, project, reader, signer):
+    token = _token(signer, reader)
+    fresh = app.test_client(use_cookies=False)
+    response = fresh.post(f"/u/{token}", data="List-Unsubscribe=One-Click",
+                          content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert "désinscrit" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+    assert status_of(project, reader.subscription_id) == "unsubscribed"
+    with project.session() as session:
+        sub = session.get(Subscription, reader.subscription_id)
+        assert sub.unsubscribe_channel == "one-click"
+
+
+def test_one_click_multipart_and_idempotent(app, project, reader, signer):
+    token = _token(signer, reader)
+    fresh = app.test_client(use_cookies=False)
+    for _ in range(2):
+        response = fresh.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"},
+                              content_type="multipart/form-data")
+        assert response.status_code == 200
+    assert status_of(project, reader.subscription_id) == "unsubscribed"
+    with project.session() as session:
+        events = session.scalars(select(SubscriptionEvent).where(
+            SubscriptionEvent.subscription_id == reader.subscription_id,
+            SubscriptionEvent.new_status == "unsubscribed")).all()
+        assert len(events) == 1
+
+
+def test_get_changes_nothing_and_masks_the_address(client, project, reader, signer):
+    token = _token(signer, reader)
+    for _ in range(3):  # a mail scanner opening the link several times
+        response = client.get(f"/u/{token}")
+        assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "d•••••@example.org" in page
+    assert reader.email not in page
+    assert "Lettre d&#39;information des Petites villes de demain" in page
+    assert 'method="post"' in page
+    assert status_of(project, reader.subscription_id) == "active"
+
+
+def test_page_flow_with_reason_and_resubscribe(client, project, reader, signer):
+    token = _token(signer, reader)
+    page = client.get(f"/u/{token}").get_data(as_text=True)
+    response = client.post(f"/u/{token}", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 200
+    done = response.get_data(as_text=True)
+    assert "Désinscription confirmée" in done
+    assert "Se réabonner" in done
+    assert status_of(project, reader.subscription_id) == "unsubscribed"
+    with project.session() as session:
+        assert session.get(Subscription, reader.subscription_id).unsubscribe_channel == "page"
+
+    # The optional reason is kept in the event log; the status stays unsubscribed.
+    csrf_reason = csrf_from(done.split('action="/u/')[1])
+    response = client.post(f"/u/{token}/reason", data={"csrf_token": csrf_reason,
+                                                       "reason": "too_many"})
+    assert response.status_code == 200
+    assert "Merci pour votre réponse" in response.get_data(as_text=True)
+    with project.session() as session:
+        reasons = [e.data.get("reason") for e in session.scalars(select(SubscriptionEvent).where(
+            SubscriptionEvent.subscription_id == reader.subscription_id))]
+        assert "too_many" in reasons
+
+    # "Se réabonner": a new consent, recorded as such.
+    resub_form = done.split('action="/resubscribe/')[1]
+    resub_token = resub_form.split('"')[0]
+    response = client.post(f"/resubscribe/{resub_token}",
+                           data={"csrf_token": csrf_from(resub_form)})
+    assert response.status_code == 200
+    assert "Réabonnement confirmé" in response.get_data(as_text=True)
+    with project.session() as session:
+        sub = session.get(Subscription, reader.subscription_id)
+        assert sub.status == "active"
+        assert sub.consent_source == "form"
+        assert sub.consent_form_id == "unsubscribe-page"
+        assert "désinscription" in sub.consent_text
+
+
+def test_page_post_without_csrf_is_refused(client, app, project, reader, signer):
+    token = _token(signer, reader)
+    response = client.post(f"/u/{token}", data={})
+    assert response.status_code == 400
+    other = app.test_client()
+    page = other.get(f"/u/{token}").get_data(as_text=True)
+    # A token taken from another browser (another cookie) does not work either.
+    response = client.post(f"/u/{token}", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 400
+    assert status_of(project, reader.subscription_id) == "active"
+
+
+def test_bad_tokens_reveal_nothing(app, project, make_reader, signer):
+    alive = make_reader("alive@example.org")
+    gone = make_reader("erased@example.org")
+    good = _token(signer, alive)
+    erased = _token(signer, gone)
+    with project.session() as session:  # erasure: the person's rows are gone
+        session.execute(text("DELETE FROM subscribers WHERE id = :id"),
+                        {"id": gone.subscriber_id})
+    unknown = signer.dumps("unsubscribe", 999_999, alive.list_id)
+    wrong_purpose = _token(signer, alive, "confirm")
+    altered = good[:-2] + ("AA" if not good.endswith("AA") else "BB")
+    bad = [altered, good[:-6], "x", good + "x", unknown, erased, wrong_purpose,
+           "not.a.token"]
+    client = app.test_client(use_cookies=False)
+    bodies = set()
+    for token in bad:
+        for response in (client.get(f"/u/{token}"),
+                         client.post(f"/u/{token}", data="List-Unsubscribe=One-Click",
+                                     content_type="application/x-www-form-urlencoded")):
+            assert response.status_code == 404, token
+            bodies.add(response.get_data())
+    assert len(bodies) == 1
+    body = bodies.pop().decode()
+    assert "alive" not in body and "erased" not in body
+    assert status_of(project, alive.subscription_id) == "active"
+
+
+def test_security_headers_everywhere(app, client, reader, signer):
+    token = _token(signer, reader)
+    for path in ("/healthz", "/pvd/subscribe", f"/u/{token}", "/u/forged", "/pvd/",
+                 "/static/letterpress.css", "/theme/pvd.css", "/nowhere"):
+        response = client.get(path)
+        assert response.headers["Content-Security-Policy"] == CSP, path
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    cookie = app.test_client().get("/pvd/subscribe").headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_pages_are_french_and_accessible(client, reader, signer):
+    page = client.get(f"/u/{_token(signer, reader)}").get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    assert 'class="skip"' in page
+    assert "<script" not in page
+
+
+def test_one_click_works_while_a_send_holds_write_transactions(app, project, make_reader,
+                                                                 signer, db_url):
+    readers = [make_reader(f"r{i}@example.org") for i in range(12)]
+    writer = make_reader("writer@example.org")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def busy_writer():
+        # What a send run does: short write transactions, back to back, on the same database.
+        try:
+            while not stop.is_set():
+                with project.session() as session:
+                    session.execute(text("UPDATE subscribers SET name = :n WHERE id = :id"),
+                                    {"n": f"w{time.monotonic()}", "id": writer.subscriber_id})
+                    time.sleep(0.02)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=busy_writer)
+    thread.start()
+    try:
+        client = app.test_client(use_cookies=False)
+        for r in readers:
+            response = client.post(f"/u/{_token(signer, r)}", data="List-Unsubscribe=One-Click",
+                                   content_type="application/x-www-form-urlencoded")
+            assert response.status_code == 200
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    for r in readers:
+        assert status_of(project, r.subscription_id) == "unsubscribed"
+
+
+@pytest.mark.parametrize("path", ["/p/", "/confirm/", "/resubscribe/"])
+def test_other_token_pages_refuse_forged_tokens(client, path):
+    response = client.get(path + "Wzk5OSwxXQ.forged.signature")
+    assert response.status_code == 404
