@@ -1,11 +1,13 @@
 """Rendering: a validated issue → MJML (Jinja2) → responsive HTML email + plain text.
 
 No database and no network here: :func:`render_issue` is a pure function of the issue, the
-settings and the templates.
+settings and the templates.  Per-recipient values are placeholders that
+:meth:`RenderedIssue.personalise` (or delivery's byte template) fills in.
 """
 
 from __future__ import annotations
 
+from .issue import render_issue, render_mjml, single_line
 from .placeholders import PLACEHOLDERS, PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .rendered import RenderedIssue
 
@@ -15,4 +17,7 @@ __all__ = [
     "RECIPIENT_NAME",
     "UNSUBSCRIBE_URL",
     "RenderedIssue",
+    "render_issue",
+    "render_mjml",
+    "single_line",
 ]

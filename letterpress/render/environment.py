@@ -1,0 +1,105 @@
+"""The Jinja2 environment the MJML templates run in: autoescape on, strict, with filters.
+
+Templates live in the project's ``templates/mjml/`` folder so the team can change the layout
+without touching Python.  Every value is escaped; HTML only enters through the Markdown filters
+(:mod:`letterpress.markup`), which produce safe markup.  Filters and globals are documented in
+``docs/render.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from .. import markup
+from .assets import AssetRegistry, image_size
+from .dates import format_day, format_event, format_long, format_masthead, format_time_range
+
+__all__ = ["ImageView", "credit_line", "make_environment"]
+
+CONTENT_WIDTH = 600
+"""Width of the mail body in pixels (the MJML ``mj-body`` width)."""
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """What a template needs to show an image: public URL, alt, display size, link."""
+
+    src: str
+    alt: str
+    width: int
+    height: int | None
+    href: str
+    credit: str
+
+
+class _Pictures:
+    """Turns model images into :class:`ImageView` s, registering local files as assets."""
+
+    def __init__(self, registry: AssetRegistry):
+        self.registry = registry
+
+    def __call__(self, image: Any, max_width: int = CONTENT_WIDTH - 50) -> ImageView:
+        local = getattr(image, "local_path", None)
+        natural: tuple[int, int] | None = None
+        if local is not None:
+            src = self.registry.url_for(Path(local))
+            natural = image_size(Path(local))
+        else:
+            src = image.src
+        if image.width:  # the editor's size wins over the file's
+            ratio = natural[1] / natural[0] if natural and natural[0] else 0
+            natural = (image.width, image.height or round(image.width * ratio))
+        width = min(natural[0], max_width) if natural and natural[0] else max_width
+        height = round(natural[1] * width / natural[0]) if natural and natural[1] else None
+        alt = "" if image.decorative else (image.alt or "")
+        return ImageView(src=src, alt=alt, width=width, height=height,
+                         href=image.link or "", credit=image.credit or "")
+
+
+def credit_line(credit: str, strings: Any) -> str:
+    """"© ANCT" from a credit written with or without its copyright sign."""
+    credit = credit.strip()
+    if not credit or credit.startswith(("©", "(c)", "(C)")):
+        return credit
+    return strings.credit.format(credit=credit)
+
+
+def make_environment(templates_dir: Path, registry: AssetRegistry, language: str,
+                     strings: Any) -> Environment:
+    """A Jinja2 environment over ``templates_dir`` with the letterpress filters and globals."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=True,  # MJML is XML: escape everything, insert markup only from markup.py
+        undefined=StrictUndefined,  # a typo in a template is an error, not an empty string
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    env.filters.update(
+        md=markup.to_html,
+        md_inline=markup.inline_html,
+        long_date=lambda d: format_long(d, language),
+        masthead_date=lambda d: format_masthead(d, language),
+        day=lambda d, with_year=False: format_day(d, language, with_year=with_year),
+        time_range=lambda start, end=None: format_time_range(start, end, language),
+        when=lambda d, start=None, end=None, reference=None: format_event(
+            d, start, end, language, reference=reference),
+        nl2br=_nl2br,
+        credit=lambda value: credit_line(value, strings),
+    )
+    env.globals.update(picture=_Pictures(registry), CONTENT_WIDTH=CONTENT_WIDTH)
+    return env
+
+
+def _nl2br(value: str) -> Markup:
+    """Plain text with line breaks kept (escaped, then ``<br>`` between lines)."""
+    lines = str(value).splitlines()
+    return Markup("<br>").join(Markup.escape(line) for line in lines)
+
+

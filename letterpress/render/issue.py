@@ -1,0 +1,141 @@
+"""render_issue: the one call that turns a validated issue into a :class:`RenderedIssue`."""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
+
+from ..errors import RenderError
+from ..settings import Footer, Publication, Settings
+from .assets import AssetRegistry
+from .dates import format_masthead
+from .environment import ImageView, make_environment
+from .inline import inline_css
+from .mjml import compile_mjml
+from .placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from .rendered import RenderedIssue, content_hash
+from .strings import strings_for
+from .text import TextContext, write_text
+
+__all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml"]
+
+BASE_TEMPLATE = "base.mjml.j2"
+CSS_TEMPLATE = "inline.css.j2"
+_NEWLINES = re.compile(r"[\r\n\v\f\u2028\u2029\x85]+")
+
+
+def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
+    """Render ``issue`` once: HTML and text with per-recipient placeholders. No I/O but reads."""
+    publication = settings.publication(issue.publication)
+    registry = AssetRegistry(settings.base_url)
+    context = _context(issue, settings, publication, registry)
+    env = make_environment(settings.templates_dir, registry, publication.language,
+                           context["t"])
+    source = _render_template(env, BASE_TEMPLATE, context)
+    css = _render_template(env, CSS_TEMPLATE, context)
+    html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
+    text = write_text(issue, TextContext(
+        language=publication.language, strings=context["t"], masthead=context["masthead"],
+        publication_name=publication.name, web_url=context["web_url"],
+        subscribe_url=context["subscribe_url"], unsubscribe_url=UNSUBSCRIBE_URL,
+        preferences_url=PREFERENCES_URL, footer=context["footer"],
+        copyright=context["copyright"]))
+    subject = single_line(issue.subject)
+    return RenderedIssue(
+        issue=issue, publication=publication, subject=subject,
+        preheader=single_line(issue.preheader), html=html, text=text,
+        web_url=context["web_url"], content_hash=content_hash(subject, html, text),
+        assets=registry.sorted_assets(), base_url=settings.base_url)
+
+
+def render_mjml(issue: Any, settings: Settings) -> str:
+    """The MJML source of ``issue`` before compilation (for debugging and the benchmark)."""
+    publication = settings.publication(issue.publication)
+    registry = AssetRegistry(settings.base_url)
+    context = _context(issue, settings, publication, registry)
+    env = make_environment(settings.templates_dir, registry, publication.language,
+                           context["t"])
+    return _render_template(env, BASE_TEMPLATE, context)
+
+
+def single_line(value: str) -> str:
+    """Collapse any line break into a space: nothing from content may split a mail header."""
+    return _NEWLINES.sub(" ", value or "").strip()
+
+
+def _footer(issue: Any, publication: Publication) -> Footer:
+    if issue.footer is None:
+        return publication.footer
+    return issue.footer.apply(publication.footer, publication.language)
+
+
+def _logo(publication: Publication, settings: Settings, registry: AssetRegistry) -> ImageView | None:
+    theme = publication.theme
+    if not theme.logo_url:
+        return None
+    alt = theme.logo_alt or publication.name
+    if theme.logo_url.startswith(("https://", "http://")):
+        return ImageView(theme.logo_url, alt, theme.logo_width, None, "", "")
+    path = Path(theme.logo_url)
+    path = path if path.is_absolute() else settings.project_dir / path
+    if not path.is_file():
+        return None  # the masthead falls back to the publication's name in text
+    return ImageView(registry.url_for(path), alt, theme.logo_width, None, "", "")
+
+
+def _context(issue: Any, settings: Settings, publication: Publication,
+             registry: AssetRegistry) -> dict[str, Any]:
+    base = settings.base_url
+    t = strings_for(publication.language)
+    footer = _footer(issue, publication)
+    masthead = f"{format_masthead(issue.date, publication.language)} - " + t.masthead.format(
+        number=issue.number)
+    return {
+        "issue": issue,
+        "publication": publication,
+        "theme": publication.theme,
+        "footer": footer,
+        "copyright": footer.copyright.replace("{year}", str(issue.date.year)),
+        "t": t,
+        "lang": publication.language,
+        "masthead": masthead,
+        "base_url": base,
+        "web_url": f"{base}/{publication.slug}/{issue.number}",
+        "subscribe_url": f"{base}/{publication.slug}/subscribe",
+        "unsubscribe_url": UNSUBSCRIBE_URL,
+        "preferences_url": PREFERENCES_URL,
+        "recipient_name": RECIPIENT_NAME,
+        "logo": _logo(publication, settings, registry),
+    }
+
+
+def _render_template(env: Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.message or str(exc), template=exc.name or exc.filename or name,
+                          line=exc.lineno) from None
+    except TemplateNotFound as exc:
+        raise RenderError(f"template not found: {exc.name} (in {env.loader.searchpath})",  # type: ignore[union-attr]
+                          template=name) from None
+    except (TemplateError, TypeError, AttributeError, KeyError, ValueError) as exc:
+        template, line = _template_position(sys.exc_info()[2], name)
+        raise RenderError(str(exc), template=template, line=line) from None
+
+
+def _template_position(tb: Any, default: str) -> tuple[str, int | None]:
+    """The innermost template frame of a traceback: Jinja maps it back to template lines."""
+    template, line = default, None
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            template, line = Path(filename).name, lineno
+            parent = Path(filename).parent.name
+            if parent == "sections":
+                template = f"sections/{template}"
+    return template, line

@@ -1,0 +1,291 @@
+"""The plain-text part, written from the issue model (not an HTML dump).
+
+Readable in a terminal mail client: headings underlined, lists kept, lines wrapped at 72
+columns, links in running text as numbered footnotes listed before the footer, calls to
+action ("S'inscrire : https://…") on their own line.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+from .. import markup
+from .dates import format_event, format_long
+from .environment import credit_line
+
+__all__ = ["WIDTH", "TextContext", "write_text"]
+
+WIDTH = 72
+
+
+class TextContext:
+    """What the writer needs besides the issue: language, strings, URLs, footer."""
+
+    def __init__(self, *, language: str, strings: Any, masthead: str, publication_name: str,
+                 web_url: str, subscribe_url: str, unsubscribe_url: str, preferences_url: str,
+                 footer: Any, copyright: str):
+        self.language = language
+        self.t = strings
+        self.masthead = masthead
+        self.publication_name = publication_name
+        self.web_url = web_url
+        self.subscribe_url = subscribe_url
+        self.unsubscribe_url = unsubscribe_url
+        self.preferences_url = preferences_url
+        self.footer = footer
+        self.copyright = copyright
+
+
+class _Doc:
+    """Accumulates wrapped blocks separated by blank lines, and the shared footnotes."""
+
+    def __init__(self, ctx: TextContext):
+        self.ctx = ctx
+        self.blocks: list[str] = []
+        self.notes: list[str] = []
+
+    def add(self, block: str) -> None:
+        if block and block.strip():
+            self.blocks.append(block.rstrip())
+
+    def md(self, source: str) -> None:
+        self.add(markup.to_text(source, width=WIDTH, notes=self.notes))
+
+    def para(self, text: str) -> None:
+        self.add(_wrap(text))
+
+    def section_heading(self, title: str) -> None:
+        if title:
+            title = title.upper()
+            self.add(f"{'=' * min(len(title), WIDTH)}\n{title}\n{'=' * min(len(title), WIDTH)}")
+
+    def title(self, title: str, kicker: str = "") -> None:
+        lines = _wrap(title).split("\n")
+        underline = "-" * min(max(len(line) for line in lines), WIDTH)
+        head = (kicker.upper() + "\n") if kicker else ""
+        self.add(head + "\n".join(lines) + "\n" + underline)
+
+    def link(self, label: str, url: str) -> None:
+        self.add(f"{label}\n{url}")
+
+    def credit(self, image: Any) -> None:
+        if image is not None and getattr(image, "credit", ""):
+            self.para(credit_line(image.credit, self.ctx.t))
+
+
+def _wrap(text: str, indent: str = "") -> str:
+    return "\n".join(textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False)) or ""
+
+
+def write_text(issue: Any, ctx: TextContext) -> str:
+    """The whole text part of ``issue``; placeholders stand for the recipient's URLs."""
+    doc = _Doc(ctx)
+    doc.add(ctx.publication_name.upper() + "\n" + ctx.masthead)
+    doc.add(ctx.t.text_web_version.format(url=ctx.web_url))
+    if issue.preheader:
+        doc.para(issue.preheader)
+    doc.md(issue.intro)
+    if issue.edito:
+        edito = issue.edito
+        if edito.title:
+            doc.title(edito.title)
+        doc.md(edito.text)
+        doc.add(edito.name + ("\n" + edito.role if edito.role else ""))
+    for section in issue.sections:
+        doc.section_heading(section.title)
+        _WRITERS[section.type](doc, section, issue)
+    if doc.notes:
+        width = len(str(len(doc.notes)))
+        lines = [f"[{i}]".rjust(width + 2) + f" {url}" for i, url in enumerate(doc.notes, 1)]
+        doc.add(ctx.t.links + "\n" + "-" * len(ctx.t.links) + "\n" + "\n".join(lines))
+    _footer(doc)
+    return "\n\n".join(doc.blocks) + "\n"
+
+
+def _footer(doc: _Doc) -> None:
+    ctx, footer = doc.ctx, doc.ctx.footer
+    doc.add("-" * WIDTH)
+    if footer.share_text:
+        doc.add(f"{footer.share_text}\n{ctx.web_url}")
+    lines = [footer.organisation] if footer.organisation else []
+    if footer.contact_email:
+        lines.append(f"{footer.contact_label} {footer.contact_email}".strip())
+    doc.add("\n".join(_wrap(line) for line in lines))
+    doc.add("\n".join(_wrap(f"{label} : {value}") for label, value in footer.colophon))
+    doc.add(ctx.t.text_subscribe.format(url=ctx.subscribe_url))
+    if footer.legal_mention:
+        doc.add(markup.to_text(footer.legal_mention, width=WIDTH))
+    if ctx.copyright:
+        doc.para(ctx.copyright)
+    doc.add(ctx.t.text_unsubscribe.format(url=ctx.unsubscribe_url) + "\n"
+            + ctx.t.text_preferences.format(url=ctx.preferences_url))
+
+
+# --------------------------------------------------------------------------- sections
+
+def _when(doc: _Doc, issue: Any, day: Any, start: Any = None, end: Any = None) -> str:
+    return format_event(day, start, end, doc.ctx.language, reference=issue.date)
+
+
+def _actu(doc: _Doc, section: Any, issue: Any) -> None:
+    for item in section.items:
+        doc.title(item.title, item.kicker)
+        doc.md(item.text)
+        doc.credit(item.image)
+        if item.signature:
+            sig = item.signature
+            doc.add(sig.name + ("\n" + sig.role if sig.role else ""))
+        for link in item.links:
+            doc.link(link.label, link.url)
+
+
+def _chiffre(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.add(f"{section.figure} {section.unit}".strip())
+    doc.md(section.caption)
+    if section.source:
+        doc.para(f"({section.source})" if not section.link else f"({section.source} : {section.link})")
+
+
+def _image(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.title(section.headline, section.kicker)
+    doc.credit(section.photo)
+    doc.md(section.text)
+    for link in section.links:
+        doc.link(link.label, link.url)
+
+
+def _club(doc: _Doc, section: Any, issue: Any) -> None:
+    for item in section.items:
+        doc.title(item.title, item.label)
+        if item.event:
+            event = item.event
+            where = [_when(doc, issue, event.date, event.start, event.end)]
+            where += [event.place] if event.place else []
+            where += [doc.ctx.t.online] if event.online else []
+            doc.para(" · ".join(where))
+        doc.md(item.text)
+        for link in item.links:
+            doc.link(link.label, link.url)
+
+
+def _projetotheque(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.md(section.intro)
+    for card in section.cards:
+        doc.title(f"{card.title} ({card.departement})")
+        doc.md(card.summary)
+        doc.link(doc.ctx.t.read_more, card.url)
+    if section.link:
+        doc.link(section.link.label, section.link.url)
+
+
+def _webinaires(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.md(section.intro)
+    t = doc.ctx.t
+    for item in section.items:
+        doc.title(item.title)
+        where = [_when(doc, issue, item.date, item.start, item.end),
+                 t.online if item.online else t.in_person]
+        where += [item.place] if item.place else []
+        doc.para(" · ".join(where))
+        doc.para(t.organised_by.format(organiser=item.organiser))
+        doc.md(item.text)
+        doc.link(t.register, item.registration_url)
+
+
+def _offre(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.md(section.intro)
+    for item in section.items:
+        doc.title(item.title, item.kicker)
+        doc.md(item.text)
+        if item.url:
+            doc.link(doc.ctx.t.read_more, item.url)
+        for link in item.links:
+            doc.link(link.label, link.url)
+
+
+def _on_parle_de_vous(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.credit(section.image)
+    doc.title(section.headline)
+    doc.md(section.text)
+    for link in section.links:
+        doc.link(link.label, link.url)
+
+
+def _voir_aussi(doc: _Doc, section: Any, issue: Any) -> None:
+    for item in section.items:
+        # Unwrapped first, so the label can lead the first line; then each line is wrapped.
+        text = markup.to_text(item.text, width=10**6, notes=doc.notes)
+        if item.label:
+            text = f"{item.label} : {text}"
+        doc.add("\n".join(_wrap(line) if line.strip() else "" for line in text.split("\n")))
+
+
+def _interview(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.title(section.person)
+    if section.role:
+        doc.para(section.role)
+    doc.md(section.intro)
+    for pair in section.qa:
+        doc.para(f"{doc.ctx.t.question} {pair.question}")
+        answer = markup.to_text(pair.answer, width=WIDTH - 3, notes=doc.notes)
+        prefix = f"{doc.ctx.t.answer} "
+        doc.add(prefix + textwrap.indent(answer, " " * len(prefix))[len(prefix):])
+
+
+def _tribune(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.title(section.headline)
+    doc.md(section.text)
+    doc.add(section.author + ("\n" + section.role if section.role else ""))
+
+
+def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.md(section.intro)
+    lang, t = doc.ctx.language, doc.ctx.t
+    for group in section.groups:
+        doc.title(group.title)
+        entries = []
+        for entry in group.items:
+            lines = [_wrap(entry.title)]
+            if entry.date:
+                when = (t.date_range.format(start=format_long(entry.date, lang),
+                                            end=format_long(entry.end_date, lang))
+                        if entry.end_date else format_long(entry.date, lang))
+                lines.append(when + (f" · {entry.place}" if entry.place else ""))
+            elif entry.place:
+                lines.append(entry.place)
+            if entry.text:
+                lines.append(markup.to_text(entry.text, width=WIDTH - 2, notes=doc.notes))
+            if entry.url:
+                lines.append(entry.url)
+            body = "\n".join(lines)
+            entries.append("- " + body.replace("\n", "\n  "))
+        doc.add("\n".join(entries))
+
+
+def _texte(doc: _Doc, section: Any, issue: Any) -> None:
+    doc.md(section.text)
+    doc.credit(section.image)
+    for link in section.links:
+        doc.link(link.label, link.url)
+
+
+_WRITERS: dict[str, Callable[[_Doc, Any, Any], None]] = {
+    "actu": _actu,
+    "chiffre": _chiffre,
+    "image": _image,
+    "club": _club,
+    "club_departemental": _club,
+    "projetotheque": _projetotheque,
+    "webinaires": _webinaires,
+    "offre_de_services": _offre,
+    "on_parle_de_vous": _on_parle_de_vous,
+    "voir_aussi": _voir_aussi,
+    "interview": _interview,
+    "tribune": _tribune,
+    "agenda": _agenda,
+    "recommandations": _agenda,
+    "texte": _texte,
+}
