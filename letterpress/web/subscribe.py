@@ -72,7 +72,7 @@ def subscribe_post(slug: str):
     if form.get(HONEYPOT_FIELD):
         # A bot filled the invisible field: look exactly as if it worked, do nothing.
         return sent_page
-    check_csrf("subscribe")
+    check_csrf(f"subscribe:{pub.slug}")
     ctx.limiter.hit(f"subscribe-ip:{client_ip()}", LIMIT_PER_IP)
 
     values = {"email": raw_email, "name": form.get("name", "").strip()[:200]}
