@@ -38,6 +38,8 @@ def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
         raise InvalidEmail(value, "empty address")
     if any(c in candidate for c in "\r\n\0"):
         raise InvalidEmail(value, "contains a line break or NUL character")
+    if "\ufffd" in candidate:  # what a wrongly decoded byte becomes: never a real address
+        raise InvalidEmail(value, "contains an undecodable character (wrong file encoding?)")
     try:
         result = validate_email(candidate, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:

@@ -1,0 +1,321 @@
+"""CSV import and export on both databases: dialects, validation, idempotence, interruption."""
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from letterpress.audience import (
+    Consent,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+    count_recipients,
+    find_subscriber,
+    mark_bounced,
+    subscribe,
+    unsubscribe,
+)
+from letterpress.audience.csv_export import export_csv
+from letterpress.audience.csv_import import (
+    ImportFileError,
+    import_csv,
+    read_layout,
+    write_rejects,
+)
+from letterpress.audience.gdpr import forget
+
+from .fixtures_audience import *  # noqa: F403 - fixtures
+
+
+def _count(session, model):
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def _write(path, text, encoding="utf-8"):
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+# --------------------------------------------------------------------------- dialects
+
+def test_french_excel_export_cp1252_semicolon(session, clock, csv_dir):
+    layout = read_layout(csv_dir / "excel_fr_cp1252.csv")
+    assert (layout.encoding, layout.delimiter, layout.has_header) == ("cp1252", ";", True)
+    report = import_csv(session, csv_dir / "excel_fr_cp1252.csv", list_name="pvd", clock=clock)
+    assert (report.rows, report.added, report.duplicates) == (6, 4, 1)
+    assert [(r.line, r.value) for r in report.rejected] == [(5, "pas-une-adresse")]
+    assert "@" in report.rejected[0].reason
+    helene = find_subscriber(session, "HELENE.DUPRE@mairie-quimperle.fr")
+    assert helene.name == "Hélène Dupré"
+    assert helene.attributes == {"commune": "Quimperlé", "departement": "29",
+                                 "fonction": "Chargée de mission"}
+    # the duplicate (line 7, other case) was merged into line 4: later values complete it
+    marc = find_subscriber(session, "marc.oger@example.org")
+    assert marc.email == "MARC.OGER@example.org"
+    assert marc.attributes == {"commune": "Châteaulin", "departement": "29",
+                               "fonction": "Adjoint"}
+    assert find_subscriber(session, "cecile+lettre@example.org").name == "Cécile Noël"
+    assert count_recipients(session, "pvd") == 4
+
+
+def test_utf8_bom_comma_quoted_and_idn(session, clock, csv_dir):
+    report = import_csv(session, csv_dir / "utf8_bom_comma.csv", list_name="pvd", clock=clock)
+    assert report.layout.encoding == "utf-8-sig" and report.layout.delimiter == ","
+    assert (report.added, len(report.rejected)) == (3, 1)
+    assert report.rejected[0].line == 5 and report.rejected[0].value == ""
+    assert find_subscriber(session, "anne.martin@example.org").name == "Martin, Anne"
+    zoe = find_subscriber(session, "zoe@xn--bcher-kva.de")
+    assert zoe.email == "zoe@bücher.de" and zoe.name == "Zoé Müller"
+    assert find_subscriber(session, "yves@example.org").attributes == {}
+
+
+def test_no_header(session, clock, csv_dir):
+    layout = read_layout(csv_dir / "no_header.csv")
+    assert not layout.has_header and layout.email_column == 0
+    report = import_csv(session, csv_dir / "no_header.csv", list_name="pvd", clock=clock)
+    assert (report.rows, report.added, report.rejected) == (3, 3, [])
+    assert find_subscriber(session, "lea@example.org").name == "Léa Petit"
+
+
+def test_no_header_email_not_first(session, clock, tmp_path):
+    path = _write(tmp_path / "x.csv", "Dupont,dupont@example.org,Brest\n"
+                                      "Durand,durand@example.org,Rennes\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 2
+    s = find_subscriber(session, "durand@example.org")
+    assert s.name == "Durand" and s.attributes == {"column_3": "Rennes"}
+
+
+def test_every_bad_row_is_reported_and_good_rows_imported(session, clock, csv_dir, tmp_path):
+    report = import_csv(session, csv_dir / "bad_rows.csv", list_name="pvd", clock=clock)
+    assert report.added == 2
+    assert [(r.line, r.value) for r in report.rejected] == [
+        (3, "deux@@example.org"), (4, "espace dans@example.org"), (5, "sans-domaine@"),
+        (6, "a@b")]
+    assert all(r.reason for r in report.rejected)
+    rejects = tmp_path / "rejects.csv"
+    assert write_rejects(report, rejects) == 4
+    rows = list(csv.reader(io.StringIO(rejects.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["line", "reason", "value", "email", "nom"]
+    assert rows[1][0] == "3" and rows[1][2] == "deux@@example.org" and rows[1][4] == "Double arobase"
+
+
+def test_file_without_an_email_column_is_refused_whole(session, clock, csv_dir):
+    with pytest.raises(ImportFileError, match="no email column"):
+        import_csv(session, csv_dir / "no_email_column.csv", list_name="pvd", clock=clock)
+    assert _count(session, Subscriber) == 0
+
+
+def test_empty_file(session, clock, tmp_path):
+    with pytest.raises(ImportFileError, match="empty"):
+        import_csv(session, _write(tmp_path / "e.csv", "\n\n"), list_name="pvd", clock=clock)
+
+
+def test_windows_1252_undefined_byte_reports_the_row(session, clock, tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"email;nom\r\nok@example.org;Andr\xe9\r\nbad\x81@example.org;X\r\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1 and [r.line for r in report.rejected] == [3]
+    assert find_subscriber(session, "ok@example.org").name == "André"
+
+
+def test_multiline_quoted_field_keeps_line_numbers(session, clock, tmp_path):
+    path = _write(tmp_path / "m.csv", 'email,name,note\na@example.org,A,"two\nlines"\n'
+                                      "bad,B,x\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1 and report.rejected[0].line == 4
+
+
+def test_status_column_from_an_export_is_respected(session, clock, tmp_path):
+    path = _write(tmp_path / "s.csv", "email,status\na@example.org,active\n"
+                                      "b@example.org,unsubscribed\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1
+    assert report.rejected[0].value == "b@example.org" and "unsubscribed" in report.rejected[0].reason
+    assert find_subscriber(session, "b@example.org") is None
+
+
+# --------------------------------------------------------------------------- consent & events
+
+def test_import_records_consent_and_an_event_per_subscription(session, clock, csv_dir):
+    consent = Consent("import", text="Fichier des participants au club PVD 2024")
+    import_csv(session, csv_dir / "no_header.csv", list_name="pvd", clock=clock, consent=consent)
+    sub = session.scalars(select(Subscription).order_by(Subscription.id)).first()
+    assert (sub.consent_source, sub.consent_text, sub.consent_at) == (
+        "import", "Fichier des participants au club PVD 2024", clock.now())
+    ev = session.scalars(select(SubscriptionEvent).where(
+        SubscriptionEvent.subscription_id == sub.id)).one()
+    assert (ev.old_status, ev.new_status, ev.actor, ev.detail) == (
+        None, "active", "import", "no_header.csv line 1")
+
+
+# --------------------------------------------------------------------------- idempotence
+
+def test_second_import_changes_nothing(session, clock, csv_dir):
+    first = import_csv(session, csv_dir / "excel_fr_cp1252.csv", list_name="pvd", clock=clock)
+    counts = [_count(session, m) for m in (Subscriber, Subscription, SubscriptionEvent)]
+    clock.advance(days=1)
+    second = import_csv(session, csv_dir / "excel_fr_cp1252.csv", list_name="pvd", clock=clock)
+    assert first.added == 4
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 4)
+    assert second.duplicates == 1 and len(second.rejected) == 1
+    assert [_count(session, m) for m in (Subscriber, Subscription, SubscriptionEvent)] == counts
+
+
+def test_changed_row_is_an_update(session, clock, tmp_path):
+    path = _write(tmp_path / "a.csv", "email;nom;commune\na@example.org;Anne;Brest\n")
+    import_csv(session, path, list_name="pvd", clock=clock)
+    path = _write(tmp_path / "a.csv", "email;nom;commune\na@example.org;Anne;Morlaix\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 0)
+    assert find_subscriber(session, "a@example.org").attributes == {"commune": "Morlaix"}
+
+
+def test_same_people_on_a_second_list(session, clock, csv_dir):
+    import_csv(session, csv_dir / "no_header.csv", list_name="pvd", clock=clock)
+    report = import_csv(session, csv_dir / "no_header.csv", list_name="acv", clock=clock)
+    assert report.added == 3
+    assert _count(session, Subscriber) == 3 and _count(session, Subscription) == 6
+
+
+def test_dry_run_writes_nothing(session, clock, csv_dir):
+    report = import_csv(session, csv_dir / "excel_fr_cp1252.csv", list_name="pvd", clock=clock,
+                        dry_run=True, batch_size=2)
+    assert report.dry_run and (report.added, report.duplicates) == (4, 1)
+    assert "would be added 4" in report.summary()
+    assert _count(session, Subscriber) == 0 and _count(session, Subscription) == 0
+
+
+# --------------------------------------------------------------------------- suppression
+
+def test_suppressed_addresses_are_reported_never_resubscribed(session, clock, tmp_path):
+    admin = Consent("admin")
+    a = subscribe(session, "a@example.org", list_name="pvd", consent=admin, clock=clock)
+    b = subscribe(session, "b@example.org", list_name="pvd", consent=admin, clock=clock)
+    subscribe(session, "c@example.org", list_name="pvd", consent=admin, clock=clock)
+    unsubscribe(session, a.id, channel="one-click", clock=clock)
+    mark_bounced(session, b.id, clock=clock, detail="550")
+    forget(session, "c@example.org", clock=clock)
+    session.commit()
+    path = _write(tmp_path / "p.csv", "email\nA@example.org\nb@example.org\nc@example.org\n"
+                                      "d@example.org\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1
+    assert [(s.line, s.email, s.reason) for s in report.suppressed] == [
+        (2, "A@example.org", "unsubscribed"), (3, "b@example.org", "bounced"),
+        (4, "c@example.org", "erased")]
+    assert a.status == "unsubscribed" and b.status == "bounced"
+    assert find_subscriber(session, "c@example.org") is None
+    # a bounce suppresses on every list, an unsubscribe only on its own list
+    other = import_csv(session, path, list_name="acv", clock=clock)
+    assert {s.email for s in other.suppressed} == {"b@example.org", "c@example.org"}
+    assert other.added == 1 + 1  # A@ (unsubscribed from pvd only) and d@ (already known)
+
+
+# --------------------------------------------------------------------------- interruption
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_import_leaves_a_consistent_database_and_rerun_finishes(
+        session, clock, tmp_path):
+    lines = ["email;nom"] + [f"p{i:04}@example.org;Personne {i}" for i in range(95)]
+    lines.insert(40, "invalide;Pas bon")
+    path = _write(tmp_path / "big.csv", "\n".join(lines) + "\n")
+    calls = []
+
+    def stop_after_three_batches(progress):
+        calls.append(progress)
+        if len(calls) == 3:
+            raise Interrupted()
+
+    with pytest.raises(Interrupted):
+        import_csv(session, path, list_name="pvd", clock=clock, batch_size=10,
+                   progress=stop_after_three_batches)
+    session.rollback()
+    # exactly the three committed batches, each subscriber complete with its subscription
+    assert _count(session, Subscriber) == 30
+    assert _count(session, Subscription) == 30 and _count(session, SubscriptionEvent) == 30
+    assert calls[-1].rows == 30 and 0 < calls[-1].fraction < 1
+
+    seen = []
+    report = import_csv(session, path, list_name="pvd", clock=clock, batch_size=10,
+                        progress=seen.append)
+    assert (report.added, report.unchanged, len(report.rejected)) == (65, 30, 1)
+    assert _count(session, Subscriber) == 95
+    assert seen[-1].fraction == 1.0 and seen[-1].rows == 96
+
+
+def test_failure_inside_a_batch_rolls_that_batch_back(session, clock, tmp_path, monkeypatch):
+    from letterpress.audience import csv_import
+
+    lines = ["email"] + [f"q{i}@example.org" for i in range(25)]
+    path = _write(tmp_path / "f.csv", "\n".join(lines) + "\n")
+    real_apply = csv_import._apply
+    batches = []
+
+    def failing_apply(session, batch, *args):
+        batches.append(len(batch))
+        real_apply(session, batch, *args)  # written and flushed, not yet committed...
+        if len(batches) == 2:
+            raise OSError("disk full")  # ...then the process fails
+
+    monkeypatch.setattr(csv_import, "_apply", failing_apply)
+    with pytest.raises(OSError):
+        import_csv(session, path, list_name="pvd", clock=clock, batch_size=10)
+    assert _count(session, Subscriber) == 10 and _count(session, Subscription) == 10
+
+
+# --------------------------------------------------------------------------- export
+
+def test_export_round_trips_with_import(session, clock, csv_dir, tmp_path, engine, settings):
+    import_csv(session, csv_dir / "excel_fr_cp1252.csv", list_name="pvd", clock=clock)
+    import_csv(session, csv_dir / "utf8_bom_comma.csv", list_name="pvd", clock=clock)
+    gone = find_subscriber(session, "yves@example.org").subscriptions[0]
+    unsubscribe(session, gone.id, channel="page", clock=clock)
+    session.commit()
+    buffer = io.StringIO()
+    n = export_csv(session, buffer, list_name="pvd")
+    assert n == 6
+    text = buffer.getvalue()
+    assert text.splitlines()[0] == "email,name,commune,departement,fonction,status,consent_at,consent_source"
+    assert "yves@example.org" not in text
+    assert 'Martin, Anne' in text
+
+    def people():
+        return sorted((s.email, s.name, s.attributes) for s in session.scalars(
+            select(Subscriber).join(Subscription).where(Subscription.status == "active")))
+
+    before = people()
+    exported = tmp_path / "export.csv"
+    exported.write_text(text, encoding="utf-8")
+    again = import_csv(session, exported, list_name="pvd", clock=clock)
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 6, [])
+
+    # into an empty list, the same people come back with the same data
+    for sub in session.scalars(select(Subscription)):
+        session.delete(sub)
+    session.commit()
+    restored = import_csv(session, exported, list_name="pvd", clock=clock)
+    assert restored.added == 6
+    assert people() == before
+
+
+def test_export_filters_and_all_statuses(session, clock):
+    admin = Consent("admin")
+    subscribe(session, "a@example.org", list_name="pvd", consent=admin, clock=clock,
+              attributes={"departement": "29"})
+    subscribe(session, "b@example.org", list_name="pvd", consent=admin, clock=clock,
+              attributes={"departement": "56"})
+    c = subscribe(session, "c@example.org", list_name="pvd", consent=admin, clock=clock,
+                  attributes={"departement": "29"})
+    unsubscribe(session, c.id, channel="page", clock=clock)
+    session.commit()
+    out = io.StringIO()
+    assert export_csv(session, out, list_name="pvd", attributes={"departement": "29"}) == 1
+    out = io.StringIO()
+    assert export_csv(session, out, list_name="pvd", status=None, delimiter=";") == 3
+    assert "c@example.org;;29;unsubscribed" in out.getvalue()
