@@ -107,11 +107,12 @@ def _find_in_source(doc: Document, where: Position, needle: str, start: int = 0)
     A Markdown link ``](target`` is looked for first, so a bare ``#`` target is not confused
     with a ``#`` elsewhere in the text.
     """
-    if not needle:
-        return None
     begin, end = max(where.start, start), max(where.end, where.start + 1)
-    index = doc.text.find("](" + needle, begin, end)
-    index = index + 2 if index >= 0 else doc.text.find(needle, begin, end)
+    index = doc.text.find("](" + needle + ("" if needle else ")"), begin, end)
+    if index >= 0:
+        index += 2 if needle else 1  # at the target, or at "()" when it is empty
+    elif needle:
+        index = doc.text.find(needle, begin, end)
     if index < 0:
         return None
     line = doc.text.count("\n", 0, index) + 1
