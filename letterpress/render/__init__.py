@@ -8,6 +8,7 @@ settings and the templates.  Per-recipient values are placeholders that
 from __future__ import annotations
 
 from .issue import render_issue, render_mjml, single_line
+from .lint import lint
 from .placeholders import PLACEHOLDERS, PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .rendered import RenderedIssue
 
@@ -17,6 +18,7 @@ __all__ = [
     "RECIPIENT_NAME",
     "UNSUBSCRIBE_URL",
     "RenderedIssue",
+    "lint",
     "render_issue",
     "render_mjml",
     "single_line",
