@@ -1,0 +1,523 @@
+"""The send loop: walk a run's ledger, hand messages to a transport, record each outcome.
+
+Crash safety rests on one ordering rule: a batch of rows is committed as ``sending`` *before*
+any of it is handed to the transport, and each row is committed as ``sent`` (or deferred or
+failed) right after the server answered — in the same commit that marks the next batch
+``sending``.  A batch is as large as the number of messages in flight at once (the
+transport's connection pool), so after a crash the rows still ``sending`` are exactly the
+messages that may or may not have arrived: the *uncertain* set, reported and, by default,
+not sent again (``resend_uncertain=True`` sends them again, with the same Message-ID).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..audience import envelope_address, inactive_among, mark_bounced
+from ..audience.tokens import TokenSigner
+from ..errors import AudienceError, SendRunLocked, TransportError
+from ..message import MessageError, MessageTemplate, new_message_id
+from ..transports.base import RateLimiter, Transport
+from .models import Delivery, SendRun
+from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify
+from .progress import ProgressSnapshot
+from .runs import (
+    RunContentChanged,
+    acquire_lease,
+    get_run,
+    lease_owner_id,
+    recover_in_flight,
+    release_lease,
+    renew_lease,
+    run_counts,
+    uncertain_rows,
+)
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..render import RenderedIssue
+
+__all__ = ["DEFAULT_PAUSE_AFTER", "RunReport", "send_run"]
+
+DEFAULT_PAUSE_AFTER = 20
+"""Consecutive refusals (5xx or no connection) with no success that pause a run."""
+
+LEASE_SECONDS = 60.0
+MAX_WAIT_SLICE = 5.0  # while waiting for deferred rows, wake up this often (stop, lease)
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a send run has done so far: ledger counts, the uncertain set, why it stopped."""
+
+    run_id: int
+    state: str  # pending | sending | paused | done | failed
+    total: int
+    counts: dict[str, int]
+    uncertain_ids: tuple[int, ...] = ()
+    uncertain_emails: tuple[str, ...] = ()
+    paused_reason: str | None = None
+    stopped: bool = False
+    bounced: int = 0
+    elapsed: float = 0.0
+    sent_now: int = 0  # messages accepted by this call
+
+    @property
+    def sent(self) -> int:
+        return self.counts.get("sent", 0)
+
+    @property
+    def deferred(self) -> int:
+        return self.counts.get("deferred", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.get("skipped", 0)
+
+    @property
+    def uncertain(self) -> int:
+        return self.counts.get("uncertain", 0)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("queued", 0) + self.counts.get("sending", 0)
+
+    @property
+    def paused(self) -> bool:
+        return self.state == "paused"
+
+    @property
+    def rate(self) -> float:
+        """Messages per second accepted by this call."""
+        return self.sent_now / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        """One line for people: counts, and why the run is not done when it is not."""
+        parts = [f"run {self.run_id} {self.state}: {self.sent}/{self.total} sent"]
+        for name in ("deferred", "failed", "skipped", "uncertain"):
+            n = self.counts.get(name, 0)
+            if n:
+                parts.append(f"{n} {name}")
+        if self.bounced:
+            parts.append(f"{self.bounced} hard bounces")
+        text = ", ".join(parts)
+        if self.paused_reason:
+            text += f" — {self.paused_reason}"
+        return text
+
+
+@dataclass
+class _Row:
+    id: int
+    subscription_id: int | None
+    subscriber_id: int | None
+    list_id: int | None
+    email: str
+    name: str
+    message_id: str
+    attempts: int
+    first_attempt_at: object
+
+
+@dataclass
+class _State:
+    consecutive_refusals: int = 0
+    streak: list[int] = field(default_factory=list)
+    sent_now: int = 0
+    bounced: int = 0
+    last_error: str = ""
+
+
+def _render_for(project: Project, run: SendRun) -> RenderedIssue:
+    from ..content import load_issue
+    from ..render import render_issue
+
+    issue = load_issue(run.issue_path, project.settings)
+    return render_issue(issue, project.settings)
+
+
+def send_run(project: Project, run_id: int, transport: Transport, *, rate: float | None = None,
+             progress: Callable[[ProgressSnapshot], None] | None = None,
+             stop: threading.Event | None = None, resend_uncertain: bool = False,
+             rendered: RenderedIssue | None = None, batch_size: int | None = None,
+             retry_horizon: timedelta = DEFAULT_RETRY_HORIZON,
+             pause_after: int = DEFAULT_PAUSE_AFTER, wait_for_retries: bool = True,
+             lease_seconds: float = LEASE_SECONDS) -> RunReport:
+    """Send (or resume) run ``run_id`` through ``transport`` until every row is settled.
+
+    Returns when the run is done, paused (``stop`` was set, or the server refused
+    everything), or — with ``wait_for_retries=False`` — when only deferred rows are left.
+    Raises :class:`SendRunLocked` when another sender holds the run.
+    """
+    sender = _Sender(project, run_id, transport, rate=rate, progress=progress, stop=stop,
+                     batch_size=batch_size, retry_horizon=retry_horizon,
+                     pause_after=pause_after, wait_for_retries=wait_for_retries,
+                     lease_seconds=lease_seconds)
+    return sender.run(resend_uncertain=resend_uncertain, rendered=rendered)
+
+
+class _Sender:
+    """One sender process's hold on one run."""
+
+    def __init__(self, project: Project, run_id: int, transport: Transport, *, rate, progress,
+                 stop, batch_size, retry_horizon, pause_after, wait_for_retries,
+                 lease_seconds):
+        self.project = project
+        self.clock = project.clock
+        self.run_id = run_id
+        self.transport = transport
+        self.limiter = RateLimiter(rate, self.clock) if rate else None
+        self.progress = progress
+        self.stop = stop or threading.Event()
+        pool = int(getattr(transport, "pool_size", 1) or 1)
+        self.concurrency = max(1, pool)
+        # One batch = the messages in flight at once: that bounds the uncertain set.
+        self.batch_size = batch_size or self.concurrency
+        if rate:
+            self.batch_size = max(1, min(self.batch_size, int(rate)))
+        self.retry_horizon = retry_horizon
+        self.pause_after = pause_after
+        self.wait_for_retries = wait_for_retries
+        self.lease_seconds = lease_seconds
+        self.owner = lease_owner_id()
+        self.state = _State()
+        self._started = time.monotonic()
+        self._lease_renewed = 0.0
+        self.pending: list[dict] = []
+
+    # ------------------------------------------------------------------ entry point
+
+    def run(self, *, resend_uncertain: bool, rendered: RenderedIssue | None) -> RunReport:
+        settings = self.project.settings
+        with self.project.sessionmaker() as session:
+            run = get_run(session, self.run_id)
+            if run.state == "done":
+                return self._report(session, run)
+            acquire_lease(session, self.run_id, self.owner, clock=self.clock,
+                          ttl=self.lease_seconds)
+            self._lease_renewed = self.clock.monotonic()
+            recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
+            run = get_run(session, self.run_id)
+            session.refresh(run)
+            run.state = "sending"
+            run.started_at = run.started_at or self.clock.now()
+            run.finished_at = None
+            run.message = (f"{recovered} deliveries were in flight when the previous sender "
+                           "stopped" if recovered else "")
+            session.commit()
+            try:
+                if rendered is None:
+                    rendered = _render_for(self.project, run)
+                if rendered.content_hash != run.content_hash:
+                    raise RunContentChanged(run.id, run.content_hash, rendered.content_hash)
+                self.template = MessageTemplate.from_rendered(rendered, settings,
+                                                              test=run.is_test)
+                self.signer = TokenSigner(settings.secret_keys)
+                self.base_url = settings.base_url
+                self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
+                self.is_test = run.is_test
+                self.total = run.total
+                return self._loop(session)
+            except (Exception, KeyboardInterrupt) as exc:
+                # Leave the run resumable: outcomes we know are recorded, rows still marked
+                # "sending" become the uncertain set of the next sender.
+                session.rollback()
+                self._apply(session, self.pending)
+                reason = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                          else f"stopped by an error: {exc}")
+                self._finish(session, "paused", reason)
+                raise
+
+    # ------------------------------------------------------------------ the loop
+
+    def _loop(self, session: Session) -> RunReport:
+        executor = (ThreadPoolExecutor(self.concurrency, thread_name_prefix="letterpress-send")
+                    if self.concurrency > 1 else None)
+        try:
+            self.pending = pending_updates = []
+            while True:
+                if self.stop.is_set():
+                    self._apply(session, pending_updates)
+                    return self._finish(session, "paused", "stopped before the end; resume it "
+                                        f"with `letterpress send --resume {self.run_id}`",
+                                        stopped=True)
+                batch = self._next_batch(session)
+                if not batch:
+                    self._apply(session, pending_updates)
+                    pending_updates = []
+                    session.commit()
+                    due = self._next_due(session)
+                    if due is None:
+                        return self._finish(session, "done", "")
+                    if not self.wait_for_retries:
+                        return self._finish(session, "paused",
+                                            f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
+                                            " UTC")
+                    self._wait_until(session, due)
+                    continue
+                batch = self._skip_unsubscribed(session, batch)
+                self._mark_sending(session, batch, pending_updates)
+                self.pending = pending_updates = []
+                if not batch:
+                    continue
+                outcomes = self._send_batch(executor, batch)
+                pending_updates, pause = self._record(session, batch, outcomes)
+                self.pending = pending_updates
+                if pause:
+                    self._apply(session, pending_updates)
+                    self._requeue_streak(session)
+                    return self._finish(session, "paused", pause)
+                self._report_progress(session, final=False)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+
+    def _next_batch(self, session: Session) -> list[_Row]:
+        cols = (Delivery.id, Delivery.subscription_id, Delivery.subscriber_id, Delivery.list_id,
+                Delivery.email, Delivery.name, Delivery.message_id, Delivery.attempts,
+                Delivery.first_attempt_at)
+        rows = session.execute(
+            select(*cols).where(Delivery.run_id == self.run_id, Delivery.state == "queued")
+            .order_by(Delivery.id).limit(self.batch_size)).all()
+        if len(rows) < self.batch_size:
+            rows += session.execute(
+                select(*cols).where(Delivery.run_id == self.run_id,
+                                    Delivery.state == "deferred",
+                                    Delivery.next_attempt_at <= self.clock.now())
+                .order_by(Delivery.id).limit(self.batch_size - len(rows))).all()
+        return [_Row(*r) for r in rows]
+
+    def _next_due(self, session: Session):
+        return session.scalar(
+            select(Delivery.next_attempt_at).where(Delivery.run_id == self.run_id,
+                                                   Delivery.state == "deferred")
+            .order_by(Delivery.next_attempt_at).limit(1))
+
+    def _wait_until(self, session: Session, due) -> None:
+        while not self.stop.is_set():
+            remaining = (due - self.clock.now()).total_seconds()
+            if remaining <= 0:
+                return
+            self._renew(session, force=True)
+            session.commit()
+            self.clock.sleep(min(remaining, MAX_WAIT_SLICE))
+
+    def _skip_unsubscribed(self, session: Session, batch: list[_Row]) -> list[_Row]:
+        """Readers who unsubscribed since the run started are skipped from that moment on."""
+        ids = [r.subscription_id for r in batch if r.subscription_id is not None]
+        if not ids:
+            return batch
+        gone = inactive_among(session, ids)
+        if not gone:
+            return batch
+        skipped = [r.id for r in batch if r.subscription_id in gone]
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(skipped))
+            .values(state="skipped", detail="no longer subscribed when its turn came")
+            .execution_options(synchronize_session=False))
+        return [r for r in batch if r.subscription_id not in gone]
+
+    def _mark_sending(self, session: Session, batch: list[_Row], previous: list[dict]) -> None:
+        """Commit the previous batch's outcomes and this batch as "sending" in one go."""
+        now = self.clock.now()
+        updates = list(previous)
+        for row in batch:
+            row.message_id = row.message_id or new_message_id(self.template.publication
+                                                              .sender_domain)
+            row.attempts += 1
+            row.first_attempt_at = row.first_attempt_at or now
+            updates.append({"id": row.id, "state": "sending", "attempts": row.attempts,
+                            "message_id": row.message_id, "last_attempt_at": now,
+                            "first_attempt_at": row.first_attempt_at})
+        self._apply(session, updates)
+        self._renew(session)
+        session.commit()
+
+    def _apply(self, session: Session, updates: list[dict]) -> None:
+        # Bulk UPDATE by primary key wants the same columns in every row: group by key set.
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for values in updates:
+            groups.setdefault(tuple(sorted(values)), []).append(values)
+        for rows in groups.values():
+            session.execute(update(Delivery), rows)
+
+    def _renew(self, session: Session, force: bool = False) -> None:
+        now = self.clock.monotonic()
+        if not force and now - self._lease_renewed < self.lease_seconds / 3:
+            return
+        if not renew_lease(session, self.run_id, self.owner, clock=self.clock,
+                           ttl=self.lease_seconds):
+            session.rollback()
+            holder = session.scalar(select(SendRun.lease_owner)
+                                    .where(SendRun.id == self.run_id))
+            raise SendRunLocked(self.run_id, holder or "?", None)
+        self._lease_renewed = now
+
+    # ------------------------------------------------------------------ sending
+
+    def _urls(self, row: _Row) -> tuple[str, str]:
+        if row.subscriber_id is None or row.list_id is None:
+            return self.neutral_url, self.neutral_url
+        sign = self.signer.dumps
+        return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id)}",
+                f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id)}")
+
+    def _send_one(self, row: _Row) -> Outcome:
+        try:
+            envelope = envelope_address(row.email)
+            unsubscribe_url, preferences_url = self._urls(row)
+            _, data = self.template.for_recipient(envelope, row.name, unsubscribe_url,
+                                                  preferences_url, message_id=row.message_id)
+        except MessageError as exc:
+            return Outcome("failed", None, f"cannot build the message: {exc}")
+        if self.limiter is not None:
+            self.limiter.acquire()
+        try:
+            self.transport.send(self.template.mail_from, [envelope], data)
+        except TransportError as exc:
+            return classify(exc)
+        return classify(None)
+
+    def _send_batch(self, executor: ThreadPoolExecutor | None,
+                    batch: list[_Row]) -> dict[int, Outcome]:
+        if executor is None:
+            return {row.id: self._send_one(row) for row in batch}
+        futures: dict[Future, int] = {executor.submit(self._send_one, row): row.id
+                                      for row in batch}
+        outcomes: dict[int, Outcome] = {}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcomes[futures[future]] = future.result()  # a crash propagates as is
+        return outcomes
+
+    def _record(self, session: Session, batch: list[_Row],
+                outcomes: dict[int, Outcome]) -> tuple[list[dict], str | None]:
+        """Ledger updates for a batch (committed with the next one); a pause reason or None."""
+        now = self.clock.now()
+        updates = []
+        st = self.state
+        for row in batch:
+            outcome = outcomes[row.id]
+            values: dict = {"id": row.id, "code": outcome.code, "detail": outcome.detail[:2000]}
+            if outcome.ok:
+                st.consecutive_refusals = 0
+                st.streak.clear()
+                st.sent_now += 1
+                values.update(state="sent", sent_at=now, next_attempt_at=None, detail="")
+            elif outcome.state == "deferred":
+                retry_at = now + timedelta(seconds=backoff(row.attempts))
+                first = row.first_attempt_at or now
+                if retry_at - first > self.retry_horizon:
+                    values.update(state="failed", next_attempt_at=None,
+                                  detail=f"gave up after {row.attempts} attempts: "
+                                         f"{outcome.detail}"[:2000])
+                else:
+                    values.update(state="deferred", next_attempt_at=retry_at)
+            else:
+                values.update(state="failed", next_attempt_at=None)
+                if outcome.hard_bounce and row.subscription_id is not None and not self.is_test:
+                    values["bounced"] = True
+            if outcome.refusal:
+                st.consecutive_refusals += 1
+                st.streak.append(row.id)
+                st.last_error = outcome.detail
+            updates.append(values)
+        if st.consecutive_refusals >= self.pause_after:
+            for values in updates:
+                values.pop("bounced", None)  # the server refuses everyone: no verdict on them
+            return updates, (f"the server refused the last {st.consecutive_refusals} messages "
+                             f"with no success ({st.last_error}); check the mail server or "
+                             f"its limits, then resume with `letterpress send --resume "
+                             f"{self.run_id}`")
+        for values, row in zip(updates, batch, strict=True):
+            if values.get("bounced"):
+                try:
+                    if mark_bounced(session, row.subscription_id, clock=self.clock,
+                                    detail=f"{values['code']} {values['detail']}"[:500]):
+                        st.bounced += 1
+                except AudienceError:
+                    pass  # the subscription was erased meanwhile: nothing left to mark
+        return updates, None
+
+    def _requeue_streak(self, session: Session) -> None:
+        """The refusals that led to a pause say nothing about those readers: queue them again."""
+        ids = list(self.state.streak)
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(Delivery).where(Delivery.id.in_(ids[start:start + 500]),
+                                       Delivery.bounced.is_(False))
+                .values(state="queued", next_attempt_at=None)
+                .execution_options(synchronize_session=False))
+
+    # ------------------------------------------------------------------ end and report
+
+    def _finish(self, session: Session, state: str, message: str, *,
+                stopped: bool = False) -> RunReport:
+        run = get_run(session, self.run_id)
+        session.refresh(run)
+        if run.lease_owner == self.owner or run.lease_owner is None:
+            run.state = state
+            if message or state == "done":
+                run.message = message
+            if state == "done":
+                run.finished_at = self.clock.now()
+            release_lease(session, self.run_id, self.owner)
+        session.commit()
+        report = self._report(session, run, stopped=stopped,
+                              paused_reason=message if state == "paused" else None)
+        if self.progress is not None:
+            self.progress(self._snapshot(report.counts, final=True))
+        return report
+
+    def _report(self, session: Session, run: SendRun, *, stopped: bool = False,
+                paused_reason: str | None = None) -> RunReport:
+        counts = run_counts(session, run.id)
+        uncertain = uncertain_rows(session, run.id)
+        return RunReport(
+            run_id=run.id, state=run.state, total=run.total, counts=counts,
+            uncertain_ids=tuple(i for i, _ in uncertain),
+            uncertain_emails=tuple(e for _, e in uncertain),
+            paused_reason=paused_reason if paused_reason is not None else (
+                run.message or None if run.state == "paused" else None),
+            stopped=stopped, bounced=self.state.bounced if hasattr(self, "state") else 0,
+            elapsed=time.monotonic() - self._started if hasattr(self, "_started") else 0.0,
+            sent_now=self.state.sent_now if hasattr(self, "state") else 0)
+
+    def _snapshot(self, counts: dict[str, int], *, final: bool) -> ProgressSnapshot:
+        elapsed = time.monotonic() - self._started
+        rate = self.state.sent_now / elapsed if elapsed > 0 else 0.0
+        remaining = counts.get("queued", 0) + counts.get("sending", 0) + counts.get("deferred", 0)
+        eta = remaining / rate if rate > 0 else None
+        return ProgressSnapshot(self.run_id, self.total, counts.get("sent", 0),
+                                counts.get("deferred", 0), counts.get("failed", 0),
+                                counts.get("skipped", 0), counts.get("uncertain", 0),
+                                remaining, rate, eta, final)
+
+    def _report_progress(self, session: Session, *, final: bool) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        # Counting the ledger costs a query: at most a few times a second.
+        if not final and now - getattr(self, "_progress_at", 0.0) < 0.25:
+            return
+        self._progress_at = now
+        counts = run_counts(session, self.run_id)
+        for values in self.pending:  # outcomes known but committed with the next batch
+            counts[values["state"]] = counts.get(values["state"], 0) + 1
+            counts["sending"] = max(0, counts.get("sending", 0) - 1)
+        self.progress(self._snapshot(counts, final=final))
