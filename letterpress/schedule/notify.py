@@ -23,36 +23,36 @@ log = logging.getLogger("letterpress.schedule")
 # Subjects and bodies keyed by language ('fr' first), then by outcome.
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "fr": {
-        "done": ("[{name}] Envoi programmé terminé : {what}",
+        "done": ("[{slug}] Envoi programmé terminé : {what}",
                  "L'envoi programmé de {what} vers la liste « {list} » est terminé.\n\n{detail}\n"),
-        "sent": ("[{name}] Envoi programmé terminé : {what}",
+        "sent": ("[{slug}] Envoi programmé terminé : {what}",
                  "L'envoi programmé de {what} vers la liste « {list} » est terminé.\n\n{detail}\n"),
-        "failed": ("[{name}] ÉCHEC de l'envoi programmé : {what}",
+        "failed": ("[{slug}] ÉCHEC de l'envoi programmé : {what}",
                    "L'envoi programmé de {what} (prévu le {planned}) a échoué.\n\n{detail}\n"),
-        "missed": ("[{name}] Envoi programmé MANQUÉ : {what}",
+        "missed": ("[{slug}] Envoi programmé MANQUÉ : {what}",
                    "L'envoi prévu le {planned} n'a pas eu lieu.\n\n{detail}\n"),
-        "refused": ("[{name}] Envoi programmé REFUSÉ : {what}",
+        "refused": ("[{slug}] Envoi programmé REFUSÉ : {what}",
                     "L'envoi de {what} prévu le {planned} a été refusé : le contenu a changé "
                     "depuis sa validation.\n\n{detail}\n"),
-        "skipped": ("[{name}] Envoi programmé sans objet : {what}",
+        "skipped": ("[{slug}] Envoi programmé sans objet : {what}",
                     "Rien n'a été envoyé le {planned}.\n\n{detail}\n"),
         "footer": ("\n--\nMessage automatique de letterpress. Commandes utiles :\n"
                    "  letterpress schedule list\n  letterpress schedule show ID\n"
                    "  letterpress schedule run-now ID\n", ""),
     },
     "en": {
-        "done": ("[{name}] Scheduled send finished: {what}",
+        "done": ("[{slug}] Scheduled send finished: {what}",
                  "The scheduled send of {what} to list '{list}' has finished.\n\n{detail}\n"),
-        "sent": ("[{name}] Scheduled send finished: {what}",
+        "sent": ("[{slug}] Scheduled send finished: {what}",
                  "The scheduled send of {what} to list '{list}' has finished.\n\n{detail}\n"),
-        "failed": ("[{name}] Scheduled send FAILED: {what}",
+        "failed": ("[{slug}] Scheduled send FAILED: {what}",
                    "The scheduled send of {what} (planned {planned}) failed.\n\n{detail}\n"),
-        "missed": ("[{name}] Scheduled send MISSED: {what}",
+        "missed": ("[{slug}] Scheduled send MISSED: {what}",
                    "The send planned {planned} did not happen.\n\n{detail}\n"),
-        "refused": ("[{name}] Scheduled send REFUSED: {what}",
+        "refused": ("[{slug}] Scheduled send REFUSED: {what}",
                     "The send of {what} planned {planned} was refused: the content changed "
                     "after it was approved.\n\n{detail}\n"),
-        "skipped": ("[{name}] Scheduled send skipped: {what}",
+        "skipped": ("[{slug}] Scheduled send skipped: {what}",
                     "Nothing was sent on {planned}.\n\n{detail}\n"),
         "footer": ("\n--\nAutomatic message from letterpress. Useful commands:\n"
                    "  letterpress schedule list\n  letterpress schedule show ID\n"
@@ -96,7 +96,7 @@ def _compose(publication: Publication, outcome: str, *, what: str, list_name: st
              planned: str, detail: str) -> tuple[str, str]:
     texts = _texts(publication)
     subject_t, body_t = texts.get(outcome, texts["failed"])
-    values = {"name": publication.name, "what": what, "list": list_name, "planned": planned,
+    values = {"slug": publication.slug, "name": publication.name, "what": what, "list": list_name, "planned": planned,
               "detail": detail}
     return subject_t.format(**values), body_t.format(**values) + texts["footer"][0]
 

@@ -385,26 +385,32 @@ def _send(project: Project, run_id: int, transport, stop, publication: Publicati
         return None, f"locked: {exc}"
     except LetterpressError as exc:
         return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - recorded as a failure and mailed to the editors
+        log.exception("send run %s stopped by an unexpected error", run_id)
+        return None, f"unexpected error: {exc.__class__.__name__}: {exc}"
     finally:
         if own:
             transport.close()
 
 
-def counts_of(report) -> dict[str, int]:
-    """The counters a send-run report carries (whatever delivery names them)."""
-    out = {}
-    for name in ("total", "sent", "failed", "deferred", "skipped", "bounced", "pending"):
-        value = getattr(report, name, None)
-        if isinstance(value, int):
-            out[name] = value
+def counts_of(report: delivery.RunReport) -> dict[str, int]:
+    """The counters worth telling editors: total, then the non-zero outcomes."""
+    out = {"total": report.total, "sent": report.sent}
+    for name in ("deferred", "failed", "skipped", "uncertain"):
+        if getattr(report, name):
+            out[name] = getattr(report, name)
+    if report.bounced:
+        out["hard bounces"] = report.bounced
     return out
 
 
-def _finished(report) -> bool:
-    state = getattr(report, "state", None)
-    if state is not None:
-        return str(state) in ("done", "finished", "complete", "completed", "sent")
-    return not getattr(report, "paused", False) and not getattr(report, "stopped", False)
+def _verdict(report: delivery.RunReport) -> str:
+    """done, paused (our stop: resume later) or failed (the run cannot go on by itself)."""
+    if report.state == "done":
+        return "done"
+    if report.state == "paused" and report.stopped:
+        return "paused"
+    return "failed"
 
 
 def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transport, stop,
@@ -418,13 +424,21 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         notify.notify_schedule(project, row, "failed", detail)
         return Outcome("failed", run_id, detail)
     counts = counts_of(report)
-    if _finished(report):
+    verdict = _verdict(report)
+    if verdict == "done":
         detail = "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items())
         if _set_state(project, row.id, ("running",), state="done", message=detail):
             log.info("schedule %s done (run %s): %s", row.id, run_id, detail)
             notify.notify_schedule(project, row, "done", detail, counts=counts)
         return Outcome("done", run_id, detail)
-    detail = (f"paused in run {run_id} ({getattr(report, 'state', 'stopped')}); "
+    if verdict == "failed":
+        detail = (f"{report.summary()}. Once the cause is fixed, continue it with "
+                  f"`letterpress schedule run-now {row.id}`")
+        if _set_state(project, row.id, ("running",), state="failed", message=detail):
+            log.error("schedule %s failed: %s", row.id, detail)
+            notify.notify_schedule(project, row, "failed", detail, counts=counts)
+        return Outcome("failed", run_id, detail)
+    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
               "it resumes when the scheduler starts again")
     _set_state(project, row.id, ("running",), message=detail)
     log.warning("schedule %s %s", row.id, detail)
@@ -568,10 +582,16 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
             return Outcome("running", run_id, error, acted=False)
         return finish("failed", f"send run {run_id}: {error}", run_id=run_id)
     counts = counts_of(report)
-    if _finished(report):
+    verdict = _verdict(report)
+    if verdict == "done":
         return finish("sent", "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
                       counts=counts, run_id=run_id)
-    detail = f"paused in run {run_id}; it resumes when the scheduler starts again"
+    if verdict == "failed":
+        return finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
+                      f"with `letterpress schedule run-now R{row.id}`", counts=counts,
+                      run_id=run_id)
+    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
+              "it resumes when the scheduler starts again")
     _update_occurrence(project, row.id, detail=detail)
     return Outcome("running", run_id, detail)
 
