@@ -178,7 +178,7 @@ def export_command(project, list_name, publication, status, attrs, output, excel
                 n = export_csv(session, fh, **kwargs)
             click.echo(f"{n} subscribers written to {output}", err=True)
         else:
-            export_csv(session, click.get_text_stream("stdout"), **kwargs)
+            export_csv(session, sys.stdout, **kwargs)
 
 
 @subscribers.command("list")

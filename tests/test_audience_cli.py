@@ -1,0 +1,156 @@
+"""``letterpress subscribers …`` end to end, on both databases."""
+
+import csv
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from letterpress.cli import main
+
+from .fixtures_audience import *  # noqa: F403 - fixtures
+
+
+@pytest.fixture
+def lp(project_dir, project_env):
+    """Run ``letterpress -C project_dir …`` against the test database."""
+    runner = CliRunner(env=project_env)
+
+    def run(*args, input=None, ok=True):
+        result = runner.invoke(main, ["-C", str(project_dir), *args], input=input,
+                               catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    return run
+
+
+def test_add_show_unsubscribe(lp):
+    out = lp("subscribers", "add", "Jean.Dupont@Example.org", "--name", "Jean Dupont",
+             "--attr", "commune=Brest", "--attr", "departement=29").output
+    assert "Jean.Dupont@example.org: active on pvd" in out
+    lp("subscribers", "add", "jean.dupont@example.org", "--list", "acv-elus")
+    shown = lp("subscribers", "show", "JEAN.DUPONT@example.org").output
+    assert "Jean.Dupont@example.org  Jean Dupont" in shown
+    assert "commune: Brest" in shown and "list pvd: active" in shown
+    assert "list acv-elus: active" in shown and "via admin" in shown
+    out = lp("subscribers", "unsubscribe", "jean.dupont@example.org").output
+    assert "unsubscribed (pvd)" in out
+    out = lp("subscribers", "unsubscribe", "jean.dupont@example.org").output
+    assert "already unsubscribed (pvd)" in out
+    shown = lp("subscribers", "show", "jean.dupont@example.org").output
+    assert "active -> unsubscribed  by admin via admin" in shown
+
+
+def test_add_refuses_suppressed_address_without_resubscribe(lp):
+    lp("subscribers", "add", "a@example.org")
+    lp("subscribers", "unsubscribe", "a@example.org")
+    result = lp("subscribers", "add", "a@example.org", ok=False)
+    assert result.exit_code == 1
+    assert "suppressed (unsubscribed)" in result.stderr and "--resubscribe" in result.stderr
+    out = lp("subscribers", "add", "a@example.org", "--resubscribe",
+             "--consent-text", "asked by phone on 3 March").output
+    assert "active on pvd" in out
+    assert "wording: asked by phone on 3 March" in lp("subscribers", "show", "a@example.org").output
+
+
+def test_errors_are_messages_not_tracebacks(lp):
+    result = lp("subscribers", "add", "not-an-address", ok=False)
+    assert result.exit_code == 1 and "invalid address 'not-an-address'" in result.stderr
+    result = lp("subscribers", "add", "a@example.org", "--list", "nope", ok=False)
+    assert result.exit_code == 1 and "unknown list 'nope'" in result.stderr
+    result = lp("subscribers", "show", "ghost@example.org", ok=False)
+    assert result.exit_code == 1 and "no subscriber" in result.stderr
+    result = lp("subscribers", "add", "a@example.org", "--attr", "oops", ok=False)
+    assert result.exit_code == 2
+
+
+def test_import_reports_and_is_idempotent(lp, csv_dir, tmp_path):
+    rejects = tmp_path / "rejects.csv"
+    result = lp("subscribers", "import", str(csv_dir / "excel_fr_cp1252.csv"),
+                "--rejects", str(rejects))
+    assert "6 rows: added 4, updated 0, unchanged 0, rejected 1, suppressed 0, duplicates 1" in result.output
+    assert "line 5: rejected 'pas-une-adresse'" in result.stderr
+    assert "cp1252, delimiter ';', header row" in result.stderr
+    assert "pas-une-adresse" in rejects.read_text("utf-8-sig")
+    again = lp("subscribers", "import", str(csv_dir / "excel_fr_cp1252.csv"))
+    assert "added 0, updated 0, unchanged 4" in again.output
+    assert lp("subscribers", "count").output.strip() == "4"
+    assert lp("subscribers", "count", "--attr", "fonction=Maire").output.strip() == "1"
+
+
+def test_import_dry_run_and_other_list(lp, csv_dir):
+    out = lp("subscribers", "import", str(csv_dir / "no_header.csv"), "--dry-run", "-q").output
+    assert out.startswith("Dry run, nothing written.") and "would be added 3" in out
+    assert lp("subscribers", "count").output.strip() == "0"
+    lp("subscribers", "import", str(csv_dir / "no_header.csv"), "-p", "acv", "-q")
+    assert lp("subscribers", "count", "-p", "acv").output.strip() == "3"
+    assert lp("subscribers", "count", "--list", "acv-elus").output.strip() == "0"
+    lists = lp("subscribers", "lists").output.splitlines()
+    assert lists[0].split("\t") == ["list", "publication", "pending", "active", "unsubscribed",
+                                    "bounced", "complained"]
+    assert "acv\tacv\t0\t3\t0\t0\t0" in lists and "pvd\tpvd\t0\t0\t0\t0\t0" in lists
+
+
+def test_import_progress_when_not_a_terminal(lp, tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("email\n" + "".join(f"p{i}@example.org\n" for i in range(50)))
+    result = lp("subscribers", "import", str(path), "--batch-size", "10")
+    assert "… 50 rows read (100%)" in result.stderr
+    assert "added 50" in result.output
+
+
+def test_list_export_round_trip(lp, csv_dir, tmp_path):
+    lp("subscribers", "import", str(csv_dir / "utf8_bom_comma.csv"), "-q")
+    lp("subscribers", "unsubscribe", "yves@example.org")
+    listing = lp("subscribers", "list").output.splitlines()
+    assert "anne.martin@example.org\tMartin, Anne\tpvd\tactive\tcommune=Lorient" in listing
+    assert any(line.startswith("yves@example.org\t") and "\tunsubscribed" in line
+               for line in listing)
+    assert len(lp("subscribers", "list", "--status", "active").output.splitlines()) == 2
+    assert len(lp("subscribers", "list", "--limit", "1").output.splitlines()) == 1
+
+    exported = tmp_path / "out.csv"
+    lp("subscribers", "export", "-o", str(exported))
+    rows = list(csv.DictReader(io.StringIO(exported.read_text("utf-8"))))
+    assert [r["email"] for r in rows] == ["anne.martin@example.org", "zoe@bücher.de"]
+    again = lp("subscribers", "import", str(exported))
+    assert "added 0, updated 0, unchanged 2, rejected 0" in again.output
+
+    excel = tmp_path / "excel.csv"
+    lp("subscribers", "export", "--excel", "--status", "all", "-o", str(excel))
+    raw = excel.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"email;name;commune;status" in raw
+    assert b"yves@example.org;;;unsubscribed" in raw
+    stdout = lp("subscribers", "export").output
+    assert stdout.splitlines()[0] == "email,name,commune,status,consent_at,consent_source"
+
+
+def test_export_person_and_forget(lp, tmp_path):
+    lp("subscribers", "add", "anne@example.org", "--name", "Anne", "--attr", "commune=Brest")
+    data = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
+    assert data["email"] == "anne@example.org" and data["attributes"] == {"commune": "Brest"}
+    assert data["subscriptions"][0]["consent"]["source"] == "admin"
+    result = lp("subscribers", "forget", "anne@example.org", input="n\n", ok=False)
+    assert result.exit_code == 1  # aborted: nothing erased
+    assert lp("subscribers", "count").output.strip() == "1"
+    out = lp("subscribers", "forget", "anne@example.org", input="y\n").output
+    assert "Erased: 1 subscription(s), 1 event(s)" in out
+    assert lp("subscribers", "count", "--status", "all").output.strip() == "0"
+    data = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
+    assert data["email"] is None and data["suppressions"][0]["reason"] == "erased"
+    path = tmp_path / "again.csv"
+    path.write_text("email\nanne@example.org\n")
+    result = lp("subscribers", "import", str(path))
+    assert "suppressed anne@example.org (erased)" in result.stderr
+    assert "added 0" in result.output and "suppressed 1" in result.output
+
+
+def test_every_subscribers_command_has_help(lp):
+    out = lp("subscribers", "--help").output
+    for name in ("add", "import", "export", "list", "count", "show", "unsubscribe", "forget",
+                 "export-person", "lists"):
+        assert f"  {name}" in out
+        assert lp("subscribers", name, "--help").output.strip()
