@@ -36,7 +36,7 @@ from .security import (
     security_headers,
 )
 
-__all__ = ["WebContext", "create_app", "render_page", "web", "write_session"]
+__all__ = ["WebContext", "create_app", "redact", "render_page", "web", "write_session"]
 
 log = logging.getLogger("letterpress.web")
 
@@ -141,9 +141,25 @@ def _css_safe(theme) -> dict[str, str]:
             for name, value in vars(theme).items()}
 
 
+_TOKEN_PATH = re.compile(r"^/(u|p|confirm|resubscribe)/[^/]+")
+
+
+def redact(path: str) -> str:
+    """``/u/<token>/reason`` → ``/u/…/reason``: tokens are credentials, never logged."""
+    return _TOKEN_PATH.sub(lambda m: f"/{m.group(1)}/…", path)
+
+
+class LetterpressFlask(Flask):
+    """Flask whose exception log names the route without the reader's token."""
+
+    def log_exception(self, exc_info) -> None:
+        self.logger.error("Exception on %s [%s]", redact(request.path), request.method,
+                          exc_info=exc_info)
+
+
 def create_app(project: Project, *, transport_factory: TransportFactory | None = None) -> Flask:
     """The Flask app serving ``project``'s pages; mail goes through ``transport_factory(pub)``."""
-    app = Flask(__name__)
+    app = LetterpressFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024,  # forms are tiny; refuse large bodies early
         TEMPLATES_AUTO_RELOAD=False,
