@@ -124,7 +124,7 @@ def _check_url(url: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable of a value that sits between two soft line breaks."""
+    """Quoted-printable of a CRLF text, with CRLF soft line breaks."""
     # A trailing CRLF makes b2a_qp fold with CRLF soft breaks (it copies the input's style).
     return binascii.b2a_qp(text.encode("utf-8") + b"\r\n", istext=True)[:-2]
 
@@ -157,7 +157,7 @@ def _build_body(boundary: str, text: str, html: str) -> _Body:
         for i, part in enumerate(parts):
             if i % 2 == 0:
                 if part:
-                    current.append(binascii.b2a_qp(part.encode("utf-8"), istext=True))
+                    current.append(_qp(part))
             else:
                 # Soft breaks around the slot keep every line under 76 octets whatever
                 # the value, and make each piece start and end on a line boundary.

@@ -1,0 +1,118 @@
+"""DKIM: our signatures verify with an independent implementation (dkimpy)."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import replace
+
+import dkim
+import pytest
+from dkim.canonicalization import Relaxed
+
+from letterpress.content import load_issue
+from letterpress.dkim import (
+    DkimSigner,
+    dns_txt_record,
+    generate_key,
+    relaxed_body,
+    relaxed_header,
+)
+from letterpress.errors import ConfigError
+from letterpress.message import MessageTemplate, build_simple_message
+from letterpress.render import render_issue
+from letterpress.settings import DkimConfig, load_settings
+
+BASE = "https://lettre.example.org"
+
+
+@pytest.fixture(scope="module")
+def key_pem() -> bytes:
+    return generate_key(2048)
+
+
+@pytest.fixture
+def signed_settings(project_dir, key_pem):
+    (project_dir / "dkim.pem").write_bytes(key_pem)
+    settings = load_settings(project_dir, {"LETTERPRESS_BASE_URL": BASE})
+    pubs = dict(settings.publications)
+    pubs["pvd"] = replace(pubs["pvd"], dkim=DkimConfig("lp2024", "anct.gouv.fr",
+                                                        project_dir / "dkim.pem"))
+    return replace(settings, publications=pubs)
+
+
+@pytest.fixture
+def dns(key_pem):
+    record = dns_txt_record(key_pem).encode()
+
+    def dnsfunc(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        return record if name.rstrip(".") == "lp2024._domainkey.anct.gouv.fr" else None
+
+    return dnsfunc
+
+
+@pytest.fixture
+def template(signed_settings, project_dir):
+    issue = load_issue(project_dir / "issues" / "2024-12-pvd-42.yaml", signed_settings)
+    return MessageTemplate.from_rendered(render_issue(issue, signed_settings), signed_settings)
+
+
+def _tags(data: bytes) -> dict[str, str]:
+    header = re.search(rb"^DKIM-Signature:(.*?)\r\n(?![ \t])", data, re.S | re.M).group(1)
+    flat = re.sub(rb"\s+", b"", header).decode()
+    return dict(t.split("=", 1) for t in flat.split(";") if t)
+
+
+def test_issue_messages_verify_with_dkimpy(template, dns):
+    for i, name in enumerate(["", "Zoé Lefèvre", "Jean  \t Dupont"]):
+        _, data = template.for_recipient(f"r{i}@example.org", name, f"{BASE}/u/tok{i}",
+                                         f"{BASE}/p/pref{i}")
+        assert dkim.verify(data, dnsfunc=dns), name
+
+
+def test_signature_covers_the_one_click_headers(template):
+    _, data = template.for_recipient("r@example.org", "", f"{BASE}/u/tok", f"{BASE}/p/pref")
+    tags = _tags(data)
+    signed = [h.lower() for h in tags["h"].split(":")]
+    for name in ("from", "to", "subject", "date", "message-id", "list-id", "list-unsubscribe",
+                 "list-unsubscribe-post", "mime-version", "content-type"):
+        assert name in signed
+    assert tags["a"] == "rsa-sha256" and tags["c"] == "relaxed/relaxed"
+    assert tags["d"] == "anct.gouv.fr" and tags["s"] == "lp2024"
+
+
+def test_tampering_breaks_the_signature(template, dns):
+    _, data = template.for_recipient("r@example.org", "", f"{BASE}/u/tok", f"{BASE}/p/pref")
+    assert dkim.verify(data, dnsfunc=dns)
+    assert not dkim.verify(data.replace(b"/u/tok>", b"/u/evil>", 1), dnsfunc=dns)
+    assert not dkim.verify(data.replace(b"One-Click", b"One-Clack", 1), dnsfunc=dns)
+    assert not dkim.verify(data.replace(b"/p/pref", b"/p/evil", 1), dnsfunc=dns)
+
+
+def test_simple_messages_are_signed_too(signed_settings, dns):
+    pub = signed_settings.publication("pvd")
+    data = build_simple_message(pub, signed_settings, "lea@example.org", "Confirmez",
+                                "Bonjour  Léa,\n\nconfirmez :   https://x.example/confirm/a  \n")
+    assert data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(data, dnsfunc=dns)
+
+
+def test_relaxed_canonicalisation_matches_dkimpy():
+    rng = random.Random(42)
+    alphabet = [b"a", b"b", b" ", b"\t", b"\r\n", b"=", b"\xc3\xa9", b"  ", b"\r\n\r\n"]
+    for _ in range(500):
+        body = b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        if body.endswith(b"\r"):
+            body += b"\n"
+        assert relaxed_body(body) == Relaxed.canonicalize_body(body), body
+    assert relaxed_header("Subject", b"  Hello \r\n\t world  ") == b"subject:Hello world\r\n"
+
+
+def test_a_missing_or_bad_key_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read DKIM key file"):
+        DkimSigner.from_config(DkimConfig("s", "example.org", tmp_path / "nope.pem"))
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    with pytest.raises(ConfigError, match="DKIM private key"):
+        DkimSigner.from_config(DkimConfig("s", "example.org", bad))
