@@ -256,3 +256,21 @@ sections:
 """), content_settings)
     section = issue.sections[0]
     assert (section.figure, section.unit, section.caption) == ("1e3", "NO", "0x10")
+
+
+def test_self_referring_aliases_and_alias_bombs_are_refused(problems_of):
+    assert problems_of(HEADER + "sections: &s [*s]\n") == [
+        "issues/test.yaml:5:11: sections[0]: an alias refers to itself",
+        "issues/test.yaml:5:11: sections[0]: must not be empty",
+    ]
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+        for i in range(6))
+    assert problems_of(bomb) == [
+        "issues/test.yaml:1:1: too many values (over 200000, counting what aliases repeat): "
+        "an issue is much smaller than that"]
+
+
+def test_deep_nesting_is_a_problem_not_a_crash(problems_of):
+    assert problems_of("a: " + "[" * 5000 + "]" * 5000 + "\n") == [
+        "issues/test.yaml:1:1: values are nested too deeply"]

@@ -141,6 +141,7 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
     if kind == "missing":
         return f"missing required field '{name}'"
     if value is None and kind in ("string_type", "list_type", "tuple_type", "model_type",
+                                  "model_attributes_type",
                                   "dict_type", "date_type", "time_type", "int_type"):
         return "must not be empty"
     if kind in ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact",

@@ -72,20 +72,46 @@ def _message(exc: yaml.MarkedYAMLError) -> str:
     return text
 
 
+# An issue has a few thousand nodes; aliases expanding far beyond that are an attack
+# ("billion laughs") or a mistake, and would exhaust memory.
+MAX_NODES = 200_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
 class _Builder:
     def __init__(self, file: str, doc: Document):
         self.file = file
         self.doc = doc
         self.problems: list[Problem] = []
+        self.count = 0
+        self.open: set[int] = set()  # the nodes being built: an alias to one is a cycle
 
     def build(self, node: Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge
         self.doc.values[path] = _pos(node)
+        if id(node) in self.open:
+            self.problems.append(self._problem(node, path, "an alias refers to itself"))
+            return None
+        if isinstance(node, SequenceNode | MappingNode):
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(id(node))
         if isinstance(node, ScalarNode):
             if node.style is None and node.tag == "tag:yaml.org,2002:null":
                 return None
             if node.style is None and _NULL.match(node.value):
                 return None
             return node.value
+        return None  # pragma: no cover - PyYAML has no other node kinds
+
+    def _collection(self, node: Node, path: Path) -> Any:
         if isinstance(node, SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
@@ -108,7 +134,7 @@ class _Builder:
                 self.doc.keys[path + (key,)] = _pos(key_node)
                 result[key] = self.build(value_node, path + (key,))
             return result
-        return None  # pragma: no cover - PyYAML has no other node kinds
+        return None  # pragma: no cover
 
     def _problem(self, node: Node, path: Path, message: str) -> Problem:
         from .problems import format_path
@@ -127,6 +153,8 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
         return None, [Problem(file, line, column, "", _message(exc))]
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, "", f"malformed YAML: {exc}")]
+    except RecursionError:
+        return None, [Problem(file, 1, 1, "", "values are nested too deeply")]
     if len(nodes) > 1:
         second = nodes[1]
         return None, [Problem(file, second.start_mark.line + 1, second.start_mark.column + 1, "",
@@ -135,5 +163,11 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     if not nodes or nodes[0] is None:
         return doc, [Problem(file, 1, 1, "", "the file is empty")]
     builder = _Builder(file, doc)
-    doc.data = builder.build(nodes[0], ())
+    try:
+        doc.data = builder.build(nodes[0], ())
+    except RecursionError:
+        return None, [Problem(file, 1, 1, "", "values are nested too deeply")]
+    except _TooLarge:
+        return None, [Problem(file, 1, 1, "", f"too many values (over {MAX_NODES}, counting "
+                              "what aliases repeat): an issue is much smaller than that")]
     return doc, builder.problems
