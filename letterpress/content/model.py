@@ -185,8 +185,12 @@ def _markdown_links():
     return links
 
 
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+
+
 def _single_line(value: str) -> str:
-    if "\r" in value or "\n" in value:
+    # A header (Subject) must never be split by content: refuse every kind of line break.
+    if _LINE_BREAKS.search(value):
         raise PydanticCustomError("multiline", "must be a single line (no line breaks)")
     return value
 
