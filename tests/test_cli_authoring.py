@@ -92,6 +92,14 @@ def test_check_without_render_is_ok_on_the_sample(run):
                              "status ready.\n")
 
 
+def test_check_finds_files_relative_to_the_project(runner, project_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["-C", str(project_dir), "check", "--no-render",
+                                  "issues/2024-12-pvd-42.yaml"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK issues/2024-12-pvd-42.yaml: pvd#42")
+
+
 @needs_render
 def test_check_renders_and_lints_the_sample(run, project_dir):
     shutil.copytree(Path(__file__).resolve().parent.parent / "images", project_dir / "images",

@@ -266,9 +266,10 @@ sections:
     ]
 
 
-def test_line_breaks_in_subject_are_refused(problems_of):
+@pytest.mark.parametrize("escaped", ["\\r\\n", "\\n", "\\u2028", "\\x85"])
+def test_line_breaks_in_subject_are_refused(problems_of, escaped):
     text = HEADER.replace("subject: Lettre de janvier",
-                          'subject: "Lettre\\r\\nBcc: victim@example.org"')
+                          f'subject: "Lettre{escaped}Bcc: victim@example.org"')
     assert problems_of(text + "sections: [{type: texte, text: a}]\n") == [
         "issues/test.yaml:4:10: subject: must be a single line (no line breaks)"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
 
@@ -28,7 +29,8 @@ def _month(value: str | None) -> tuple[int, int] | None:
     return parsed.year, parsed.month
 
 
-def issue_date(publication: Publication, month: tuple[int, int] | None, now: dt.datetime) -> dt.date:
+def issue_date(publication: Publication, month: tuple[int, int] | None,
+               now: dt.datetime) -> dt.date:
     """The publication's scheduled day in ``month`` (the 1st without a schedule); without a
     month, the next scheduled day after ``now`` (or the 1st of next month)."""
     rule = parse_rule(publication.schedule) if publication.schedule else None
@@ -63,7 +65,7 @@ def new(project: Project, publication: str | None, month: str | None) -> None:
     click.echo(f"Fill in the subject and sections, then: letterpress check {shown}")
 
 
-def _number_of(path) -> str:
+def _number_of(path: Path) -> str:
     return path.stem.rsplit("-", 1)[-1]
 
 
@@ -78,7 +80,12 @@ def check(project: Project, issue_file: str, no_render: bool) -> None:
     Problems print as FILE:LINE:COLUMN: FIELD.PATH: MESSAGE; exit code 1 when there is an error.
     Lint findings (size, links, image dimensions) are warnings unless marked as errors.
     """
-    issue = load_issue(issue_file, project.settings)  # ContentError → listed, exit 1
+    path = Path(issue_file)
+    if not path.exists() and not path.is_absolute():
+        # `letterpress -C PROJECT check issues/x.yaml` from elsewhere: relative to the project.
+        in_project = project.settings.project_dir / path
+        path = in_project if in_project.exists() else path
+    issue = load_issue(path, project.settings)  # ContentError → listed, exit 1
     findings: list[Problem] = []
     if not no_render:
         from ..render import lint, render_issue
