@@ -90,9 +90,9 @@ class _Controller(Controller):
 
         def authenticator(_server, _session, _envelope, mechanism, auth_data):
             if not isinstance(auth_data, LoginPassword) or b.credentials is None:
-                return AuthResult(success=False)
+                return AuthResult(success=False, handled=False)
             ok = (auth_data.login.decode(), auth_data.password.decode()) == b.credentials
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         kwargs = dict(self.SMTP_kwargs)
         kwargs.setdefault("enable_SMTPUTF8", True)

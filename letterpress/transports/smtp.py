@@ -87,7 +87,7 @@ class SMTPTransport:
                 conn.starttls(context=context)
                 conn.ehlo()
             if u.username:
-                conn.login(u.username, u.password or "")
+                self._login(conn)
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportError(f"authentication refused by {u.host}: {_text(exc.smtp_error)}",
                                  code=exc.smtp_code, permanent=True) from exc
@@ -98,6 +98,19 @@ class SMTPTransport:
         with self._lock:
             self._open.add(conn)
         return conn
+
+    def _login(self, conn: smtplib.SMTP) -> None:
+        # One mechanism only: a wrong password is wrong for every mechanism, and relays
+        # count failed attempts (smtplib's login() would try them all in turn).
+        advertised = conn.esmtp_features.get("auth", "").upper().split()
+        conn.user, conn.password = self.url.username or "", self.url.password or ""
+        for mechanism, method in (("PLAIN", conn.auth_plain), ("LOGIN", conn.auth_login),
+                                  ("CRAM-MD5", conn.auth_cram_md5)):
+            if mechanism in advertised:
+                conn.auth(mechanism, method, initial_response_ok=mechanism != "LOGIN")
+                return
+        raise TransportError(f"{self.url.host} offers no AUTH mechanism letterpress knows "
+                             f"({' '.join(advertised) or 'none'})", permanent=True)
 
     def _discard(self, conn: smtplib.SMTP) -> None:
         with self._lock:
