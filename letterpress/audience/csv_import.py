@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
@@ -367,7 +367,7 @@ def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
 
 def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: str,
            consent: Consent, clock: Clock, report: ImportReport, source_name: str) -> None:
-    """Classify and write one batch: three lookups, then bulk inserts at flush."""
+    """Classify and write one batch: three lookups, then three bulk INSERTs."""
     keys = [c.key for c in batch]
     subscribers = {s.email_key: s for s in session.scalars(
         select(Subscriber).where(Subscriber.email_key.in_(keys)))}
@@ -380,10 +380,8 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
     now = clock.now()
-    consent_data = {"consent": {k: v for k, v in (("source", consent.source),
-                                                  ("text", consent.text),
-                                                  ("form_id", consent.form_id)) if v}}
-    new_objects: list[Any] = []
+    new_people: list[dict[str, Any]] = []
+    to_subscribe: list[tuple[_Candidate, int | None]] = []  # (row, existing subscriber id)
 
     for c in batch:
         subscriber = subscribers.get(c.key)
@@ -398,31 +396,47 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                 report.suppressed.append(SuppressedRow(c.line, c.email, reason))
             continue
         if subscriber is None:
-            subscriber = Subscriber(email=c.email, email_key=c.key, name=c.name or "",
-                                    attributes=dict(c.attributes), created_at=now,
-                                    updated_at=now)
-            new_objects.append(subscriber)
-        elif _merge_profile(subscriber, c.name, c.attributes):
+            new_people.append({"email": c.email, "email_key": c.key, "name": c.name or "",
+                               "attributes": dict(c.attributes), "created_at": now,
+                               "updated_at": now})
+            to_subscribe.append((c, None))
+            continue
+        changed = _merge_profile(subscriber, c.name, c.attributes)
+        if changed:
             subscriber.updated_at = now
-            if sub is not None:
-                if not c.duplicate:
-                    report.updated += 1
-                continue
         if sub is None:
-            sub = Subscription(subscriber=subscriber, list_id=list_id, status="active",
-                               consent_at=now, consent_source=consent.source,
-                               consent_text=consent.text, consent_form_id=consent.form_id,
-                               consent_ip=consent.ip, created_at=now, updated_at=now)
-            sub.events.append(SubscriptionEvent(
-                at=now, old_status=None, new_status="active", actor="import",
-                channel="import", detail=f"{source_name} line {c.line}", data=consent_data))
-            new_objects.append(sub)
-            if not c.duplicate:
-                report.added += 1
+            to_subscribe.append((c, subscriber.id))
         elif not c.duplicate:
-            report.unchanged += 1
-    session.add_all(new_objects)
-    session.flush()
+            if changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+
+    session.flush()  # profile updates of known subscribers
+    new_ids: dict[str, int] = {}
+    if new_people:
+        rows = session.execute(
+            insert(Subscriber).returning(Subscriber.email_key, Subscriber.id,
+                                         sort_by_parameter_order=True), new_people)
+        new_ids = dict(rows.all())
+    if not to_subscribe:
+        return
+    consent_data = {"consent": {k: v for k, v in (("source", consent.source),
+                                                  ("text", consent.text),
+                                                  ("form_id", consent.form_id)) if v}}
+    sub_ids = session.scalars(
+        insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True),
+        [{"subscriber_id": sid if sid is not None else new_ids[c.key], "list_id": list_id,
+          "status": "active", "consent_at": now, "consent_source": consent.source,
+          "consent_text": consent.text, "consent_form_id": consent.form_id,
+          "consent_ip": consent.ip, "created_at": now, "updated_at": now}
+         for c, sid in to_subscribe]).all()
+    session.execute(insert(SubscriptionEvent), [
+        {"subscription_id": sub_id, "at": now, "old_status": None, "new_status": "active",
+         "actor": "import", "channel": "import", "detail": f"{source_name} line {c.line}",
+         "data": consent_data}
+        for sub_id, (c, _sid) in zip(sub_ids, to_subscribe, strict=True)])
+    report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
 
 
 def write_rejects(report: ImportReport, path: str | Path) -> int:
