@@ -274,3 +274,45 @@ def test_self_referring_aliases_and_alias_bombs_are_refused(problems_of):
 def test_deep_nesting_is_a_problem_not_a_crash(problems_of):
     assert problems_of("a: " + "[" * 5000 + "]" * 5000 + "\n") == [
         "issues/test.yaml:1:1: values are nested too deeply"]
+
+
+def test_anchors_are_valid_and_unique(problems_of):
+    assert problems_of(HEADER + """\
+sections:
+  - {type: texte, text: a, anchor: agenda}
+  - {type: texte, text: c, anchor: "Pas Bon"}
+""") == [
+        "issues/test.yaml:7:36: sections[1].anchor: 'Pas Bon' is not a valid anchor: use "
+        "lowercase letters, digits, '-' and '_'",
+    ]
+    # Whole-issue checks run once every field is valid.
+    assert problems_of(HEADER + """\
+sections:
+  - {type: texte, text: a, anchor: agenda}
+  - {type: texte, text: b, anchor: agenda}
+""") == [
+        "issues/test.yaml:7:36: sections[1].anchor: anchor 'agenda' is already used by "
+        "another section",
+    ]
+
+
+def test_colophon_entries_are_pairs(problems_of):
+    assert problems_of(HEADER + """\
+sections: [{type: texte, text: a}]
+footer:
+  colophon:
+    - [Directeur de publication, Stanislas Bourron, en trop]
+    - [Rédaction]
+""") == [
+        "issues/test.yaml:8:7: footer.colophon[0]: expected a [label, value] pair",
+        "issues/test.yaml:9:7: footer.colophon[1]: expected a [label, value] pair",
+    ]
+
+
+def test_public_names_exist():
+    import letterpress.content as content
+    import letterpress.content.model as model
+
+    for module in (content, model):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"

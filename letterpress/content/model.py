@@ -633,6 +633,19 @@ class Issue(_Model):
                 {"value": value, "known": ", ".join(known) or "none"})
         return value
 
+    @model_validator(mode="after")
+    def _unique_anchors(self) -> Issue:
+        seen: set[str] = set()
+        for index, section in enumerate(self.sections):
+            if section.anchor is None:
+                continue
+            if section.anchor in seen:
+                raise PydanticCustomError(
+                    "duplicate_anchor", "anchor '{anchor}' is already used by another section",
+                    {"anchor": section.anchor, "at": f"sections.{index}.anchor"})
+            seen.add(section.anchor)
+        return self
+
     @property
     def identity(self) -> str:
         """``slug#number``, e.g. ``pvd#42``."""

@@ -138,6 +138,8 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
     ctx = error.get("ctx") or {}
     name = path[-1] if path else ""
     shown = value if isinstance(value, str) else _kind(value)
+    if "colophon" in path and kind in ("too_long", "too_short", "missing"):
+        return "expected a [label, value] pair"
     if kind == "missing":
         return f"missing required field '{name}'"
     if value is None and kind in ("string_type", "list_type", "tuple_type", "model_type",
@@ -164,7 +166,7 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
             return "must not be empty"
         return f"needs at least {ctx.get('min_length', 1)} item(s)"
     if kind == "too_long":
-        return f"too long (at most {ctx.get('max_length')})"
+        return f"too many items (at most {ctx.get('max_length')})"
     if kind == "string_too_short":
         return "must not be empty"
     if kind == "string_too_long":
@@ -224,8 +226,13 @@ def problems_from_errors(errors: list[ErrorDetails], doc: Document, file: str) -
                                         message))
             continue
         else:
+            if kind == "missing" and path and isinstance(path[-1], int):
+                path = path[:-1]  # a list or pair that is too short: point at it
             if "field" in ctx:
                 path = path + (ctx["field"],)
+            if "at" in ctx:  # a whole-model check naming the field it concerns
+                path = path + tuple(int(p) if p.isdigit() else p
+                                    for p in str(ctx["at"]).split("."))
             where = doc.value_at(path)
             message = _message(error, path, doc.data)
             if "url" in ctx and path in doc.values:
