@@ -120,3 +120,20 @@ def test_export_person_after_erasure_and_unknown(session, clock):
     assert data["email"] is None and data["suppressions"][0]["reason"] == "erased"
     with pytest.raises(SubscriberNotFound):
         export_person(session, "nobody@example.org")
+
+
+def test_forget_calls_the_erasers_of_other_modules_first(session, clock):
+    anne = _people(session, clock)
+    seen = []
+
+    def ledger_eraser(s, target):
+        assert s is session
+        seen.append(target)
+        return 5
+
+    report = forget(session, "anne.brest@example.org", clock=clock, erasers=[ledger_eraser])
+    assert report.elsewhere == 5
+    (target,) = seen
+    assert target.email == "Anne.Brest@example.org" and target.subscriber_id == anne.subscriber_id
+    assert anne.id in target.subscription_ids and len(target.subscription_ids) == 2
+    assert target.email_hash == report.email_hash

@@ -8,6 +8,7 @@ resubscribe and new consent.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,21 @@ from .emails import email_key, key_hash, normalise_email
 from .models import ALL_LISTS, Subscriber, Suppression
 from .suppression import suppress
 
-__all__ = ["ErasureReport", "export_person", "forget"]
+__all__ = ["Eraser", "ErasureReport", "ErasureTarget", "export_person", "forget"]
+
+
+@dataclass(frozen=True)
+class ErasureTarget:
+    """Who is being erased, for other modules holding copies (e.g. a delivery ledger)."""
+
+    email: str
+    email_key: str
+    email_hash: str
+    subscriber_id: int | None
+    subscription_ids: tuple[int, ...]
+
+
+Eraser = Callable[[Session, ErasureTarget], int]
 
 
 @dataclass(frozen=True)
@@ -32,18 +47,29 @@ class ErasureReport:
     subscriptions: int
     events: int
     email_hash: str
+    elsewhere: int = 0  # rows erased by the extra erasers
 
 
-def forget(session: Session, email: str, *, clock: Clock) -> ErasureReport:
+def forget(session: Session, email: str, *, clock: Clock,
+           erasers: Iterable[Eraser] = ()) -> ErasureReport:
     """Delete everything held about ``email``; keep only its hashed suppression entry.
 
+    ``erasers`` are called first, with the :class:`ErasureTarget`, so modules downstream of
+    the audience (which it must not import) erase their own copies in the same transaction.
     An address we never held is still added to the suppression list: the request itself is
     an objection to be honoured.
     """
-    key = email_key(normalise_email(email))
+    address = normalise_email(email)
+    key = email_key(address)
     digest = key_hash(key)
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
-    subscriptions = events = 0
+    subscriptions = events = elsewhere = 0
+    target = ErasureTarget(
+        subscriber.email if subscriber is not None else address, key, digest,
+        subscriber.id if subscriber is not None else None,
+        tuple(s.id for s in subscriber.subscriptions) if subscriber is not None else ())
+    for eraser in erasers:
+        elsewhere += eraser(session, target)
     if subscriber is not None:
         subscriptions = len(subscriber.subscriptions)
         events = sum(len(s.events) for s in subscriber.subscriptions)
@@ -51,7 +77,7 @@ def forget(session: Session, email: str, *, clock: Clock) -> ErasureReport:
         session.flush()
     suppress(session, digest, scope=ALL_LISTS, reason="erased", at=clock.now())
     session.flush()
-    return ErasureReport(subscriber is not None, subscriptions, events, digest)
+    return ErasureReport(subscriber is not None, subscriptions, events, digest, elsewhere)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -278,6 +278,15 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
             click.echo(f"{subscriber.email}: {state} ({sub.mailing_list.name})")
 
 
+def _erasers() -> list:
+    """Erasers of the modules downstream of the audience that keep copies of addresses."""
+    from .. import delivery
+
+    # The delivery ledger keeps the address each issue went to; it erases its own rows.
+    eraser = getattr(delivery, "erase_recipient", None)
+    return [eraser] if eraser is not None else []
+
+
 @subscribers.command("forget")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -288,10 +297,11 @@ def forget_command(project, email, yes):
         click.confirm(f"Erase {email} and its whole history? This cannot be undone",
                       abort=True, err=True)
     with project.session() as session:
-        report = forget(session, email, clock=project.clock)
+        report = forget(session, email, clock=project.clock, erasers=_erasers())
     if report.found:
-        click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s). "
-                   f"Kept only the suppression hash {report.email_hash[:16]}…")
+        elsewhere = f", {report.elsewhere} delivery record(s)" if report.elsewhere else ""
+        click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s)"
+                   f"{elsewhere}. Kept only the suppression hash {report.email_hash[:16]}…")
     else:
         click.echo(f"No data held about {email}; its hash is now on the suppression list.")
 
