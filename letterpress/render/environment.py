@@ -9,17 +9,19 @@ without touching Python.  Every value is escaped; HTML only enters through the M
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from .. import markup
 from .assets import AssetRegistry, image_size
 from .dates import format_day, format_event, format_long, format_masthead, format_time_range
 
-__all__ = ["ImageView", "credit_line", "make_environment"]
+__all__ = ["ImageView", "Pictures", "credit_line", "make_environment"]
 
 CONTENT_WIDTH = 600
 """Width of the mail body in pixels (the MJML ``mj-body`` width)."""
@@ -37,7 +39,7 @@ class ImageView:
     credit: str
 
 
-class _Pictures:
+class Pictures:
     """Turns model images into :class:`ImageView` s, registering local files as assets."""
 
     def __init__(self, registry: AssetRegistry):
@@ -69,9 +71,15 @@ def credit_line(credit: str, strings: Any) -> str:
     return strings.credit.format(credit=credit)
 
 
-def make_environment(templates_dir: Path, registry: AssetRegistry, language: str,
-                     strings: Any) -> Environment:
-    """A Jinja2 environment over ``templates_dir`` with the letterpress filters and globals."""
+@lru_cache(maxsize=16)
+def make_environment(templates_dir: Path, language: str) -> Environment:
+    """A Jinja2 environment over ``templates_dir`` with the letterpress filters and globals.
+
+    Kept per (folder, language): compiling the templates costs ten times more than rendering
+    them, and the preview re-renders on every save.  ``auto_reload`` re-reads a template whose
+    file changed, so the cache never serves stale templates.  Everything that belongs to one
+    issue (its assets, its strings) travels in the render context, never in the environment.
+    """
     env = Environment(
         loader=FileSystemLoader(str(templates_dir)),
         autoescape=True,  # MJML is XML: escape everything, insert markup only from markup.py
@@ -79,7 +87,7 @@ def make_environment(templates_dir: Path, registry: AssetRegistry, language: str
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        auto_reload=False,
+        auto_reload=True,
     )
     env.filters.update(
         md=markup.to_html,
@@ -91,10 +99,20 @@ def make_environment(templates_dir: Path, registry: AssetRegistry, language: str
         when=lambda d, start=None, end=None, reference=None: format_event(
             d, start, end, language, reference=reference),
         nl2br=_nl2br,
-        credit=lambda value: credit_line(value, strings),
+        credit=_credit,
     )
-    env.globals.update(picture=_Pictures(registry), CONTENT_WIDTH=CONTENT_WIDTH)
+    env.globals.update(picture=_picture, CONTENT_WIDTH=CONTENT_WIDTH)
     return env
+
+
+@pass_context
+def _credit(context: Context, value: str) -> str:
+    return credit_line(value, context["t"])
+
+
+@pass_context
+def _picture(context: Context, image: Any, max_width: int = CONTENT_WIDTH - 50) -> ImageView:
+    return context["pictures"](image, max_width)
 
 
 def _nl2br(value: str) -> Markup:

@@ -14,7 +14,7 @@ from ..errors import RenderError
 from ..settings import Footer, Publication, Settings
 from .assets import AssetRegistry
 from .dates import format_masthead
-from .environment import ImageView, make_environment
+from .environment import ImageView, Pictures, make_environment
 from .inline import inline_css
 from .mjml import compile_mjml
 from .placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
@@ -22,7 +22,8 @@ from .rendered import RenderedIssue, content_hash
 from .strings import strings_for
 from .text import TextContext, write_text
 
-__all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml"]
+__all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml", "render_sources",
+           "single_line"]
 
 BASE_TEMPLATE = "base.mjml.j2"
 CSS_TEMPLATE = "inline.css.j2"
@@ -34,10 +35,7 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     publication = settings.publication(issue.publication)
     registry = AssetRegistry(settings.base_url)
     context = _context(issue, settings, publication, registry)
-    env = make_environment(settings.templates_dir, registry, publication.language,
-                           context["t"])
-    source = _render_template(env, BASE_TEMPLATE, context)
-    css = _render_template(env, CSS_TEMPLATE, context)
+    source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
     text = write_text(issue, TextContext(
         language=publication.language, strings=context["t"], masthead=context["masthead"],
@@ -53,14 +51,24 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
         assets=registry.sorted_assets(), base_url=settings.base_url)
 
 
-def render_mjml(issue: Any, settings: Settings) -> str:
-    """The MJML source of ``issue`` before compilation (for debugging and the benchmark)."""
+def render_sources(issue: Any, settings: Settings) -> tuple[str, str]:
+    """The MJML source of ``issue`` and the CSS to inline, before compilation (debugging and
+    the benchmark)."""
     publication = settings.publication(issue.publication)
-    registry = AssetRegistry(settings.base_url)
-    context = _context(issue, settings, publication, registry)
-    env = make_environment(settings.templates_dir, registry, publication.language,
-                           context["t"])
-    return _render_template(env, BASE_TEMPLATE, context)
+    context = _context(issue, settings, publication, AssetRegistry(settings.base_url))
+    return _sources(context, settings, publication)
+
+
+def render_mjml(issue: Any, settings: Settings) -> str:
+    """The MJML source of ``issue`` before compilation."""
+    return render_sources(issue, settings)[0]
+
+
+def _sources(context: dict[str, Any], settings: Settings,
+             publication: Publication) -> tuple[str, str]:
+    env = make_environment(settings.templates_dir, publication.language)
+    return (_render_template(env, BASE_TEMPLATE, context),
+            _render_template(env, CSS_TEMPLATE, context))
 
 
 def single_line(value: str) -> str:
@@ -111,6 +119,7 @@ def _context(issue: Any, settings: Settings, publication: Publication,
         "preferences_url": PREFERENCES_URL,
         "recipient_name": RECIPIENT_NAME,
         "logo": _logo(publication, settings, registry),
+        "pictures": Pictures(registry),  # picture() in templates: this issue's images
     }
 
 
