@@ -311,8 +311,10 @@ footer:
 
 def test_public_names_exist():
     import letterpress.content as content
+    import letterpress.content.fields as fields
     import letterpress.content.model as model
+    import letterpress.content.parts as parts
 
-    for module in (content, model):
+    for module in (content, fields, model, parts):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

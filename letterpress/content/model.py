@@ -12,27 +12,19 @@ them.  Validation context (passed by the loader) may hold:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..settings import Footer
+from .fields import ContentModel, Line, Markdown, Url, markdown_link_errors
+from .parts import PHOTO_CREDITS_LABEL, Edito, Event, FooterOverride, Image, Link, Signature
 
 __all__ = [
     "DEFAULT_TITLES",
+    "PHOTO_CREDITS_LABEL",
     "SECTION_TYPES",
     "Actu",
     "ActuItem",
@@ -109,8 +101,6 @@ DEFAULT_TITLES: dict[str, dict[str, str]] = {
     },
 }
 
-# The footer line that lists photo credits, per language.
-PHOTO_CREDITS_LABEL = {"fr": "Crédits photos", "en": "Photo credits"}
 
 
 def default_title(section_type: str, language: str = "fr") -> str:
@@ -119,234 +109,9 @@ def default_title(section_type: str, language: str = "fr") -> str:
     return table.get(section_type, DEFAULT_TITLES["fr"].get(section_type, ""))
 
 
-# --------------------------------------------------------------------------- field types
-
-_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
-_PLACEHOLDERS = {"", "#", "about:blank"}
-
-
-def _check_url(value: str) -> str:
-    """A link target the reader can follow: http(s) with a host, or mailto with an address."""
-    url = value.strip()
-    if url in _PLACEHOLDERS or url.startswith("#"):
-        raise PydanticCustomError("placeholder_url", "placeholder link '{url}': give the real "
-                                  "address (https://…)", {"url": url})
-    match = _SCHEME.match(url)
-    scheme = match.group(1).lower() if match else ""
-    if scheme in ("http", "https"):
-        rest = url.split(":", 1)[1]
-        if not rest.startswith("//") or not re.match(r"^//[^/\s?#]+", rest) or " " in url:
-            raise PydanticCustomError("bad_url", "invalid address '{url}'", {"url": url})
-    elif scheme == "mailto":
-        if "@" not in url or any(c.isspace() for c in url):
-            raise PydanticCustomError("bad_url", "invalid mailto address '{url}'", {"url": url})
-    else:
-        shown = scheme + ":" if scheme else "no scheme"
-        raise PydanticCustomError(
-            "bad_url_scheme", "link '{url}' refused ({shown}): only http, https and mailto links "
-            "are allowed", {"url": url, "shown": shown})
-    return url
-
-
-def _check_markdown(value: str) -> str:
-    """Every link written in a Markdown text must be a real, allowed target."""
-    bad = markdown_link_errors(value)
-    if bad:
-        url, message = bad[0]
-        raise PydanticCustomError("markdown_link", "{message}", {"url": url, "message": message})
-    return value
-
-
-def markdown_link_errors(value: str) -> list[tuple[str, str]]:
-    """(target, message) for every link of a Markdown text that may not be published."""
-    links = _markdown_links()
-    if links is None or not value:
-        return []
-    bad = []
-    for url in links(value):
-        stripped = url.strip()
-        if stripped.startswith("#") and len(stripped) > 1:
-            continue  # an in-page anchor
-        if stripped.lower().startswith("tel:") and len(stripped) > 4:
-            continue
-        try:
-            _check_url(stripped)
-        except PydanticCustomError as exc:
-            bad.append((url, exc.message()))
-    return bad
-
-
-def _markdown_links():
-    """``letterpress.markup.links`` (the one Markdown parser of the project), if present."""
-    try:
-        from ..markup import links
-    except ImportError:  # the renderer's Markdown module is optional for the model itself
-        return None
-    return links
-
-
-_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
-
-
-def _single_line(value: str) -> str:
-    # A header (Subject) must never be split by content: refuse every kind of line break.
-    if _LINE_BREAKS.search(value):
-        raise PydanticCustomError("multiline", "must be a single line (no line breaks)")
-    return value
-
-
-Url = Annotated[str, AfterValidator(_check_url)]
-Markdown = Annotated[str, AfterValidator(_check_markdown)]
-Line = Annotated[str, AfterValidator(_single_line)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-# --------------------------------------------------------------------------- shared parts
-
-class Image(_Model):
-    """An image: https URL or a path relative to the issue file's folder, with its alt text."""
-
-    src: str
-    decorative: bool = False
-    alt: str | None = Field(default=None, validate_default=True)
-    credit: str = ""
-    width: int | None = Field(default=None, gt=0, le=2000)
-    height: int | None = Field(default=None, gt=0, le=4000)
-    link: Url | None = None
-    # Set by the loader for local images; never read from YAML.
-    local_path: Path | None = Field(default=None, exclude=True)
-
-    @property
-    def is_local(self) -> bool:
-        """True when the image is a file next to the issue (published under /assets/)."""
-        return self.local_path is not None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _resolve_local(cls, data: Any, info: ValidationInfo) -> Any:
-        base = (info.context or {}).get("base_dir")
-        if isinstance(data, dict) and base is not None and isinstance(data.get("src"), str):
-            src = data["src"].strip()
-            if src and not _SCHEME.match(src) and not src.startswith("/"):
-                data = {**data, "local_path": (Path(base) / src).resolve()}
-        return data
-
-    @field_validator("src")
-    @classmethod
-    def _check_src(cls, value: str, info: ValidationInfo) -> str:
-        if not value:
-            raise PydanticCustomError("empty_src", "an image needs a src (https URL or file path)")
-        match = _SCHEME.match(value)
-        if match:
-            if match.group(1).lower() not in ("http", "https") or not value.lower().startswith(
-                    ("http://", "https://")):
-                raise PydanticCustomError(
-                    "bad_image_src", "image source '{url}' refused: use an https URL or a file "
-                    "in the issue folder", {"url": value})
-            return value
-        if value.startswith("/") or value.startswith("\\"):
-            raise PydanticCustomError("image_outside", "image path '{path}' must be relative to "
-                                      "the issue folder", {"path": value})
-        base = (info.context or {}).get("base_dir")
-        if base is not None:
-            folder = Path(base).resolve()
-            path = (folder / value).resolve()
-            if not path.is_relative_to(folder):
-                raise PydanticCustomError("image_outside", "image '{path}' is outside the issue "
-                                          "folder", {"path": value})
-            if not path.is_file():
-                raise PydanticCustomError("image_not_found", "image file not found: {path}",
-                                          {"path": value})
-        return value
-
-    @field_validator("alt")
-    @classmethod
-    def _needs_alt(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if not info.data.get("decorative") and not (value or "").strip():
-            raise PydanticCustomError(
-                "missing_alt", "alt text is required: describe the image, or set "
-                "'decorative: true' for a purely decorative one")
-        return value
-
-
-class Link(_Model):
-    """A labelled link (a button or a "read more")."""
-
-    label: Line
-    url: Url
-
-
-class Signature(_Model):
-    """Who signs a piece: name and role."""
-
-    name: Line
-    role: str = ""
-
-
-class Event(_Model):
-    """When and where something happens: a date, an optional time range, place or online."""
-
-    date: dt.date
-    start: dt.time | None = None
-    end: dt.time | None = None
-    place: str = ""
-    online: bool = False
-
-    @model_validator(mode="after")
-    def _end_after_start(self) -> Event:
-        if self.end is not None and self.start is None:
-            raise PydanticCustomError("end_without_start", "an end time needs a start time",
-                                      {"field": "end"})
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise PydanticCustomError("end_before_start", "end time must be after start time",
-                                      {"field": "end"})
-        return self
-
-
-class Edito(_Model):
-    """A signed word from the programme direction at the top of the issue."""
-
-    title: str = ""
-    text: Markdown
-    name: Line
-    role: str = ""
-    image: Image | None = None
-
-
-class FooterOverride(_Model):
-    """Per-issue changes to the publication's footer (the colophon changes each month)."""
-
-    organisation: str | None = None
-    contact_label: str | None = None
-    contact_email: str | None = None
-    colophon: list[tuple[str, str]] | None = None
-    photo_credits: str | None = None
-    legal_mention: str | None = None
-    copyright: str | None = None
-    share_text: str | None = None
-
-    def apply(self, footer: Footer, language: str = "fr") -> Footer:
-        """The publication footer with this issue's overrides applied."""
-        changes: dict[str, Any] = {
-            name: getattr(self, name)
-            for name in ("organisation", "contact_label", "contact_email", "legal_mention",
-                         "copyright", "share_text")
-            if getattr(self, name) is not None
-        }
-        colophon = tuple(self.colophon) if self.colophon is not None else footer.colophon
-        if self.photo_credits is not None:
-            label = PHOTO_CREDITS_LABEL.get(language, PHOTO_CREDITS_LABEL["fr"])
-            colophon = tuple(p for p in colophon if p[0] != label) + ((label, self.photo_credits),)
-        changes["colophon"] = tuple(tuple(p) for p in colophon)
-        return replace(footer, **changes)
-
-
 # --------------------------------------------------------------------------- sections
 
-class _Section(_Model):
+class _Section(ContentModel):
     """Fields every section has: its type, a heading (default per type) and an anchor."""
 
     title: str = ""
@@ -363,7 +128,7 @@ class _Section(_Model):
         return data
 
 
-class ActuItem(_Model):
+class ActuItem(ContentModel):
     """One news item."""
 
     title: str
@@ -403,7 +168,7 @@ class ImageDuMois(_Section):
     links: list[Link] = []
 
 
-class ClubItem(_Model):
+class ClubItem(ContentModel):
     """An event or announcement of the club, with its date, time range, place and links."""
 
     label: str = ""
@@ -428,7 +193,7 @@ class ClubDepartemental(_Section):
     items: list[ClubItem] = Field(min_length=1)
 
 
-class ProjectCard(_Model):
+class ProjectCard(ContentModel):
     """A project card of the projetothèque, with its département code."""
 
     title: str
@@ -447,7 +212,7 @@ class Projetotheque(_Section):
     cards: list[ProjectCard] = Field(min_length=1)
 
 
-class Webinaire(_Model):
+class Webinaire(ContentModel):
     """A webinar: organiser, date, time range, place/online, description, registration."""
 
     title: str
@@ -477,7 +242,7 @@ class Webinaires(_Section):
     items: list[Webinaire] = Field(min_length=1)
 
 
-class OffreItem(_Model):
+class OffreItem(ContentModel):
     """A resource card of the services on offer."""
 
     kicker: str = ""
@@ -506,7 +271,7 @@ class OnParleDeVous(_Section):
     links: list[Link] = []
 
 
-class VoirAussiItem(_Model):
+class VoirAussiItem(ContentModel):
     """A short pointer: a label ("Découvrir") and a text."""
 
     label: str = ""
@@ -521,7 +286,7 @@ class VoirAussi(_Section):
     items: list[VoirAussiItem] = Field(min_length=1)
 
 
-class QuestionAnswer(_Model):
+class QuestionAnswer(ContentModel):
     """One question and its answer."""
 
     question: str
@@ -550,7 +315,7 @@ class Tribune(_Section):
     image: Image | None = None
 
 
-class AgendaEntry(_Model):
+class AgendaEntry(ContentModel):
     """One entry of a grouped list: an event, a resource or a contest."""
 
     title: str
@@ -561,7 +326,7 @@ class AgendaEntry(_Model):
     url: Url | None = None
 
 
-class AgendaGroup(_Model):
+class AgendaGroup(ContentModel):
     """A titled group of entries."""
 
     title: str
@@ -606,7 +371,7 @@ SECTION_TYPES: tuple[str, ...] = tuple(DEFAULT_TITLES["fr"])
 
 # --------------------------------------------------------------------------- the issue
 
-class Issue(_Model):
+class Issue(ContentModel):
     """One issue of a publication, as written by the editors."""
 
     publication: str

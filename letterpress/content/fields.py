@@ -1,0 +1,99 @@
+"""Field types of the issue model: links, Markdown text and one-line text, checked once.
+
+URLs accept only http(s) with a host and mailto with an address; Markdown links are checked
+through :func:`letterpress.markup.links` (the one Markdown parser of the project).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
+
+__all__ = ["URL_SCHEME", "ContentModel", "Line", "Markdown", "Url", "markdown_link_errors"]
+
+URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_PLACEHOLDERS = {"", "#", "about:blank"}
+
+
+def _check_url(value: str) -> str:
+    """A link target the reader can follow: http(s) with a host, or mailto with an address."""
+    url = value.strip()
+    if url in _PLACEHOLDERS or url.startswith("#"):
+        raise PydanticCustomError("placeholder_url", "placeholder link '{url}': give the real "
+                                  "address (https://…)", {"url": url})
+    match = URL_SCHEME.match(url)
+    scheme = match.group(1).lower() if match else ""
+    if scheme in ("http", "https"):
+        rest = url.split(":", 1)[1]
+        if not rest.startswith("//") or not re.match(r"^//[^/\s?#]+", rest) or " " in url:
+            raise PydanticCustomError("bad_url", "invalid address '{url}'", {"url": url})
+    elif scheme == "mailto":
+        if "@" not in url or any(c.isspace() for c in url):
+            raise PydanticCustomError("bad_url", "invalid mailto address '{url}'", {"url": url})
+    else:
+        shown = scheme + ":" if scheme else "no scheme"
+        raise PydanticCustomError(
+            "bad_url_scheme", "link '{url}' refused ({shown}): only http, https and mailto links "
+            "are allowed", {"url": url, "shown": shown})
+    return url
+
+
+def _check_markdown(value: str) -> str:
+    """Every link written in a Markdown text must be a real, allowed target."""
+    bad = markdown_link_errors(value)
+    if bad:
+        url, message = bad[0]
+        raise PydanticCustomError("markdown_link", "{message}", {"url": url, "message": message})
+    return value
+
+
+def markdown_link_errors(value: str) -> list[tuple[str, str]]:
+    """(target, message) for every link of a Markdown text that may not be published."""
+    links = _markdown_links()
+    if links is None or not value:
+        return []
+    bad = []
+    for url in links(value):
+        stripped = url.strip()
+        if stripped.startswith("#") and len(stripped) > 1:
+            continue  # an in-page anchor
+        if stripped.lower().startswith("tel:") and len(stripped) > 4:
+            continue
+        try:
+            _check_url(stripped)
+        except PydanticCustomError as exc:
+            bad.append((url, exc.message()))
+    return bad
+
+
+def _markdown_links():
+    """``letterpress.markup.links`` (the one Markdown parser of the project), if present."""
+    try:
+        from ..markup import links
+    except ImportError:  # the renderer's Markdown module is optional for the model itself
+        return None
+    return links
+
+
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
+
+
+def _single_line(value: str) -> str:
+    # A header (Subject) must never be split by content: refuse every kind of line break.
+    if _LINE_BREAKS.search(value):
+        raise PydanticCustomError("multiline", "must be a single line (no line breaks)")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+Markdown = Annotated[str, AfterValidator(_check_markdown)]
+Line = Annotated[str, AfterValidator(_single_line)]
+
+
+class ContentModel(BaseModel):
+    """Base of every content model: frozen, unknown keys refused, text stripped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
