@@ -132,7 +132,21 @@ sections:
 def test_check_needs_an_argument(run):
     result = run("check")
     assert result.exit_code == 2
-    assert "Missing argument 'ISSUE.yaml'" in result.stderr
+    assert "Missing argument 'ISSUE.yaml...'" in result.stderr
+
+
+def test_check_several_files(run, write_issue):
+    write_issue(HEADER + "sections: [{type: texte, text: a}]\n", "good.yaml")
+    write_issue(HEADER + "sections: [{type: texte}]\n", "bad.yaml")
+    result = run("check", "--no-render", "issues/good.yaml", "issues/bad.yaml",
+                 "issues/2024-12-pvd-42.yaml")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "OK issues/good.yaml: pvd#7, 1 section, 0 images, status draft.",
+        "OK issues/2024-12-pvd-42.yaml: pvd#42, 10 sections, 13 images, status ready."]
+    assert result.stderr.splitlines() == [
+        "issues/bad.yaml:5:12: sections[0].text: missing required field 'text'",
+        "1 problem found."]
 
 
 # ------------------------------------------------------------------ new

@@ -10,11 +10,11 @@ import click
 
 from ..content import load_issue
 from ..content.scaffold import scaffold_issue
-from ..errors import Problem
+from ..errors import ContentError, Problem, RenderError
 from ..project import Project
 from ..schedule.rules import parse_rule
 from ..settings import Publication
-from .common import pass_project, publication_option
+from .common import pass_project, publication_option, report_content_error
 
 __all__ = ["check", "commands", "new"]
 
@@ -69,31 +69,34 @@ def _number_of(path: Path) -> str:
     return path.stem.rsplit("-", 1)[-1]
 
 
-@click.command()
-@click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False))
-@click.option("--no-render", is_flag=True,
-              help="Only validate the content; skip building and linting the email.")
-@pass_project
-def check(project: Project, issue_file: str, no_render: bool) -> None:
-    """Report every problem of an issue file at once, then lint the built email.
-
-    Problems print as FILE:LINE:COLUMN: FIELD.PATH: MESSAGE; exit code 1 when there is an error.
-    Lint findings (size, links, image dimensions) are warnings unless marked as errors.
-    """
+def _issue_path(project: Project, issue_file: str) -> Path:
     path = Path(issue_file)
     if not path.exists() and not path.is_absolute():
         # `letterpress -C PROJECT check issues/x.yaml` from elsewhere: relative to the project.
         in_project = project.settings.project_dir / path
         path = in_project if in_project.exists() else path
-    issue = load_issue(path, project.settings)  # ContentError → listed, exit 1
+    return path
+
+
+def _check_one(project: Project, issue_file: str, render: bool) -> bool:
+    """Check one file, print what was found; True when it has no error."""
+    try:
+        issue = load_issue(_issue_path(project, issue_file), project.settings)
+    except ContentError as exc:
+        report_content_error(exc)
+        return False
     findings: list[Problem] = []
-    if not no_render:
+    if render:
         from ..render import lint, render_issue
 
-        findings = list(lint(render_issue(issue, project.settings)))
+        try:
+            findings = list(lint(render_issue(issue, project.settings)))
+        except RenderError as exc:
+            click.echo(f"{issue_file}: the email could not be built: {exc}", err=True)
+            return False
     errors = [p for p in findings if p.severity == "error"]
     for problem in sorted(findings):
-        click.echo(f"{problem} [{problem.severity}]", err=True)
+        click.echo(f"built email {problem} [{problem.severity}]", err=True)
     sections = len(issue.sections)
     images = sum(1 for _ in issue.images())
     summary = (f"{issue_file}: {issue.identity}, {sections} section{'s' * (sections != 1)}, "
@@ -102,9 +105,27 @@ def check(project: Project, issue_file: str, no_render: bool) -> None:
     if errors:
         click.echo(f"{summary}: {len(errors)} error(s) in the built email, {warnings} "
                    "warning(s).", err=True)
-        sys.exit(1)
+        return False
     suffix = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
     click.echo(f"OK {summary}{suffix}.")
+    return True
+
+
+@click.command()
+@click.argument("issue_files", metavar="ISSUE.yaml...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("--no-render", is_flag=True,
+              help="Only validate the content; skip building and linting the email.")
+@pass_project
+def check(project: Project, issue_files: tuple[str, ...], no_render: bool) -> None:
+    """Report every problem of issue files at once, then lint each built email.
+
+    Problems print as FILE:LINE:COLUMN: FIELD.PATH: MESSAGE; exit code 1 when any file has an
+    error. Lint findings (size, links, image dimensions) are warnings unless marked as errors.
+    """
+    results = [_check_one(project, issue_file, not no_render) for issue_file in issue_files]
+    if not all(results):
+        sys.exit(1)
 
 
 commands: list[click.Command] = [new, check]
