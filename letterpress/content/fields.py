@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
 
+from ..markup import links as markdown_links
+
 __all__ = ["URL_SCHEME", "ContentModel", "Line", "Markdown", "Url", "markdown_link_errors"]
 
 URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
@@ -28,7 +30,8 @@ def _check_url(value: str) -> str:
     scheme = match.group(1).lower() if match else ""
     if scheme in ("http", "https"):
         rest = url.split(":", 1)[1]
-        if not rest.startswith("//") or not re.match(r"^//[^/\s?#]+", rest) or " " in url:
+        if (not rest.startswith("//") or not re.match(r"^//[^/\s?#]+", rest)
+                or any(c.isspace() for c in url)):
             raise PydanticCustomError("bad_url", "invalid address '{url}'", {"url": url})
     elif scheme == "mailto":
         if "@" not in url or any(c.isspace() for c in url):
@@ -52,11 +55,10 @@ def _check_markdown(value: str) -> str:
 
 def markdown_link_errors(value: str) -> list[tuple[str, str]]:
     """(target, message) for every link of a Markdown text that may not be published."""
-    links = _markdown_links()
-    if links is None or not value:
+    if not value:
         return []
     bad = []
-    for url in links(value):
+    for url in markdown_links(value):
         stripped = url.strip()
         if stripped.startswith("#") and len(stripped) > 1:
             continue  # an in-page anchor
@@ -67,15 +69,6 @@ def markdown_link_errors(value: str) -> list[tuple[str, str]]:
         except PydanticCustomError as exc:
             bad.append((url, exc.message()))
     return bad
-
-
-def _markdown_links():
-    """``letterpress.markup.links`` (the one Markdown parser of the project), if present."""
-    try:
-        from ..markup import links
-    except ImportError:  # the renderer's Markdown module is optional for the model itself
-        return None
-    return links
 
 
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]")
