@@ -89,7 +89,7 @@ def ensure_node_mjml() -> Path | None:
 
 def row(label: str, ms: float, baseline: float | None = None, note: str = "") -> None:
     ratio = f"  ×{ms / baseline:8.1f}" if baseline else ""
-    print(f"  {label:<52} {ms:9.2f} ms{ratio}  {note}")
+    print(f"  {label:<58} {ms:9.2f} ms{ratio}  {note}")
 
 
 def main() -> int:

@@ -86,3 +86,12 @@ def test_lint_flags_a_theme_logo_without_alt_as_publication_name(all_sections, r
     rendered = render_issue(all_sections, settings)
     assert 'alt="Lettre d' in rendered.html  # falls back to the publication's name
     assert not [p for p in lint(rendered) if p.path == "img[alt]"]
+
+
+def test_misspelt_mjml_tag_is_reported(own_templates, all_sections):
+    folder, settings = own_templates
+    path = folder / "sections" / "texte.mjml.j2"
+    path.write_text(path.read_text().replace("<mj-text>", "<mj-txet>", 1).replace(
+        "</mj-text>\n    {{ m.buttons", "</mj-txet>\n    {{ m.buttons", 1))
+    problems = lint(render_issue(all_sections, settings))
+    assert any("unknown MJML tag <mj-txet>" in p.message for p in problems), problems

@@ -3,7 +3,8 @@
 * HTML over 100 KB: Gmail clips the message and the unsubscribe link disappears (error);
 * links with an empty, ``#`` or placeholder-like target;
 * images without width or height (layout jumps, Outlook blows them up);
-* template markers left over (``{{``, ``{%``) and unknown ``%%LP_…%%`` placeholders.
+* template markers left over (``{{``, ``{%``), unknown ``%%LP_…%%`` placeholders and MJML
+  tags the compiler did not know (a misspelt ``<mj-…>`` passes through as is).
 
 Positions are line:column in the built files (``index.html`` / ``index.txt``).
 """
@@ -27,6 +28,7 @@ _PLACEHOLDER_TARGETS = re.compile(
     r"^(#|#!|javascript:.*|about:blank|https?://(www\.)?example\.(com|org|net)/?|"
     r"https?://?|todo|tbd|xxx+|url|lien|link)$", re.I)
 _MARKERS = re.compile(r"\{\{|\{%|%%LP_[A-Z0-9_]*%%|%%LP_")
+_MJML_TAG = re.compile(r"</?mj-[a-z-]*")
 
 
 def lint(rendered: Any, *, html_name: str = "index.html",
@@ -52,6 +54,12 @@ def lint_html(html: str, name: str = "index.html") -> list[Problem]:
     checker.close()
     problems.extend(checker.problems)
     problems.extend(_markers(html, name))
+    # MJML passes unknown tags through: a misspelt <mj-…> in a template ends up in the mail.
+    for match in _MJML_TAG.finditer(html):
+        line = html.count("\n", 0, match.start()) + 1
+        column = match.start() - (html.rfind("\n", 0, match.start()) + 1) + 1
+        problems.append(Problem(name, line, column, "", f"unknown MJML tag {match.group(0)}> left "
+                                "in the HTML (misspelt in a template?)"))
     return problems
 
 
