@@ -226,6 +226,18 @@ def test_scaffold_round_trip(run, project_dir):
     assert issue.status == "draft"
 
 
+@needs_render
+def test_scaffold_with_its_examples_builds_and_lints_clean(run, project_dir):
+    run("new", "--date", "2025-01")
+    path = project_dir / "issues" / "2025-01-pvd-43.yaml"
+    text = path.read_text(encoding="utf-8").replace('subject: ""', "subject: Lettre de janvier")
+    path.write_text(_uncomment(text), encoding="utf-8")
+    result = run("check", "issues/2025-01-pvd-43.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("OK issues/2025-01-pvd-43.yaml: pvd#43, 15 sections")
+    assert "[error]" not in result.stderr
+
+
 def test_commands_have_help(runner):
     for name in ("new", "check"):
         result = runner.invoke(main, [name, "--help"])
