@@ -158,7 +158,7 @@ def test_new_numbers_after_the_highest_issue_and_dates_on_the_schedule(run, proj
     # Third Tuesday of January 2025 (letterpress.toml: schedule = "third tuesday 10:00").
     path = project_dir / "issues" / "2025-01-pvd-43.yaml"
     assert result.stdout.splitlines()[0] == ("Created issues/2025-01-pvd-43.yaml "
-                                             "(pvd n° 43, 2025-01-21).")
+                                             "(pvd#43, 2025-01-21).")
     text = path.read_text(encoding="utf-8")
     assert "publication: pvd\nnumber: 43\ndate: 2025-01-21\n" in text
     for section_type in SECTION_TYPES:

@@ -61,7 +61,7 @@ def new(project: Project, publication: str | None, month: str | None) -> None:
         shown = path.relative_to(project.settings.project_dir)
     except ValueError:
         shown = path
-    click.echo(f"Created {shown} ({pub.slug} n° {_number_of(path)}, {when.isoformat()}).")
+    click.echo(f"Created {shown} ({pub.slug}#{_number_of(path)}, {when.isoformat()}).")
     click.echo(f"Fill in the subject and sections, then: letterpress check {shown}")
 
 
