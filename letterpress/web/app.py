@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, g, render_template, request
@@ -53,6 +54,9 @@ class WebContext:
     limiter: RateLimiter
     issues: IssueCache
     transport_factory: TransportFactory
+    # SQLite has one writer at a time; queueing this process's writers on a mutex hands the
+    # lock over at once, where SQLite's busy handler would make them poll and sleep.
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def settings(self):
@@ -94,9 +98,13 @@ def write_session() -> Iterator[Session]:
     under load.  Taking the write lock with a statement that changes nothing makes the busy
     timeout apply instead: the request waits its turn.  PostgreSQL needs none of this.
     """
-    with web().project.session() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            session.execute(text("UPDATE mailing_lists SET id = id WHERE 0 = 1"))
+    ctx = web()
+    if ctx.project.engine.dialect.name != "sqlite":
+        with ctx.project.session() as session:
+            yield session
+        return
+    with ctx.write_lock, ctx.project.session() as session:
+        session.execute(text("UPDATE mailing_lists SET id = id WHERE 0 = 1"))
         yield session
 
 
