@@ -19,7 +19,7 @@ from letterpress.render import (
 from letterpress.render.text import WIDTH
 
 from .fixtures_render import *  # noqa: F403 - fixtures
-from .fixtures_render import BASE_URL
+from .fixtures_render import ALL_SECTIONS, BASE_URL
 
 
 class _Tags(HTMLParser):
@@ -310,3 +310,43 @@ def test_theme_comes_from_the_publication(all_sections, render_settings):
         publications={**render_settings.publications, "pvd": themed})
     html = render_issue(all_sections, settings).html
     assert "#123456" in html
+
+
+def test_identical_bytes_across_processes(render_settings):
+    """No hash-seed or clock dependence: two interpreters render the same bytes."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from letterpress.settings import load_settings\n"
+        "from letterpress.content import load_issue\n"
+        "from letterpress.render import render_issue\n"
+        "s = load_settings(sys.argv[1], {'LETTERPRESS_BASE_URL': 'https://x.org'})\n"
+        "print(render_issue(load_issue(sys.argv[2], s), s).content_hash)\n")
+    hashes = set()
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", script, str(render_settings.project_dir),
+                              str(ALL_SECTIONS)], capture_output=True, text=True, check=True,
+                             env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"})
+        hashes.add(out.stdout.strip())
+    assert len(hashes) == 1
+
+
+def test_second_publication_has_its_own_theme_and_masthead(render_settings, tmp_path):
+    import shutil
+
+    from letterpress.content import load_issue
+
+    folder = tmp_path / "acv"
+    shutil.copytree(ALL_SECTIONS.parent, folder)
+    path = folder / ALL_SECTIONS.name
+    path.write_text(path.read_text().replace("publication: pvd", "publication: acv"))
+    rendered = render_issue(load_issue(path, render_settings), render_settings)
+    html = rendered.html
+    assert "#6a1b3d" in html and "#000091" not in html  # its primary colour, not PVD's
+    assert "Georgia" in html
+    assert "Lettre Action cœur de ville" in html  # no logo: the name heads the mail
+    assert f"{BASE_URL}/acv/7" in html and rendered.web_url == f"{BASE_URL}/acv/7"
+    assert "Contacter l&#39;équipe Action cœur de ville" in html or \
+        "Contacter l'équipe Action cœur de ville" in html
