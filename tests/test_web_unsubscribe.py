@@ -34,6 +34,13 @@ def test_one_click_urlencoded_without_cookies(app, project, reader, signer):
         assert sub.unsubscribe_channel == "one-click"
 
 
+def test_one_click_without_content_type(app, project, reader, signer):
+    fresh = app.test_client(use_cookies=False)
+    response = fresh.post(f"/u/{_token(signer, reader)}", data=b"List-Unsubscribe=One-Click")
+    assert response.status_code == 200
+    assert status_of(project, reader.subscription_id) == "unsubscribed"
+
+
 def test_one_click_multipart_and_idempotent(app, project, reader, signer):
     token = _token(signer, reader)
     fresh = app.test_client(use_cookies=False)

@@ -27,7 +27,11 @@ REASONS = ("too_many", "not_relevant", "never_asked", "other")
 
 
 def _is_one_click() -> bool:
-    return request.form.get("List-Unsubscribe", "").strip() == "One-Click"
+    if request.form.get("List-Unsubscribe", "").strip() == "One-Click":
+        return True
+    # Some senders of the one-click POST omit the Content-Type; the body says it all.
+    return not request.form and request.get_data(cache=True)[:64].strip() == (
+        b"List-Unsubscribe=One-Click")
 
 
 def _unsubscribe(token: str, channel: str, reason: str | None = None):
