@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from letterpress.render import lint, render_issue
 from letterpress.render.lint import GMAIL_CLIP_BYTES, lint_html, lint_text
 
@@ -95,3 +97,16 @@ def test_misspelt_mjml_tag_is_reported(own_templates, all_sections):
         "</mj-text>\n    {{ m.buttons", "</mj-txet>\n    {{ m.buttons", 1))
     problems = lint(render_issue(all_sections, settings))
     assert any("unknown MJML tag <mj-txet>" in p.message for p in problems), problems
+
+
+def test_theme_contrast_below_wcag_aa_is_a_warning(render_settings):
+    from letterpress.render.lint import contrast_ratio, lint_theme
+
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast_ratio("#000091", "#ffffff") > 4.5
+    assert lint_theme(render_settings.publication("pvd").theme, "pvd") == []
+    theme = replace(render_settings.publication("pvd").theme, accent_color="#ffcc00",
+                    primary_color="#7fb2ff")
+    found = {(p.path, p.severity) for p in lint_theme(theme, "pvd")}
+    assert found == {("publications.pvd.theme.accent_color", "warning"),
+                     ("publications.pvd.theme.primary_color", "warning")}

@@ -4,7 +4,8 @@
 * links with an empty, ``#`` or placeholder-like target;
 * images without width or height (layout jumps, Outlook blows them up);
 * template markers left over (``{{``, ``{%``), unknown ``%%LP_…%%`` placeholders and MJML
-  tags the compiler did not know (a misspelt ``<mj-…>`` passes through as is).
+  tags the compiler did not know (a misspelt ``<mj-…>`` passes through as is);
+* theme colours whose contrast is below WCAG AA (warnings on ``letterpress.toml``).
 
 Positions are line:column in the built files (``index.html`` / ``index.txt``).
 """
@@ -18,7 +19,7 @@ from typing import Any
 from ..errors import Problem
 from .placeholders import PLACEHOLDERS
 
-__all__ = ["GMAIL_CLIP_BYTES", "lint", "lint_html", "lint_text"]
+__all__ = ["GMAIL_CLIP_BYTES", "contrast_ratio", "lint", "lint_html", "lint_text", "lint_theme"]
 
 GMAIL_CLIP_BYTES = 102_400
 """Gmail clips HTML bodies above about 102 KB (100 KiB)."""
@@ -34,7 +35,61 @@ _MJML_TAG = re.compile(r"</?mj-[a-z-]*")
 def lint(rendered: Any, *, html_name: str = "index.html",
          text_name: str = "index.txt") -> list[Problem]:
     """Every problem found in a :class:`RenderedIssue` (errors and warnings), sorted."""
-    return sorted(lint_html(rendered.html, html_name) + lint_text(rendered.text, text_name))
+    problems = lint_html(rendered.html, html_name) + lint_text(rendered.text, text_name)
+    publication = getattr(rendered, "publication", None)
+    if publication is not None:
+        problems += lint_theme(publication.theme, publication.slug)
+    return sorted(problems)
+
+
+# Text drawn in each theme colour, on which background (WCAG AA: 4.5:1 for normal text).
+_CONTRASTS = (
+    ("text_color", "content_background", "body text"),
+    ("muted_color", "content_background", "credits and footer notes"),
+    ("primary_color", "content_background", "headings and links"),
+    ("accent_color", "content_background", "kickers"),
+    ("#ffffff", "primary_color", "button labels and the share band"),
+    ("muted_color", "background_color", "the preheader line"),
+)
+MIN_CONTRAST = 4.5
+
+
+def lint_theme(theme: Any, slug: str) -> list[Problem]:
+    """Theme colour pairs whose contrast is below WCAG AA (4.5:1), as warnings."""
+    problems = []
+    for fore, back, used_for in _CONTRASTS:
+        fg = fore if fore.startswith("#") else getattr(theme, fore, "")
+        bg = getattr(theme, back, "")
+        ratio = contrast_ratio(fg, bg)
+        if ratio is not None and ratio < MIN_CONTRAST:
+            field = fore if not fore.startswith("#") else back
+            problems.append(Problem(
+                "letterpress.toml", 1, 1, f"publications.{slug}.theme.{field}",
+                f"{fg} on {bg} has a contrast of {ratio:.1f}:1 for {used_for}; readers need "
+                f"at least {MIN_CONTRAST}:1 (WCAG AA)", severity="warning"))
+    return problems
+
+
+def contrast_ratio(first: str, second: str) -> float | None:
+    """WCAG contrast ratio of two ``#rrggbb``/``#rgb`` colours, None if one is not such a colour."""
+    a, b = _luminance(first), _luminance(second)
+    if a is None or b is None:
+        return None
+    light, dark = max(a, b), min(a, b)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _luminance(colour: str) -> float | None:
+    value = colour.strip().lstrip("#")
+    if len(value) == 3:
+        value = "".join(c * 2 for c in value)
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        return None
+    channels = []
+    for i in (0, 2, 4):
+        c = int(value[i:i + 2], 16) / 255
+        channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+    return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
 
 
 def lint_html(html: str, name: str = "index.html") -> list[Problem]:
