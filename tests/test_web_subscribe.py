@@ -225,3 +225,45 @@ def test_preferences_lists_details_and_leave_everything(client, project, make_re
 def test_preferences_refuses_unsubscribe_tokens(client, reader, signer):
     token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id)
     assert client.get(f"/p/{token}").status_code == 404
+
+
+def test_forms_without_csrf_change_nothing(client, project, make_reader, signer):
+    pending = make_reader("waiting@example.org", status="pending")
+    active = make_reader("kept@example.org")
+    confirm = signer.dumps("confirm", pending.subscriber_id, pending.list_id)
+    prefs = signer.dumps("preferences", active.subscriber_id, active.list_id)
+    resub = signer.dumps("resubscribe", active.subscriber_id, active.list_id)
+    assert client.post(f"/confirm/{confirm}", data={}).status_code == 400
+    assert client.post(f"/p/{prefs}", data={"action": "unsubscribe_all"}).status_code == 400
+    assert client.post(f"/resubscribe/{resub}", data={}).status_code == 400
+    assert status_of(project, pending.subscription_id) == "pending"
+    assert status_of(project, active.subscription_id) == "active"
+
+
+def test_expired_resubscribe_offer(client, project, make_reader, signer, monkeypatch):
+    reader = make_reader("back@example.org")
+    long_ago = time.time() - 30 * 24 * 3600
+    with monkeypatch.context() as m:
+        m.setattr(itsdangerous.timed.time, "time", lambda: long_ago)
+        token = signer.dumps("resubscribe", reader.subscriber_id, reader.list_id)
+    response = client.get(f"/resubscribe/{token}")
+    assert response.status_code == 410
+    assert 'href="/pvd/subscribe"' in response.get_data(as_text=True)
+
+
+def test_http_errors_are_pages_with_headers(client):
+    for method, path, status in (("post", "/pvd/", 405), ("get", "/nowhere/at/all", 404),
+                                 ("post", "/healthz", 405)):
+        response = getattr(client, method)(path)
+        assert response.status_code == status
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        assert '<html lang="fr">' in response.get_data(as_text=True)
+    big = client.post("/pvd/subscribe", data={"email": "x" * 100_000})
+    assert big.status_code == 413
+
+
+def test_theme_css_follows_the_publication(client, project):
+    css = client.get("/theme/acv.css")
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+    theme = project.settings.publication("acv").theme
+    assert f"--primary: {theme.primary_color};" in css.get_data(as_text=True)
