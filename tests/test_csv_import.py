@@ -164,6 +164,23 @@ def test_second_import_changes_nothing(session, clock, csv_dir):
     assert [_count(session, m) for m in (Subscriber, Subscription, SubscriptionEvent)] == counts
 
 
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_conflicting_duplicates_first_wins_and_reimport_is_unchanged(session, clock, tmp_path,
+                                                                     batch_size):
+    path = _write(tmp_path / "d.csv", "email;nom;commune;role\n"
+                                      "a@example.org;Anne;Brest;\n"
+                                      "b@example.org;Bob;Vannes;maire\n"
+                                      "c@example.org;Carl;Lorient;\n"
+                                      "A@EXAMPLE.ORG;Annie;Morlaix;adjointe\n")
+    first = import_csv(session, path, list_name="pvd", clock=clock, batch_size=batch_size)
+    assert (first.added, first.duplicates) == (3, 1)
+    anne = find_subscriber(session, "a@example.org")
+    assert anne.name == "Anne"
+    assert anne.attributes == {"commune": "Brest", "role": "adjointe"}  # blanks filled only
+    second = import_csv(session, path, list_name="pvd", clock=clock, batch_size=batch_size)
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 3)
+
+
 def test_changed_row_is_an_update(session, clock, tmp_path):
     path = _write(tmp_path / "a.csv", "email;nom;commune\na@example.org;Anne;Brest\n")
     import_csv(session, path, list_name="pvd", clock=clock)

@@ -359,10 +359,29 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
 
 
 def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
-    """A duplicate inside the file: later non-empty values complete/override earlier ones."""
-    if later.name:
+    """A duplicate inside the file: the first occurrence wins, later ones fill its blanks.
+
+    (Not "last wins": when the two occurrences fall in different batches the first is
+    already written, and re-importing the file would then flip the value back and forth.)
+    """
+    if later.name and not earlier.name:
         earlier.name = later.name
-    earlier.attributes.update(later.attributes)
+    for key, value in later.attributes.items():
+        earlier.attributes.setdefault(key, value)
+
+
+def _fill_profile(subscriber: Subscriber, name: str | None, attributes: dict[str, Any]) -> bool:
+    """Apply a duplicate row whose first occurrence was in an earlier batch: fill blanks only."""
+    changed = False
+    if name and not subscriber.name:
+        subscriber.name = name
+        changed = True
+    missing = {k: v for k, v in attributes.items() if (subscriber.attributes or {}).get(k)
+               in (None, "")}
+    if missing:
+        subscriber.attributes = {**(subscriber.attributes or {}), **missing}
+        changed = True
+    return changed
 
 
 def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: str,
@@ -401,7 +420,8 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                                "updated_at": now})
             to_subscribe.append((c, None))
             continue
-        changed = _merge_profile(subscriber, c.name, c.attributes)
+        changed = (_fill_profile if c.duplicate else _merge_profile)(subscriber, c.name,
+                                                                     c.attributes)
         if changed:
             subscriber.updated_at = now
         if sub is None:
@@ -431,7 +451,9 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
           "consent_text": consent.text, "consent_form_id": consent.form_id,
           "consent_ip": consent.ip, "created_at": now, "updated_at": now}
          for c, sid in to_subscribe]).all()
-    session.execute(insert(SubscriptionEvent), [
+    # RETURNING makes every driver send multi-row VALUES batches (psycopg's plain
+    # executemany sends one statement per row: several times slower).
+    session.execute(insert(SubscriptionEvent).returning(SubscriptionEvent.id), [
         {"subscription_id": sub_id, "at": now, "old_status": None, "new_status": "active",
          "actor": "import", "channel": "import", "detail": f"{source_name} line {c.line}",
          "data": consent_data}
