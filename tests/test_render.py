@@ -350,3 +350,21 @@ def test_second_publication_has_its_own_theme_and_masthead(render_settings, tmp_
     assert f"{BASE_URL}/acv/7" in html and rendered.web_url == f"{BASE_URL}/acv/7"
     assert "Contacter l&#39;équipe Action cœur de ville" in html or \
         "Contacter l'équipe Action cœur de ville" in html
+
+
+def test_placeholders_typed_in_content_stay_inert(all_sections, render_settings):
+    actu = all_sections.sections[0]
+    item = actu.items[0].model_copy(update={
+        "title": "Titre %%LP_UNSUBSCRIBE_URL%%",
+        "text": "Texte %%LP_PREFERENCES_URL%% et %%LP_RECIPIENT_NAME%% et \x0bWord\x00.",
+    })
+    issue = all_sections.model_copy(update={
+        "sections": [actu.model_copy(update={"items": [item]})] + all_sections.sections[1:]})
+    rendered = render_issue(issue, render_settings)
+    for part in (rendered.html, rendered.text):
+        assert part.count(UNSUBSCRIBE_URL) == 1 and part.count(PREFERENCES_URL) == 1
+        assert part.count(RECIPIENT_NAME) == 0
+        assert "%%\u200bLP_UNSUBSCRIBE_URL%%" in part  # still readable, never substituted
+        assert "\x00" not in part and "\x0b" not in part  # XML cannot hold them
+    html, text = rendered.personalise("https://x.org/u/secret", "https://x.org/p/secret", "Zoé")
+    assert html.count("https://x.org/u/secret") == 1 and text.count("https://x.org/u/secret") == 1

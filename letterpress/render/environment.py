@@ -20,6 +20,7 @@ from markupsafe import Markup
 from .. import markup
 from .assets import AssetRegistry, image_size
 from .dates import format_day, format_event, format_long, format_masthead, format_time_range
+from .placeholders import PLACEHOLDERS
 
 __all__ = ["ImageView", "Pictures", "credit_line", "make_environment"]
 
@@ -88,6 +89,7 @@ def make_environment(templates_dir: Path, language: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         auto_reload=True,
+        finalize=_finalize,
     )
     env.filters.update(
         md=markup.to_html,
@@ -103,6 +105,14 @@ def make_environment(templates_dir: Path, language: str) -> Environment:
     )
     env.globals.update(picture=_picture, CONTENT_WIDTH=CONTENT_WIDTH)
     return env
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` output: the placeholders pass; the same text typed in content does
+    not, or delivery would substitute it (a zero-width space keeps it readable, inert)."""
+    if isinstance(value, str) and "%%LP_" in value and value not in PLACEHOLDERS:
+        return value.replace("%%LP_", "%%\u200bLP_")
+    return value
 
 
 @pass_context

@@ -27,7 +27,13 @@ __all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml", "rend
 
 BASE_TEMPLATE = "base.mjml.j2"
 CSS_TEMPLATE = "inline.css.j2"
+_TEXT_UNSUBSCRIBE = "\ue000unsubscribe\ue000"  # private-use sentinels, see render_issue
+_TEXT_PREFERENCES = "\ue000preferences\ue000"
 _NEWLINES = re.compile(r"[\r\n\v\f\u2028\u2029\x85]+")
+# Characters XML (hence MJML) cannot hold.  Word pastes vertical tabs and form feeds as line
+# breaks, so those become newlines; the rest is dropped rather than failing the whole issue.
+_XML_BREAKS = str.maketrans({"\v": "\n", "\f": "\n"})
+_XML_INVALID = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 
 
 def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
@@ -37,16 +43,19 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     context = _context(issue, settings, publication, registry)
     source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
-    text = write_text(issue, TextContext(
+    text = xml_safe(write_text(issue, TextContext(
         language=publication.language, strings=context["t"], masthead=context["masthead"],
         publication_name=publication.name, web_url=context["web_url"],
-        subscribe_url=context["subscribe_url"], unsubscribe_url=UNSUBSCRIBE_URL,
-        preferences_url=PREFERENCES_URL, footer=context["footer"],
-        copyright=context["copyright"]))
-    subject = single_line(issue.subject)
+        subscribe_url=context["subscribe_url"], unsubscribe_url=_TEXT_UNSUBSCRIBE,
+        preferences_url=_TEXT_PREFERENCES, footer=context["footer"],
+        copyright=context["copyright"])))
+    # Placeholder-like text typed in content is made inert; only the footer's are real.
+    text = (text.replace("%%LP_", "%%\u200bLP_").replace(_TEXT_UNSUBSCRIBE, UNSUBSCRIBE_URL)
+            .replace(_TEXT_PREFERENCES, PREFERENCES_URL))
+    subject = single_line(xml_safe(issue.subject))
     return RenderedIssue(
         issue=issue, publication=publication, subject=subject,
-        preheader=single_line(issue.preheader), html=html, text=text,
+        preheader=single_line(xml_safe(issue.preheader)), html=html, text=text,
         web_url=context["web_url"], content_hash=content_hash(subject, html, text),
         assets=registry.sorted_assets(), base_url=settings.base_url)
 
@@ -67,8 +76,13 @@ def render_mjml(issue: Any, settings: Settings) -> str:
 def _sources(context: dict[str, Any], settings: Settings,
              publication: Publication) -> tuple[str, str]:
     env = make_environment(settings.templates_dir, publication.language)
-    return (_render_template(env, BASE_TEMPLATE, context),
+    return (xml_safe(_render_template(env, BASE_TEMPLATE, context)),
             _render_template(env, CSS_TEMPLATE, context))
+
+
+def xml_safe(value: str) -> str:
+    """``value`` without the control characters XML (and so MJML) refuses."""
+    return _XML_INVALID.sub("", value.translate(_XML_BREAKS))
 
 
 def single_line(value: str) -> str:
