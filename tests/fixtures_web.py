@@ -37,7 +37,15 @@ def app(project, mailbox):
         ensure_lists(session, project.settings)
     app = create_app(project, transport_factory=lambda publication: mailbox)
     app.config["TESTING"] = True
-    return app
+
+    @app.after_request
+    def _mail_is_out(response):
+        # Mails leave from a background thread; tests look at the mailbox right after.
+        app.extensions["letterpress"].mails.drain()
+        return response
+
+    yield app
+    app.extensions["letterpress"].mails.close()
 
 
 @pytest.fixture

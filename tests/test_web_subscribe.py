@@ -267,3 +267,21 @@ def test_theme_css_follows_the_publication(client, project):
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
     theme = project.settings.publication("acv").theme
     assert f"--primary: {theme.primary_color};" in css.get_data(as_text=True)
+
+
+def test_mail_server_down_gives_the_same_answer(project, app, client):
+    from letterpress.errors import TransportError
+    from letterpress.transports import MemoryTransport
+    from letterpress.web import create_app
+
+    def refuse(mail_from, recipients, data):
+        raise TransportError("Connection refused")
+
+    broken = create_app(project, transport_factory=lambda pub: MemoryTransport(fail=refuse))
+    other = broken.test_client()
+    response = _post(other, "down@example.org")
+    broken.extensions["letterpress"].mails.close()
+    expected = _post(client, "up@example.org").get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).replace("down@", "up@") == expected
+    assert _subscription(project, "down@example.org").status == "pending"

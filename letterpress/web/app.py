@@ -27,6 +27,7 @@ from ..project import Project
 from ..settings import Publication
 from .i18n import gettext, translator
 from .issues import IssueCache
+from .mailing import MailQueue
 from .security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -54,6 +55,7 @@ class WebContext:
     limiter: RateLimiter
     issues: IssueCache
     transport_factory: TransportFactory
+    mails: MailQueue
     # SQLite has one writer at a time; queueing this process's writers on a mutex hands the
     # lock over at once, where SQLite's busy handler would make them poll and sleep.
     write_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -174,13 +176,15 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
         JSON_AS_ASCII=False,
     )
     settings = project.settings
+    factory = transport_factory or _default_transport_factory(project)
     ctx = WebContext(
         project=project,
         signer=TokenSigner(settings.secret_keys),
         csrf=CsrfProtector(settings.secret_keys),
         limiter=RateLimiter(project.clock),
         issues=IssueCache(settings),
-        transport_factory=transport_factory or _default_transport_factory(project),
+        transport_factory=factory,
+        mails=MailQueue(factory),
     )
     app.extensions["letterpress"] = ctx
     app.jinja_env.autoescape = True

@@ -7,21 +7,18 @@ a CSRF token and per-IP / per-address rate limits.
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, redirect, request
-from markupsafe import escape
 
 from ..audience import Consent, confirm, find_subscriber, normalise_email, subscribe
 from ..errors import InvalidEmail, Suppressed, TokenExpired
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
+from .mailing import page_mail
 from .readers import mask_email, resolve_token
 from .security import Limit
 
 __all__ = ["CONFIRM_MAX_AGE", "HONEYPOT_FIELD", "LIMIT_PER_ADDRESS", "LIMIT_PER_IP", "blueprint"]
 
-log = logging.getLogger("letterpress.web")
 blueprint = Blueprint("subscribe", __name__)
 
 CONFIRM_MAX_AGE_DAYS = 7
@@ -135,36 +132,12 @@ def _stopped_subscription(session, email: str, list_name: str) -> tuple[int, int
 
 def _send(pub, email: str, subject_key: str, text_key: str, url: str, *,
           button_key: str | None = None) -> None:
-    """Mail ``email`` through the publication's transport; failures are logged, not shown."""
-    from ..message import build_simple_message
-
+    """Queue a mail to ``email``; the answer does not wait for it (see mailing.py)."""
     ctx = web()
-    lang = pub.language
-    subject = gettext(lang, subject_key, publication=pub.name)
-    text = gettext(lang, text_key, publication=pub.name, url=url,
-                   sender=pub.sender_name or pub.name)
-    html = None
-    if button_key:
-        paragraphs = "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>"
-                             for p in text.split("\n\n") if p.strip() and p.strip() != url)
-        html = (f'<!doctype html><html lang="{escape(lang)}"><body style="font-family:'
-                f'{escape(pub.theme.font_family)};color:{escape(pub.theme.text_color)}">'
-                f"{paragraphs}"
-                f'<p><a href="{escape(url)}" style="display:inline-block;padding:12px 20px;'
-                f"background:{escape(pub.theme.primary_color)};color:#ffffff;"
-                f'text-decoration:none;font-weight:bold">{escape(gettext(lang, button_key))}</a></p>'
-                f'<p style="font-size:13px">{escape(url)}</p></body></html>')
-    data = build_simple_message(pub, ctx.settings, email, subject, text, html)
-    transport = ctx.transport_factory(pub)
-    try:
-        transport.send(pub.sender_email, [email], data)
-    except Exception as exc:  # noqa: BLE001 - the reader sees the same page either way
-        log.warning("confirmation mail to a subscriber of %s failed: %s", pub.slug,
-                    exc.__class__.__name__)
-    finally:
-        close = getattr(transport, "close", None)
-        if close:
-            close()
+    settings = ctx.settings
+    ctx.mails.submit(pub, email, lambda: page_mail(
+        pub, settings, email, subject_key=subject_key, text_key=text_key, url=url,
+        button_key=button_key))
 
 
 @blueprint.get("/confirm/<token>")
