@@ -339,3 +339,42 @@ def test_count_by_status(session, clock):
     assert counts["pvd"] == {"active": 1, "unsubscribed": 1}
     assert counts["acv-elus"] == {"pending": 1}
     assert counts["acv"] == {}
+
+
+def test_concurrent_subscribe_of_the_same_address(pg_url, settings, clock):
+    """Two requests for one new address at once: the second finds the first's row."""
+    import threading
+
+    from sqlalchemy.orm import sessionmaker
+
+    from letterpress.audience import ensure_lists
+    from letterpress.db import open_database
+
+    engine = open_database(pg_url)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as s:
+        ensure_lists(s, settings)
+        s.commit()
+    first_flushed, let_first_commit = threading.Event(), threading.Event()
+
+    def first():
+        with factory() as s:
+            subscribe(s, "same@example.org", list_name="pvd", consent=FORM, clock=clock,
+                      status="pending")
+            first_flushed.set()
+            let_first_commit.wait(10)
+            s.commit()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_flushed.wait(10)
+    with factory() as s:
+        # our INSERT waits on the first transaction's unique key, then fails: we retry
+        threading.Timer(0.5, let_first_commit.set).start()
+        sub = subscribe(s, "Same@example.org", list_name="pvd", consent=FORM, clock=clock,
+                        status="pending")
+        s.commit()
+        assert sub.subscriber.email == "same@example.org"
+        assert s.scalar(select(func.count()).select_from(Subscriber)) == 1
+    thread.join()
+    engine.dispose()

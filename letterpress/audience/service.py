@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
@@ -163,6 +164,20 @@ def subscribe(session: Session, email: str, *, list_name: str, consent: Consent,
     """
     if status not in RESUBSCRIBE_TARGETS:
         raise ValueError(f"a new subscription is pending or active, not {status!r}")
+    kwargs = dict(list_name=list_name, consent=consent, clock=clock, name=name,
+                  attributes=attributes, status=status, resubscribe=resubscribe, actor=actor)
+    try:
+        with session.begin_nested():
+            return _subscribe(session, email, **kwargs)
+    except IntegrityError:
+        # A concurrent request (a double-clicked form) created the same subscriber or
+        # subscription between our lookup and our insert: look again, it exists now.
+        return _subscribe(session, email, **kwargs)
+
+
+def _subscribe(session: Session, email: str, *, list_name: str, consent: Consent, clock: Clock,
+               name: str | None, attributes: Mapping[str, Any] | None, status: str,
+               resubscribe: bool, actor: str | None) -> Subscription:
     address = normalise_email(email)
     key = email_key(address)
     digest = key_hash(key)
