@@ -2,7 +2,8 @@
 
 Readable in a terminal mail client: headings underlined, lists kept, lines wrapped at 72
 columns, links in running text as numbered footnotes listed before the footer, calls to
-action ("S'inscrire : https://…") on their own line.
+action as a label with the URL on the next line.  Images are not part of it, so neither are
+their credits (the footer's "Crédits photos" line lists them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from .. import markup
 from .dates import format_event, format_long
-from .environment import credit_line
 
 __all__ = ["WIDTH", "TextContext", "write_text"]
 
@@ -69,10 +69,6 @@ class _Doc:
 
     def link(self, label: str, url: str) -> None:
         self.add(f"{label}\n{url}")
-
-    def credit(self, image: Any) -> None:
-        if image is not None and getattr(image, "credit", ""):
-            self.para(credit_line(image.credit, self.ctx.t))
 
 
 def _wrap(text: str, indent: str = "") -> str:
@@ -134,7 +130,6 @@ def _actu(doc: _Doc, section: Any, issue: Any) -> None:
     for item in section.items:
         doc.title(item.title, item.kicker)
         doc.md(item.text)
-        doc.credit(item.image)
         if item.signature:
             sig = item.signature
             doc.add(sig.name + ("\n" + sig.role if sig.role else ""))
@@ -151,7 +146,6 @@ def _chiffre(doc: _Doc, section: Any, issue: Any) -> None:
 
 def _image(doc: _Doc, section: Any, issue: Any) -> None:
     doc.title(section.headline, section.kicker)
-    doc.credit(section.photo)
     doc.md(section.text)
     for link in section.links:
         doc.link(link.label, link.url)
@@ -207,7 +201,6 @@ def _offre(doc: _Doc, section: Any, issue: Any) -> None:
 
 
 def _on_parle_de_vous(doc: _Doc, section: Any, issue: Any) -> None:
-    doc.credit(section.image)
     doc.title(section.headline)
     doc.md(section.text)
     for link in section.links:
@@ -267,7 +260,6 @@ def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
 
 def _texte(doc: _Doc, section: Any, issue: Any) -> None:
     doc.md(section.text)
-    doc.credit(section.image)
     for link in section.links:
         doc.link(link.label, link.url)
 
