@@ -65,7 +65,7 @@ def subscribers() -> None:
     """Manage subscribers: add, import, export, list, unsubscribe, erase."""
 
 
-@subscribers.command("add")
+@subscribers.command("add", short_help="Subscribe one address (admin consent).")
 @click.argument("email")
 @click.option("--name", default=None, help="Display name.")
 @attr_option
@@ -115,7 +115,7 @@ def _progress_printer():
     return log
 
 
-@subscribers.command("import")
+@subscribers.command("import", short_help="Import subscribers from a CSV file.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @list_option
 @publication_option
@@ -155,7 +155,7 @@ def import_command(project, file, list_name, publication, consent_source, consen
     click.echo(f"{prefix}{report.summary()}")
 
 
-@subscribers.command("export")
+@subscribers.command("export", short_help="Export subscribers as re-importable CSV.")
 @list_option
 @publication_option
 @click.option("--status", type=status_choice, default="active", show_default=True)
@@ -181,7 +181,7 @@ def export_command(project, list_name, publication, status, attrs, output, excel
             export_csv(session, sys.stdout, **kwargs)
 
 
-@subscribers.command("list")
+@subscribers.command("list", short_help="List subscriptions, filtered.")
 @list_option
 @publication_option
 @click.option("--status", type=status_choice, default="all", show_default=True)
@@ -220,7 +220,7 @@ def count_command(project, list_name, publication, status, attrs):
                                        attributes=_attrs(attrs)))
 
 
-@subscribers.command("show")
+@subscribers.command("show", short_help="One subscriber: consent and history.")
 @click.argument("email")
 @pass_project
 def show_command(project, email):
@@ -252,7 +252,7 @@ def show_command(project, email):
                 click.echo(line + (f": {ev.detail}" if ev.detail else ""))
 
 
-@subscribers.command("unsubscribe")
+@subscribers.command("unsubscribe", short_help="Unsubscribe an address now.")
 @click.argument("email")
 @list_option
 @publication_option
@@ -287,7 +287,7 @@ def _erasers() -> list:
     return [eraser] if eraser is not None else []
 
 
-@subscribers.command("forget")
+@subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_project
@@ -306,7 +306,7 @@ def forget_command(project, email, yes):
         click.echo(f"No data held about {email}; its hash is now on the suppression list.")
 
 
-@subscribers.command("export-person")
+@subscribers.command("export-person", short_help="Everything held about a person, as JSON.")
 @click.argument("email")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (default: standard output).")
@@ -324,7 +324,7 @@ def export_person_command(project, email, output):
         click.echo(text)
 
 
-@subscribers.command("lists")
+@subscribers.command("lists", short_help="Lists with counts per status.")
 @pass_project
 def lists_command(project):
     """Every list with its publication and counts per status."""
