@@ -12,7 +12,7 @@ from .common import pass_project
 __all__ = ["build", "commands", "preview"]
 
 
-@click.command(short_help="Build an issue's HTML, text part, assets and a sample .eml.")
+@click.command(short_help="Build HTML, text part, assets and a sample .eml.")
 @click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False, exists=True))
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: build_dir of letterpress.toml, i.e. ./build).")
@@ -49,7 +49,7 @@ def build(project: Project, issue_file: str, output: str | None) -> None:
         raise click.ClickException(f"{len(errors)} error(s) in the built email")
 
 
-@click.command(short_help="Preview an issue at desktop and mobile widths, rebuilt on save.")
+@click.command(short_help="Preview at 600 and 375 px, rebuilt on save.")
 @click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False, exists=True))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int,
