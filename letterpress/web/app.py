@@ -144,11 +144,22 @@ def _error_page(status: int, title_key: str, text_key: str, publication=None):
                        text_key=text_key)
 
 
-def _css_safe(theme) -> dict[str, str]:
+_THEME_VARIABLES = (("primary", "primary_color"), ("accent", "accent_color"),
+                    ("text", "text_color"), ("muted", "muted_color"),
+                    ("background", "background_color"), ("surface", "content_background"),
+                    ("font", "font_family"), ("heading-font", "heading_font_family"))
+
+
+_UNSAFE_CSS = re.compile(r"[;{}<>\\]")
+
+
+def theme_css(theme) -> str:
+    """The publication's colours and fonts as CSS custom properties for letterpress.css."""
     # Theme values come from letterpress.toml; still, a stray ";" or "}" must not let one
     # value spill into other CSS rules.
-    return {name: re.sub(r"[;{}<>\\]", "", str(value))
-            for name, value in vars(theme).items()}
+    lines = [f"  --{name}: {_UNSAFE_CSS.sub('', str(getattr(theme, attr)))};"
+             for name, attr in _THEME_VARIABLES]
+    return ":root {\n" + "\n".join(lines) + "\n}\n"
 
 
 _TOKEN_PATH = re.compile(r"^/(u|p|confirm|resubscribe)/[^/]+")
@@ -242,10 +253,9 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
         return _error_page(exc.code or 500, title, text, g.get("publication"))
 
     @app.get("/theme/<slug>.css")
-    def theme_css(slug: str):
+    def theme_stylesheet(slug: str):
         pub = ctx.publication(slug)
-        body = render_template("theme.css", theme=_css_safe(pub.theme))
-        return body, 200, {"Content-Type": "text/css; charset=utf-8",
+        return theme_css(pub.theme), 200, {"Content-Type": "text/css; charset=utf-8",
                            "Cache-Control": "public, max-age=3600"}
 
     app.jinja_env.globals["gettext"] = gettext
