@@ -96,3 +96,12 @@ def test_tokens_are_redacted_from_logged_paths():
     assert redact("/u/WzEsMV0.aBc.dEf/reason") == "/u/…/reason"
     assert redact("/confirm/xyz") == "/confirm/…"
     assert redact("/pvd/42") == "/pvd/42"
+
+
+def test_publish_refuses_a_draft(project_dir, project_env):
+    path = project_dir / "issues/2024-12-pvd-42.yaml"
+    path.write_text(path.read_text().replace("status: ready", "status: draft"))
+    env = {**project_env, "LETTERPRESS_PROJECT": str(project_dir)}
+    result = CliRunner().invoke(main, ["publish", str(path)], env=env)
+    assert result.exit_code == 1
+    assert "draft" in result.output

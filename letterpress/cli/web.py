@@ -81,6 +81,9 @@ def publish(project, issue_file: str) -> None:
     from ..web.published import publish_issue
 
     issue = load_issue(issue_file, project.settings)
+    if issue.status != "ready":
+        raise click.ClickException(f"{issue_file} is a draft: set `status: ready` in the issue "
+                                   "once it is approved, then publish it")
     rendered = render_issue(issue, project.settings)  # refuse to publish what does not render
     with project.session() as session:
         publish_issue(session, issue, clock=project.clock)
