@@ -13,6 +13,7 @@ quoted-printable encoded on its own, joined to the recipient's values by soft li
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import re
@@ -57,6 +58,7 @@ _PLACEHOLDER = re.compile("(" + "|".join(re.escape(p) for p in
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ATEXT_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 _ADDR = re.compile(r"^[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+$")
+_QP_TOKEN = re.compile(rb"=[0-9A-F]{2}|.", re.S)
 _URL_SAFE = re.compile(r"^[\x21-\x7e]+$")
 
 
@@ -88,12 +90,29 @@ def encode_header_value(name: str, value: str) -> bytes:
     return f"{name}: {encoded}\r\n".encode("ascii")
 
 
+def _encoded_words(text: str) -> str:
+    """RFC 2047 "B" encoded words (each under 75 characters), folded between words."""
+    words = []
+    chunk = ""
+    size = 0
+    for ch in text:
+        n = len(ch.encode("utf-8"))
+        if size + n > 45:  # 45 octets → 60 base64 characters + 12 of markup
+            words.append(chunk)
+            chunk, size = "", 0
+        chunk += ch
+        size += n
+    words.append(chunk)
+    return "\r\n ".join(
+        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words)
+
+
 def _phrase(display: str) -> str:
     display = _clean(display)
     if not display:
         return ""
     if not display.isascii():
-        return Header(display, "utf-8").encode(linesep="\r\n")
+        return _encoded_words(display)
     if _ATEXT_PHRASE.match(display) and "." not in display:
         return display
     return '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -124,9 +143,49 @@ def _check_url(url: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable of a CRLF text, with CRLF soft line breaks."""
+    """Quoted-printable of a CRLF text that starts a line: CRLF soft breaks, no line
+    starting with a dot."""
     # A trailing CRLF makes b2a_qp fold with CRLF soft breaks (it copies the input's style).
-    return binascii.b2a_qp(text.encode("utf-8") + b"\r\n", istext=True)[:-2]
+    encoded = binascii.b2a_qp(text.encode("utf-8") + b"\r\n", istext=True)[:-2]
+    if encoded.startswith(b".") or b"\n." in encoded:
+        encoded = _no_leading_dots(encoded)
+    return encoded
+
+
+def _no_leading_dots(encoded: bytes) -> bytes:
+    """Re-fold quoted-printable so no line starts with ``.`` (written ``=2E`` there).
+
+    A leading dot must be doubled on the wire (SMTP dot-stuffing), which means scanning
+    every message; a body that never has one lets the transport skip that scan.
+    """
+    out = []
+    logical: list[bytes] = []
+    for line in encoded.split(b"\r\n"):
+        if line.endswith(b"="):  # soft break: the logical line goes on
+            logical.append(line[:-1])
+            continue
+        logical.append(line)
+        out.append(_refold(b"".join(logical)))
+        logical = []
+    if logical:
+        out.append(_refold(b"".join(logical)))
+    return b"\r\n".join(out)
+
+
+def _refold(content: bytes) -> bytes:
+    lines = []
+    current: list[bytes] = []
+    size = 0
+    for token in _QP_TOKEN.findall(content):
+        if size + len(token) > 75:
+            lines.append(b"".join(current))
+            current, size = [], 0
+        if size == 0 and token == b".":
+            token = b"=2E"
+        current.append(token)
+        size += len(token)
+    lines.append(b"".join(current))
+    return b"=\r\n".join(lines)
 
 
 # --------------------------------------------------------------------------- body template

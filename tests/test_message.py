@@ -93,6 +93,7 @@ def test_wire_format_is_crlf_ascii_and_within_line_limits(template):
     head, body = data.split(b"\r\n\r\n", 1)
     assert max(len(line) for line in data.split(b"\r\n")) <= 998
     assert max(len(line) for line in body.split(b"\r\n")) <= 76  # RFC 2045 QP limit
+    assert b"\r\n." not in body  # nothing for SMTP dot-stuffing to change
     assert not any(p.encode() in data for p in PLACEHOLDERS)
 
 
