@@ -44,7 +44,7 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
     text = xml_safe(write_text(issue, TextContext(
-        language=publication.language, strings=context["t"], masthead=context["masthead"],
+        language=publication.language, t=context["t"], masthead=context["masthead"],
         publication_name=publication.name, web_url=context["web_url"],
         subscribe_url=context["subscribe_url"], unsubscribe_url=_TEXT_UNSUBSCRIBE,
         preferences_url=_TEXT_PREFERENCES, footer=context["footer"],

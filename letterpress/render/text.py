@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import markup
@@ -20,22 +21,20 @@ __all__ = ["WIDTH", "TextContext", "write_text"]
 WIDTH = 72
 
 
+@dataclass(frozen=True)
 class TextContext:
     """What the writer needs besides the issue: language, strings, URLs, footer."""
 
-    def __init__(self, *, language: str, strings: Any, masthead: str, publication_name: str,
-                 web_url: str, subscribe_url: str, unsubscribe_url: str, preferences_url: str,
-                 footer: Any, copyright: str):
-        self.language = language
-        self.t = strings
-        self.masthead = masthead
-        self.publication_name = publication_name
-        self.web_url = web_url
-        self.subscribe_url = subscribe_url
-        self.unsubscribe_url = unsubscribe_url
-        self.preferences_url = preferences_url
-        self.footer = footer
-        self.copyright = copyright
+    language: str
+    t: Any  # the reader-facing strings of the language (render.strings)
+    masthead: str
+    publication_name: str
+    web_url: str
+    subscribe_url: str
+    unsubscribe_url: str
+    preferences_url: str
+    footer: Any  # settings.Footer with the issue's overrides
+    copyright: str
 
 
 class _Doc:
