@@ -54,6 +54,14 @@ def test_build_writes_html_text_assets_and_sample_eml(runner, project_dir, rende
     assert "Built pvd#42" in result.output
 
 
+def test_build_can_keep_the_mjml_source(runner, project_dir, tmp_path):
+    result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml", "--mjml",
+                    "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    source = (tmp_path / "42" / "index.mjml").read_text()
+    assert source.startswith("<mjml lang=\"fr\"") and "<mj-section" in source
+
+
 def test_build_defaults_to_the_build_dir(runner, project_dir):
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml")
     assert result.exit_code == 0, result.output

@@ -16,8 +16,11 @@ __all__ = ["build", "commands", "preview"]
 @click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False, exists=True))
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: build_dir of letterpress.toml, i.e. ./build).")
+@click.option("--mjml", "with_mjml", is_flag=True,
+              help="Also write index.mjml, the templates' output before compilation "
+                   "(to debug a template).")
 @pass_project
-def build(project: Project, issue_file: str, output: str | None) -> None:
+def build(project: Project, issue_file: str, output: str | None, with_mjml: bool) -> None:
     """Build an issue: OUTPUT/<number>/index.html, index.txt, assets/ and a sample .eml.
 
     Prints the sizes and the lint findings; exits 1 when the built email has an error
@@ -25,15 +28,16 @@ def build(project: Project, issue_file: str, output: str | None) -> None:
     """
     from ..content import load_issue
     from ..message import sample_message
-    from ..render import render_issue
+    from ..render import render_issue, render_mjml
     from ..render.build import write_build
 
     settings = project.settings
     issue = load_issue(issue_file, settings)  # ContentError → every problem listed, exit 1
     rendered = render_issue(issue, settings)
-    eml_name = f"{issue.publication}-{issue.number}.eml"
-    result = write_build(rendered, Path(output) if output else settings.build_dir,
-                         {eml_name: sample_message(rendered, settings)})
+    extra = {f"{issue.publication}-{issue.number}.eml": sample_message(rendered, settings)}
+    if with_mjml:
+        extra["index.mjml"] = render_mjml(issue, settings).encode("utf-8")
+    result = write_build(rendered, Path(output) if output else settings.build_dir, extra)
     click.echo(f"Built {issue.identity} «{rendered.subject}» in {result.folder}")
     click.echo(f"  HTML part (as mailed)  {result.html_bytes / 1024:7.1f} KB")
     for name, size in result.files.items():
