@@ -25,7 +25,7 @@ from ..audience.tokens import TokenSigner
 from ..errors import LetterpressError, TokenError
 from ..project import Project
 from ..settings import Publication
-from .i18n import gettext, translator
+from .i18n import translator
 from .issues import IssueCache
 from .mailing import MailQueue
 from .security import (
@@ -256,7 +256,6 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
     def theme_stylesheet(slug: str):
         pub = ctx.publication(slug)
         return theme_css(pub.theme), 200, {"Content-Type": "text/css; charset=utf-8",
-                           "Cache-Control": "public, max-age=3600"}
+                                           "Cache-Control": "public, max-age=3600"}
 
-    app.jinja_env.globals["gettext"] = gettext
     return app

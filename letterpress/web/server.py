@@ -33,6 +33,9 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
     from .app import create_app
 
     app = create_app(project)
+    # Under a burst, waitress warns about its task queue on every request; the depth is what
+    # a burst looks like, not an error.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     proxy_options = {}
     if trusted_proxy:
         proxy_options = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
@@ -69,3 +72,4 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
             signal.signal(signal.SIGTERM, previous)
         if scheduler is not None:
             scheduler.join(timeout=10)
+        app.extensions["letterpress"].mails.close()
