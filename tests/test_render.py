@@ -368,3 +368,11 @@ def test_placeholders_typed_in_content_stay_inert(all_sections, render_settings)
         assert "\x00" not in part and "\x0b" not in part  # XML cannot hold them
     html, text = rendered.personalise("https://x.org/u/secret", "https://x.org/p/secret", "Zoé")
     assert html.count("https://x.org/u/secret") == 1 and text.count("https://x.org/u/secret") == 1
+
+
+def test_mjml_that_does_not_compile_is_a_render_error(own_templates, all_sections):
+    folder, settings = own_templates
+    path = folder / "sections" / "texte.mjml.j2"
+    path.write_text(path.read_text().replace("</mj-column>", "", 1))
+    with pytest.raises(RenderError, match="MJML could not be compiled"):
+        render_issue(all_sections, settings)
