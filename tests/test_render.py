@@ -376,3 +376,35 @@ def test_mjml_that_does_not_compile_is_a_render_error(own_templates, all_section
     path.write_text(path.read_text().replace("</mj-column>", "", 1))
     with pytest.raises(RenderError, match="MJML could not be compiled"):
         render_issue(all_sections, settings)
+
+
+@pytest.mark.parametrize("module_name", [
+    "letterpress.markup", "letterpress.render", "letterpress.render.assets",
+    "letterpress.render.build", "letterpress.render.dates", "letterpress.render.environment",
+    "letterpress.render.inline", "letterpress.render.issue", "letterpress.render.lint",
+    "letterpress.render.mjml", "letterpress.render.placeholders", "letterpress.render.preview",
+    "letterpress.render.rendered", "letterpress.render.strings", "letterpress.render.text",
+])
+def test_public_api_is_declared_and_documented(module_name):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(module_name)
+    assert module.__doc__, module_name
+    for name in module.__all__:
+        value = getattr(module, name)  # every declared name exists
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert inspect.getdoc(value), f"{module_name}.{name} has no docstring"
+
+
+def test_render_imports_no_web_cli_or_database_layer():
+    import subprocess
+    import sys
+
+    script = ("import sys, letterpress.render, letterpress.render.preview, letterpress.markup\n"
+              "bad = [m for m in sys.modules if m.split('.')[0] in ('click', 'flask', 'sqlalchemy',"
+              " 'smtplib', 'apscheduler') or m.startswith(('letterpress.cli', 'letterpress.web',"
+              " 'letterpress.delivery', 'letterpress.audience'))]\n"
+              "print(','.join(sorted(bad)))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
