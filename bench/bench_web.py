@@ -61,6 +61,29 @@ def _sink(port: int, counter) -> None:
     controller.stop()
 
 
+def _writer(db_path: str, counter, batch: int = 50, pause: float = 0.1) -> None:
+    """Stand-in for a send run: ledger-sized write transactions that take the lock first.
+
+    About ten transactions of 50 rows a second: what `letterpress send` commits while it
+    delivers a few hundred messages a second (one batch marked sending, one batch settled).
+    """
+    import sqlite3
+
+    conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=30000")
+    top = conn.execute("SELECT max(id) FROM subscribers").fetchone()[0]
+    start = 1
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE subscribers SET updated_at = updated_at WHERE id BETWEEN ? AND ?",
+                     (start, start + batch - 1))
+        conn.execute("COMMIT")
+        start = start + batch if start + batch <= top else 1
+        with counter.get_lock():
+            counter.value += batch
+        time.sleep(pause)
+
+
 # --------------------------------------------------------------------------- setup
 
 def make_project(directory: Path, subscribers: int) -> tuple[dict, list[str]]:
@@ -219,6 +242,10 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--sender", choices=("send", "writer"), default="send",
+                        help="send: a real `letterpress send` to an SMTP sink (default); "
+                             "writer: a process doing ledger-sized write transactions that "
+                             "take the write lock first")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="lp-bench-web-"))
@@ -244,20 +271,30 @@ def main() -> int:
         procs.append(server)
         wait_http(http_port)
 
-        send_log = open(workdir / "send.log", "wb")  # noqa: SIM115 - closed with the process
-        sender = subprocess.Popen([LETTERPRESS, "send", "issues/2024-12-pvd-42.yaml", "--yes"],
-                                  env=full_env, cwd=workdir, stdout=send_log,
-                                  stderr=subprocess.STDOUT)
-        procs.append(sender)
+        if args.sender == "send":
+            send_log = open(workdir / "send.log", "wb")  # noqa: SIM115 - closed with the process
+            sender = subprocess.Popen([LETTERPRESS, "send", "issues/2024-12-pvd-42.yaml",
+                                       "--yes"], env=full_env, cwd=workdir, stdout=send_log,
+                                      stderr=subprocess.STDOUT)
+            procs.append(sender)
+            is_alive = lambda: sender.poll() is None  # noqa: E731
+            what = "messages delivered"
+        else:
+            db_path = env["LETTERPRESS_DATABASE_URL"].removeprefix("sqlite:///")
+            writer = multiprocessing.Process(target=_writer, args=(db_path, delivered),
+                                             daemon=True)
+            writer.start()
+            is_alive = writer.is_alive
+            what = "rows written by the stand-in writer"
         deadline = time.monotonic() + 120
         while delivered.value < 200:
-            if sender.poll() is not None:
-                raise SystemExit("letterpress send ended before the measurement")
+            if not is_alive():
+                raise SystemExit("the send ended before the measurement")
             if time.monotonic() > deadline:
                 raise SystemExit("the send run did not start delivering")
             time.sleep(0.2)
         before = delivered.value
-        print(f"send run in progress: {before} messages delivered when the load starts")
+        print(f"send in progress ({args.sender}): {before} {what} when the load starts")
 
         load = Load(http_port, args.clients)
         baseline = load.run(lambda n: ("GET", "/healthz", None, {}), args.seconds)
@@ -265,7 +302,7 @@ def main() -> int:
         unsub = load.run(lambda n: ("POST", f"/u/{tokens[n]}", b"List-Unsubscribe=One-Click",
                                     one_click_headers), args.seconds, limit=len(tokens))
         during = delivered.value - before
-        still_sending = sender.poll() is None
+        still_sending = is_alive()
         state, sent_rows = run_state(env["LETTERPRESS_DATABASE_URL"])
 
         print(f"\n{args.clients} concurrent keep-alive clients, {args.seconds:.0f} s each, "
@@ -274,8 +311,12 @@ def main() -> int:
         print(unsub.line("one-click POST /u/<token>"))
         print(f"ratio one-click / baseline: throughput {unsub.rps / baseline.rps:.2f}x, "
               f"p99 latency {unsub.pct(99) / baseline.pct(99):.2f}x")
-        print(f"messages delivered by the send run during the load: {during} "
-              f"(run state {state}, {sent_rows} rows sent, still sending: {still_sending})")
+        if args.sender == "send":
+            print(f"messages delivered by the send run during the load: {during} "
+                  f"(run state {state}, {sent_rows} rows sent, still sending: {still_sending})")
+        else:
+            print(f"rows written by the stand-in writer during the load: {during} "
+                  f"(still writing: {still_sending})")
 
         # No lost unsubscribes: every 200 must be in the database.
         from sqlalchemy import create_engine, text
@@ -294,7 +335,7 @@ def main() -> int:
         print(f"unsubscribes answered 200: {len(wanted)}; in the database: "
               f"{len(wanted & done)}; lost: {len(lost)}")
         errors = len(baseline.errors) + len(unsub.errors)
-        if not still_sending:
+        if not still_sending and args.sender == "send":
             lines = (workdir / "send.log").read_text(errors="replace").strip().splitlines()
             print(f"the send run stopped during the load (state {state}); its last words:")
             for line in lines[-3:]:
@@ -313,6 +354,9 @@ def main() -> int:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        for child in multiprocessing.active_children():
+            if child is not sink:
+                child.terminate()
         if sink is not None and sink.is_alive():
             os.kill(sink.pid, signal.SIGTERM)
             sink.join(timeout=5)
