@@ -190,6 +190,8 @@ pre{margin:0;background:#fff;border:1px solid #c8ccd2;padding:12px;width:74ch;
     height:calc(100vh - 146px);overflow:auto;white-space:pre;font:13px/1.35 monospace}
 .errors{margin:16px;padding:12px 16px;background:#fff0f0;border:2px solid #c00;color:#600}
 .errors pre,.warnings pre{width:auto;height:auto;border:0;background:none;padding:0}
+.inbox{margin:12px 16px 0;padding:8px 12px;background:#fff;border:1px solid #c8ccd2}
+.inbox span{color:#666}
 .warnings{margin:16px 16px 0;padding:8px 16px;background:#fff8e0;border:1px solid #d9a400}
 """
 
@@ -222,7 +224,11 @@ def _page(state: PreviewState, build: _Build) -> str:
         lines = html.escape("\n".join(build.errors + build.warnings))
         notes = f"<section class='warnings'><strong>Lint</strong><pre>{lines}</pre></section>"
     size = len(rendered.html.encode("utf-8")) / 1024
-    return (head + notes + "<main>"
+    # What the inbox list shows: sender, subject and the first line of the mail.
+    inbox = (f"<section class='inbox'><strong>{html.escape(rendered.publication.sender)}</strong>"
+             f" · {html.escape(rendered.subject)} <span>— {html.escape(rendered.preheader)}"
+             "</span></section>")
+    return (head + notes + inbox + "<main>"
             f"<figure><figcaption>Desktop · 600 px · {size:.1f} KB</figcaption>"
             "<iframe src='/mail.html' width='620' title='Desktop'></iframe></figure>"
             "<figure><figcaption>Mobile · 375 px</figcaption>"
