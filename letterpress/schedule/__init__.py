@@ -37,7 +37,18 @@ __all__ = [
     "parse_rule",
     "run_occurrence",
     "run_scheduled_send",
+    "run_scheduler",
     "schedule_issue",
+    "start_background",
     "sweep",
     "upcoming",
 ]
+
+
+def __getattr__(name: str):
+    # The daemon (and APScheduler with it) is imported only by those who run it.
+    if name in ("run_scheduler", "start_background"):
+        from . import daemon
+
+        return getattr(daemon, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
