@@ -306,3 +306,60 @@ def test_stored_rows_are_unique_per_key(project, scheduled):
     with project.session() as s:
         keys = s.scalars(select(ScheduledSend.occurrence_key)).all()
     assert len(keys) == len(set(keys)) == 1
+
+
+# --------------------------------------------------------------------------- interruptions
+
+def test_claimed_but_not_prepared_send_is_taken_up_again(project, scheduled, clock):
+    # A scheduler claimed the send, then died before creating the send run.
+    clock.set(PLANNED_UTC)
+    assert service._set_state(project, scheduled.id, ("scheduled",), state="running")
+    assert service.sweep(project).sends == [scheduled.id]
+    transport = MemoryTransport()
+    assert service.run_scheduled_send(project, scheduled.id, transport=transport).state == "done"
+    assert len(transport.messages) == 3 and len(runs(project)) == 1
+
+
+def test_stale_occurrence_claim_is_taken_over(project, project_dir, clock):
+    add_subscribers(project, 2)
+    write_issue(project_dir, number=45, when=date(2025, 3, 11))
+    clock.set(MARCH)
+    with project.session() as s:  # claimed by a process that died at once
+        s.add(ScheduleOccurrence(publication="pvd", occurrence_key="pvd@2025-03",
+                                 planned_at=MARCH, outcome="running", detail="sending",
+                                 created_at=MARCH, updated_at=MARCH))
+    transport = MemoryTransport()
+    assert not service.run_occurrence(project, "pvd", MARCH, transport=transport).acted
+    clock.advance(minutes=11)
+    assert service.sweep(project).occurrences == [("pvd", MARCH)]
+    assert service.run_occurrence(project, "pvd", MARCH, transport=transport).state == "sent"
+    assert len(transport.messages) == 2
+
+
+def test_server_refusing_everything_fails_the_send_and_run_now_resumes_it(
+        project, project_dir, clock, settings):
+    from letterpress.errors import TransportError
+
+    clock.set(utc(2025, 1, 10))
+    emails = add_subscribers(project, 25)
+    row = service.schedule_issue(project, write_issue(project_dir, number=43), PLANNED_LOCAL)
+    down = {"yes": True}
+
+    def refuse(mail_from, recipients, data):
+        if down["yes"]:
+            raise TransportError("connection refused", code=0)
+
+    transport = MemoryTransport(fail=refuse)
+    clock.set(PLANNED_UTC)
+    outcome = service.run_scheduled_send(project, row.id, transport=transport)
+    assert outcome.state == "failed" and f"run-now {row.id}" in outcome.detail
+    assert transport.messages == []
+    assert any("ÉCHEC" in n["Subject"] for n in notifications(settings))
+    # Not retried behind the editors' back.
+    assert service.sweep(project).sends == []
+    down["yes"] = False
+    clock.advance(hours=8)  # past the grace period: a person decided
+    outcome = service.run_scheduled_send(project, row.id, transport=transport, manual=True)
+    assert outcome.state == "done", outcome.detail
+    assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
+    assert len(runs(project)) == 1

@@ -264,6 +264,12 @@ class SchedulerDaemon:
         with _RUNTIMES_LOCK:
             _RUNTIMES[self.project_dir] = self.runtime
         self.scheduler.start()
+        ruled = {f"rule:{p.slug}" for p in self.project.settings.publications.values()
+                 if p.schedule}
+        for job in self.scheduler.get_jobs(jobstore="default"):
+            if job.id.startswith("rule:") and job.id not in ruled:
+                # The rule was removed from letterpress.toml: forget its stored job.
+                self.scheduler.remove_job(job.id, jobstore="default")
         for pub in self.project.settings.publications.values():
             if not pub.schedule:
                 continue

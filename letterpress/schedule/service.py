@@ -366,10 +366,19 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
 
 
 def _prepare(project: Project, rendered, list_name: str, key: str) -> int:
-    with project.session() as session:
-        run = delivery.prepare_run(session, rendered, list_name, clock=project.clock, key=key)
-        session.flush()
-        return run.id
+    """The send run of ``key``, created once whoever asks and however often."""
+    try:
+        with project.session() as session:
+            run = delivery.prepare_run(session, rendered, list_name, clock=project.clock,
+                                       key=key)
+            session.flush()
+            return run.id
+    except IntegrityError:
+        # Another process created the run of this key between our look-up and our insert;
+        # asking again returns that run.
+        with project.session() as session:
+            return delivery.prepare_run(session, rendered, list_name, clock=project.clock,
+                                        key=key).id
 
 
 def _send(project: Project, run_id: int, transport, stop, publication: Publication):
@@ -495,6 +504,17 @@ def _update_occurrence(project: Project, occurrence_id: int, **values: Any) -> N
                         .where(ScheduleOccurrence.id == occurrence_id).values(**values))
 
 
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def _stale(project: Project, updated_at: datetime) -> bool:
+    """A claim nobody followed up for a while: its process died before creating the run.
+
+    Taking it over is safe: the run is created under the occurrence key, at most once.
+    """
+    return project.clock.now() - updated_at > STALE_CLAIM
+
+
 def find_ready_issue(project: Project, publication: Publication, planned_at: datetime):
     """The issue of ``publication`` dated in the occurrence's month and marked ready.
 
@@ -551,7 +571,8 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
             return Outcome(row.outcome, row.run_id, row.detail, acted=False)
     row, won = _claim_occurrence(project, publication, planned_at, "running", "sending",
                                  manual=manual)
-    if not won and not (row.outcome == "running" and row.run_id is not None):
+    if not won and not (row.outcome == "running"
+                        and (row.run_id is not None or _stale(project, row.updated_at))):
         return Outcome(row.outcome, row.run_id, row.detail, acted=False)
 
     def finish(outcome: str, detail: str, counts=None, run_id=None) -> Outcome:
