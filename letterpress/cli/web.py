@@ -10,7 +10,6 @@ import sys
 
 import click
 
-from ..audience import ensure_lists
 from .common import pass_project
 
 __all__ = ["commands", "publish", "serve", "unsubscribe_mail"]
@@ -36,9 +35,6 @@ def serve(project, host: str, port: int, threads: int, with_scheduler: bool,
     reverse proxy at the publication's base URL (see docs/web.md).
     """
     from ..web.server import serve as run_server
-
-    with project.session() as session:
-        ensure_lists(session, project.settings)
 
     def ready(url: str) -> None:
         click.echo(f"letterpress: serving {project.settings.base_url} on {url}"

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from ..audience import ensure_lists
 from ..audience.tokens import TokenSigner
 from ..errors import LetterpressError, TokenError
 from ..project import Project
@@ -198,6 +199,9 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
         mails=MailQueue(factory),
     )
     app.extensions["letterpress"] = ctx
+    with project.session() as session:
+        # The forms subscribe to lists by name: make sure every configured list exists.
+        ensure_lists(session, settings)
     app.jinja_env.autoescape = True
     app.jinja_env.globals.update(csrf_field=csrf_field, base_url=settings.base_url)
 
