@@ -388,7 +388,8 @@ class _Sender:
 
     def _send_one(self, row: _Row) -> Outcome:
         try:
-            envelope = envelope_address(row.email)
+            # IDNA only for non-ASCII domains: the check costs more than building the message.
+            envelope = row.email if row.email.isascii() else envelope_address(row.email)
             unsubscribe_url, preferences_url = self._urls(row)
             _, data = self.template.for_recipient(envelope, row.name, unsubscribe_url,
                                                   preferences_url, message_id=row.message_id)
