@@ -153,7 +153,7 @@ def project_dir(tmp_path) -> Path:
     dest = tmp_path / "project"
     dest.mkdir()
     shutil.copy(ROOT / "letterpress.toml", dest / "letterpress.toml")
-    for folder in ("issues", "templates"):
+    for folder in ("issues", "templates", "images"):
         if (ROOT / folder).exists():
             shutil.copytree(ROOT / folder, dest / folder)
     (dest / ".letterpress-secret").write_text("test-secret-key-" + "x" * 32 + "\n")

@@ -44,7 +44,7 @@ def test_every_section_of_the_letter_in_order(sample):
         "offre_de_services", "webinaires", "on_parle_de_vous", "voir_aussi"]
     assert [s.title for s in sample.sections] == [
         "L'actu", "Le chiffre du mois", "L'image du mois", "Le Club", "Le Club départemental",
-        "La projetothèque", "L'offre de services", "Webinaires", "On parle de vous", "Voir aussi"]
+        "La projetothèque", "L'offre de services", "", "On parle de vous", "Voir aussi"]
 
 
 def test_section_contents(sample):
