@@ -27,7 +27,9 @@ def write_build(rendered: RenderedIssue, out_dir: Path,
                 extra: dict[str, bytes] | None = None) -> BuildResult:
     """Write ``out_dir/<slug>/index.html`` (web version), ``index.txt``, ``assets/`` and extras.
 
-    The HTML is the archive version (no recipient links); lint positions refer to it.
+    The HTML is the archive version (no recipient links); lint positions refer to it.  Its
+    images point at the ``assets/`` folder written beside it, so the built page opens from
+    disk (or any static host) with its pictures, before the web server publishes them.
     """
     folder = Path(out_dir) / rendered.issue.slug
     folder.mkdir(parents=True, exist_ok=True)
@@ -41,7 +43,10 @@ def write_build(rendered: RenderedIssue, out_dir: Path,
         tmp.replace(path)  # readers (a preview, a web server) never see half a file
         files[name] = len(data)
 
-    put("index.html", rendered.archive_html().encode("utf-8"))
+    html = rendered.archive_html()
+    for name in rendered.assets:
+        html = html.replace(f"{rendered.base_url}/assets/{name}", f"assets/{name}")
+    put("index.html", html.encode("utf-8"))
     put("index.txt", rendered.archive_text().encode("utf-8"))
     for name, source in rendered.assets.items():
         target = folder / "assets" / name
