@@ -337,13 +337,13 @@ def main() -> int:
         errors = len(baseline.errors) + len(unsub.errors)
         if not still_sending and args.sender == "send":
             lines = (workdir / "send.log").read_text(errors="replace").strip().splitlines()
-            print(f"the send run stopped during the load (state {state}); its last words:")
-            for line in lines[-3:]:
-                print(f"  {line[:300]}")
+            errors_seen = [line for line in lines if "Error" in line] or lines[-1:]
+            print(f"the send run stopped during the load (state {state}): "
+                  f"{errors_seen[-1][:300] if errors_seen else 'no output'}")
         if errors or lost or not still_sending:
             print("FAILED: " + ", ".join(filter(None, [
                 f"{errors} errors" if errors else "", f"{len(lost)} lost" if lost else "",
-                "" if still_sending else "the send finished before the load did"])))
+                "" if still_sending else "the send stopped before the load ended"])))
             return 1
         return 0
     finally:
