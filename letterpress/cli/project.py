@@ -8,6 +8,8 @@ from ..db import current_revision, head_revision, upgrade
 from ..settings import PROJECT_SETTINGS
 from .common import pass_project
 
+__all__ = ["commands"]
+
 
 @click.command("settings")
 @pass_project
