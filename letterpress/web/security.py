@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import threading
@@ -84,9 +85,14 @@ class CsrfProtector:
         """A fresh random value for the CSRF cookie."""
         return secrets.token_urlsafe(24)
 
+    @staticmethod
+    def _binding(cookie_value: str) -> str:
+        # The page carries a digest of the cookie, never the (HttpOnly) cookie itself.
+        return hashlib.sha256(cookie_value.encode()).hexdigest()[:32]
+
     def token_for(self, cookie_value: str, form: str) -> str:
         """The hidden-field value for ``form``, bound to the browser's cookie value."""
-        return self._serializer.dumps([cookie_value, form])
+        return self._serializer.dumps([self._binding(cookie_value), form])
 
     def check(self, cookie_value: str | None, token: str | None, form: str) -> None:
         """Raise :class:`CSRFError` unless ``token`` was issued for this cookie and form."""
@@ -100,7 +106,8 @@ class CsrfProtector:
             raise CSRFError("CSRF token expired") from None
         except (BadData, ValueError, TypeError):
             raise CSRFError("CSRF token altered") from None
-        if signed_form != form or not hmac.compare_digest(str(value), cookie_value):
+        if signed_form != form or not hmac.compare_digest(str(value),
+                                                          self._binding(cookie_value)):
             raise CSRFError("CSRF token does not match")
 
 
