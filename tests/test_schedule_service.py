@@ -147,15 +147,23 @@ def test_two_schedulers_at_once_make_one_run(project, scheduled, clock, settings
     transport = MemoryTransport()
     outcomes, barrier = [], threading.Barrier(4)
 
+    errors = []
+
     def fire():
         barrier.wait()
-        outcomes.append(service.run_scheduled_send(project, scheduled.id, transport=transport))
+        try:
+            outcomes.append(service.run_scheduled_send(project, scheduled.id,
+                                                       transport=transport))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
 
     threads = [threading.Thread(target=fire) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
+    assert sorted(o.acted for o in outcomes) == [False, False, False, True]
     assert len(runs(project)) == 1
     assert sorted(r for m in transport.messages for r in m.recipients) == [
         f"lecteur{i}@example.org" for i in range(3)]
@@ -316,6 +324,9 @@ def test_claimed_but_not_prepared_send_is_taken_up_again(project, scheduled, clo
     assert service._set_state(project, scheduled.id, ("scheduled",), state="running")
     assert service.sweep(project).sends == [scheduled.id]
     transport = MemoryTransport()
+    # At first it may be another scheduler about to create the run: left alone…
+    assert not service.run_scheduled_send(project, scheduled.id, transport=transport).acted
+    clock.advance(minutes=11)  # …until the claim is clearly abandoned.
     assert service.run_scheduled_send(project, scheduled.id, transport=transport).state == "done"
     assert len(transport.messages) == 3 and len(runs(project)) == 1
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import content, delivery, render
 from ..errors import (
@@ -311,7 +311,10 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
     publication = project.settings.publication(row.publication)
     rendered = None
     if row.state == "running":
-        pass  # paused or interrupted: resume the same run
+        if row.run_id is None and not _stale(project, row.updated_at):
+            # Claimed by another scheduler that is creating the run right now.
+            return Outcome(row.state, acted=False)
+        # Otherwise paused or interrupted: resume the same run.
     elif row.state == "scheduled" or (manual and row.state in ("missed", "failed")):
         if not manual:
             decision = decide(row.planned_at, clock.now(), grace_of(publication))
@@ -373,9 +376,9 @@ def _prepare(project: Project, rendered, list_name: str, key: str) -> int:
                                        key=key)
             session.flush()
             return run.id
-    except IntegrityError:
-        # Another process created the run of this key between our look-up and our insert;
-        # asking again returns that run.
+    except (IntegrityError, OperationalError):
+        # Another process created the run of this key between our look-up and our insert
+        # (SQLite reports that race as "database is locked"); asking again returns that run.
         with project.session() as session:
             return delivery.prepare_run(session, rendered, list_name, clock=project.clock,
                                         key=key).id
