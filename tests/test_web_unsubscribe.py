@@ -273,3 +273,21 @@ def test_a_real_send_run_survives_one_click_unsubscribes(app, project, signer, d
 def test_other_token_pages_refuse_forged_tokens(client, path):
     response = client.get(path + "Wzk5OSwxXQ.forged.signature")
     assert response.status_code == 404
+
+
+def test_forged_tokens_do_not_queue_for_the_write_lock(app, project, db_url):
+    if not db_url.startswith("sqlite"):
+        pytest.skip("about SQLite's single writer")
+    import sqlite3
+
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a send run in the middle of a write
+    try:
+        client = app.test_client(use_cookies=False)
+        started = time.monotonic()
+        response = client.post("/u/WzEsMV0.forged.token", data=b"List-Unsubscribe=One-Click")
+        assert response.status_code == 404
+        assert time.monotonic() - started < 2
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

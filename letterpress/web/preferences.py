@@ -16,7 +16,7 @@ from ..audience.models import MailingList, Subscription
 from ..errors import AudienceError
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
-from .readers import mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token
 
 __all__ = ["blueprint"]
 
@@ -58,8 +58,9 @@ def preferences_post(token: str):
     ctx = web()
     clock = ctx.project.clock
     form = request.form
+    data = ctx.signer.loads("preferences", token)
     with write_session() as session:
-        target = resolve_token(session, ctx.signer, ctx.settings, "preferences", token)
+        target = load_target(session, ctx.settings, data)
         pub = target.publication
         statuses = _statuses(session, target.subscriber.id, pub.lists)
         subs = {s.mailing_list.name: s for s in target.subscriber.subscriptions}
@@ -69,7 +70,7 @@ def preferences_post(token: str):
                     _leave(session, subs[name].id, clock)
             session.flush()
             session.expire_all()
-            target = resolve_token(session, ctx.signer, ctx.settings, "preferences", token)
+            target = load_target(session, ctx.settings, data)
             return _page(target, session, token, message_key="prefs_unsub_all_done")
 
         wanted = set(form.getlist("lists")) & set(pub.lists)
@@ -89,7 +90,7 @@ def preferences_post(token: str):
                 _leave(session, subs[name].id, clock)
         session.flush()
         session.expire_all()
-        target = resolve_token(session, ctx.signer, ctx.settings, "preferences", token)
+        target = load_target(session, ctx.settings, data)
         return _page(target, session, token, message_key="prefs_saved")
 
 

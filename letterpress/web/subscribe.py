@@ -14,7 +14,7 @@ from ..errors import InvalidEmail, Suppressed, TokenExpired
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
 from .mailing import page_mail
-from .readers import mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token
 from .security import Limit
 
 __all__ = ["CONFIRM_MAX_AGE", "HONEYPOT_FIELD", "LIMIT_PER_ADDRESS", "LIMIT_PER_IP", "blueprint"]
@@ -160,12 +160,12 @@ def confirm_post(token: str):
     """Activate the pending subscription."""
     check_csrf("confirm")
     ctx = web()
+    try:
+        data = ctx.signer.loads("confirm", token, max_age=CONFIRM_MAX_AGE)
+    except TokenExpired:
+        return _expired()
     with write_session() as session:
-        try:
-            target = resolve_token(session, ctx.signer, ctx.settings, "confirm", token,
-                                   max_age=CONFIRM_MAX_AGE)
-        except TokenExpired:
-            return _expired()
+        target = load_target(session, ctx.settings, data)
         if target.subscription.status == "pending":
             confirm(session, target.subscription.id, clock=ctx.project.clock, ip=client_ip())
         elif target.subscription.status != "active":

@@ -8,12 +8,14 @@ CSRF token.  The confirmation page offers an optional reason and a time-limited 
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Blueprint, request
 
 from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
 from ..errors import AudienceError, TokenExpired
 from .app import check_csrf, client_ip, render_page, web, write_session
-from .readers import mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token
 
 __all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "blueprint"]
 
@@ -34,19 +36,16 @@ def _is_one_click() -> bool:
         b"List-Unsubscribe=One-Click")
 
 
-def _unsubscribe(token: str, channel: str, reason: str | None = None):
+def _unsubscribe(token: str, channel: str):
     ctx = web()
+    data = ctx.signer.loads("unsubscribe", token)
     with write_session() as session:
-        target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
-        try:
-            changed = unsubscribe(session, target.subscription.id, channel=channel,
-                                  clock=ctx.project.clock, reason=reason)
-        except AudienceError:
-            # e.g. a bounced address: it already receives nothing, which is what was asked.
-            changed = False
-        email = target.subscriber.email
-        resub = ctx.signer.dumps("resubscribe", target.token.subscriber_id, target.token.list_id)
-        return target, email, changed, resub
+        target = load_target(session, ctx.settings, data)
+        # A bounced address already receives nothing, which is what was asked: no error.
+        with contextlib.suppress(AudienceError):
+            unsubscribe(session, target.subscription.id, channel=channel,
+                        clock=ctx.project.clock)
+        return target, target.subscriber.email
 
 
 @blueprint.get("/u/<token>")
@@ -68,11 +67,11 @@ def unsubscribe_page(token: str):
 def unsubscribe_post(token: str):
     """One-click (RFC 8058) or the page's button: unsubscribe now."""
     if _is_one_click():
-        target, _email, _changed, _resub = _unsubscribe(token, "one-click")
-        body, status = render_page("one_click.html", target.publication)
-        return body, 200
+        target, _email = _unsubscribe(token, "one-click")
+        return render_page("one_click.html", target.publication)
     check_csrf("unsubscribe")
-    target, email, _changed, resub = _unsubscribe(token, "page")
+    target, email = _unsubscribe(token, "page")
+    resub = web().signer.dumps("resubscribe", target.token.subscriber_id, target.token.list_id)
     return render_page("unsubscribed.html", target.publication, token=token,
                        masked=mask_email(email), resub_token=resub, reasons=REASONS)
 
@@ -85,8 +84,9 @@ def unsubscribe_reason(token: str):
     if reason not in REASONS:
         reason = ""
     ctx = web()
+    data = ctx.signer.loads("unsubscribe", token)
     with write_session() as session:
-        target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
+        target = load_target(session, ctx.settings, data)
         if reason and target.subscription.status == "unsubscribed":
             _record_reason(target.subscription, reason, ctx.project.clock.now())
         return render_page("unsubscribed.html", target.publication, token=token,
@@ -123,12 +123,12 @@ def resubscribe(resub_token: str):
     """Put the reader back on the list: a new consent, recorded as such."""
     check_csrf("resubscribe")
     ctx = web()
+    try:
+        data = ctx.signer.loads("resubscribe", resub_token, max_age=RESUBSCRIBE_MAX_AGE)
+    except TokenExpired:
+        return _resubscribe_expired()
     with write_session() as session:
-        try:
-            target = resolve_token(session, ctx.signer, ctx.settings, "resubscribe", resub_token,
-                                   max_age=RESUBSCRIBE_MAX_AGE)
-        except TokenExpired:
-            return _resubscribe_expired()
+        target = load_target(session, ctx.settings, data)
         pub = target.publication
         consent = Consent(source="form", text=_resub_consent(pub), ip=client_ip(),
                           form_id="unsubscribe-page")
