@@ -291,3 +291,22 @@ def test_forged_tokens_do_not_queue_for_the_write_lock(app, project, db_url):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_crash_logs_no_token_and_shows_a_plain_page(app, reader, signer, monkeypatch,
+                                                      caplog):
+    import letterpress.web.unsubscribe as pages
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(pages, "unsubscribe", broken)
+    app.config["TESTING"] = False  # let Flask handle and log the error as in production
+    token = _token(signer, reader)
+    with caplog.at_level("ERROR"):
+        response = app.test_client(use_cookies=False).post(
+            f"/u/{token}", data=b"List-Unsubscribe=One-Click")
+    assert response.status_code == 500
+    assert "Erreur" in response.get_data(as_text=True)
+    assert "/u/…" in caplog.text
+    assert token not in caplog.text
