@@ -97,6 +97,8 @@ def test_atom_feed_is_valid(client, project):
     assert entry.find(f"{ATOM}id").text == "https://lettre.example.org/pvd/42"
     assert entry.find(f"{ATOM}link").get("href") == "https://lettre.example.org/pvd/42"
     assert "#42" in entry.find(f"{ATOM}title").text
+    assert entry.find(f"{ATOM}summary").text.startswith("Rencontres régionales PACA")
+    assert entry.find(f"{ATOM}content").get("src") == "https://lettre.example.org/pvd/42"
     for required in ("id", "title", "updated"):
         assert root.find(f"{ATOM}{required}") is not None
         assert entry.find(f"{ATOM}{required}") is not None

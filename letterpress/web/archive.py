@@ -114,10 +114,19 @@ def feed(slug: str):
         sub(item, "link", href=url, rel="alternate", type="text/html")
         sub(item, "updated", stamp(entry))
         sub(item, "published", stamp(entry))
-        sub(item, "summary", entry.subject)
+        sub(item, "summary", _preheader(ctx, entry) or entry.subject)
+        sub(item, "content", type="text/html", src=url)
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml, 200, {"Content-Type": "application/atom+xml; charset=utf-8",
                       "Cache-Control": "public, max-age=300"}
+
+
+def _preheader(ctx, entry) -> str:
+    """The issue's preheader, from the render cache; empty when the file cannot be read."""
+    try:
+        return ctx.issues.rendered(entry.path).preheader
+    except (OSError, LetterpressError):
+        return ""
 
 
 @blueprint.get("/assets/<name>")
