@@ -378,3 +378,46 @@ def test_concurrent_subscribe_of_the_same_address(pg_url, settings, clock):
         assert s.scalar(select(func.count()).select_from(Subscriber)) == 1
     thread.join()
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- schema
+
+AUDIENCE_TABLES = {"subscribers", "mailing_lists", "subscriptions", "subscription_events",
+                   "suppressions"}
+
+
+def test_migration_matches_the_models(engine):
+    """Migration 0001 and the models describe the same tables (no autogenerate diff)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from letterpress.models import Base
+
+    def table_of(diff):
+        op = diff[0] if isinstance(diff, list) else diff
+        for item in op[1:]:
+            name = getattr(item, "name", None) if not isinstance(item, str) else item
+            table = getattr(item, "table", None)
+            if table is not None:
+                return table.name
+            if name in AUDIENCE_TABLES:
+                return name
+        return None
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = [d for d in compare_metadata(ctx, Base.metadata) if table_of(d) in AUDIENCE_TABLES]
+    assert diffs == []
+
+
+def test_public_names_exist():
+    import importlib
+
+    for name in ("letterpress.audience", "letterpress.audience.emails",
+                 "letterpress.audience.models", "letterpress.audience.queries",
+                 "letterpress.audience.service", "letterpress.audience.suppression",
+                 "letterpress.audience.tokens", "letterpress.audience.csv_import",
+                 "letterpress.audience.csv_export", "letterpress.audience.gdpr"):
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            assert hasattr(module, public), f"{name}.{public}"
