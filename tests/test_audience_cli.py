@@ -141,6 +141,8 @@ def test_export_person_and_forget(lp, tmp_path):
     assert lp("subscribers", "count", "--status", "all").output.strip() == "0"
     data = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
     assert data["email"] is None and data["suppressions"][0]["reason"] == "erased"
+    shown = lp("subscribers", "show", "anne@example.org").output
+    assert "No personal data held" in shown and "suppressed on all lists (erased)" in shown
     path = tmp_path / "again.csv"
     path.write_text("email\nanne@example.org\n")
     result = lp("subscribers", "import", str(path))

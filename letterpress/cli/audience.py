@@ -228,7 +228,12 @@ def show_command(project, email):
     with project.session() as session:
         subscriber = find_subscriber(session, email)
         if subscriber is None:
-            raise SubscriberNotFound(email)
+            held = export_person(session, email)  # raises SubscriberNotFound if nothing at all
+            click.echo(f"No personal data held about {email}.")
+            for entry in held["suppressions"]:
+                click.echo(f"  suppressed on {entry['scope']} ({entry['reason']}) "
+                           f"since {entry['since'][:16].replace('T', ' ')} UTC")
+            return
         click.echo(f"{subscriber.email}  {subscriber.name}".rstrip())
         for key, value in sorted((subscriber.attributes or {}).items()):
             click.echo(f"  {key}: {value}")
