@@ -50,6 +50,7 @@ def test_archive_lists_only_sent_issues(client, project, make_reader):
     assert 'href="/pvd/42"' in page
     assert "16 décembre 2024" in page
     assert "Lettre d&#39;information #42" in page
+    assert "Rencontres régionales PACA" in page  # the preheader says what is inside
     other = client.get("/acv/").get_data(as_text=True)  # another publication's archive
     assert "Aucune lettre" in other and "/pvd/42" not in other
 

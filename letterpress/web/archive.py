@@ -49,7 +49,9 @@ def index(slug: str):
     pub = _publication(slug)
     from ..render.dates import format_long
 
-    entries = [(e, format_long(e.issue_date, pub.language)) for e in _entries(slug)]
+    ctx = web()
+    entries = [(e, format_long(e.issue_date, pub.language), _preheader(ctx, e))
+               for e in _entries(slug)]
     body, status = render_page("archive.html", pub, entries=entries)
     return body, status, {"Cache-Control": "public, max-age=300"}
 
