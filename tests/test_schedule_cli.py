@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
+from letterpress import schedule as sched
 from letterpress.cli import main
 from letterpress.project import Project
-from letterpress.schedule import daemon, service
+from letterpress.schedule import daemon
 
 from .fixtures_schedule import add_subscribers, clear_issues, utc, write_issue
 
@@ -73,7 +74,7 @@ def test_schedule_shorthand_list_show_cancel(cli, project_dir, live_project):
     assert cancelled.exit_code == 0 and "cancelled" in cancelled.output
     assert cli("schedule", "cancel", "2").exit_code == 1
     assert cli("schedule", "show", "99").exit_code == 1
-    assert [r.state for r in service.list_scheduled(live_project, include_past=True)] == [
+    assert [r.state for r in sched.list_scheduled(live_project, include_past=True)] == [
         "cancelled", "cancelled"]
 
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from letterpress import schedule as sched
 from letterpress.delivery.models import SendRun
 from letterpress.project import Project
-from letterpress.schedule import daemon, service
+from letterpress.schedule import daemon
 from letterpress.schedule.models import ScheduleOccurrence
 from letterpress.schedule.rules import parse_rule
 from letterpress.transports import MemoryTransport
@@ -50,7 +51,7 @@ def schedule_soon(project: Project, project_dir: Path, seconds: float, **kw):
     """Schedule a ready issue ``seconds`` from now; returns the schedule row."""
     today = datetime.now(UTC).date()
     path = write_issue(project_dir, number=kw.pop("number", 43), when=today, **kw)
-    return service.schedule_issue(project, path, datetime.now(UTC) + timedelta(seconds=seconds))
+    return sched.schedule_issue(project, path, datetime.now(UTC) + timedelta(seconds=seconds))
 
 
 def runs(project) -> list[SendRun]:
@@ -116,7 +117,7 @@ def test_daemon_fires_once_across_restarts(live_project, project_dir):
     run_daemon(0.5)  # started and stopped before the planned time: a restart
     assert transport.messages == []
     run_daemon(4)  # fires
-    assert service.get_scheduled(live_project, row.id).state == "done"
+    assert sched.get_scheduled(live_project, row.id).state == "done"
     run_daemon(1.5)  # restarted again: nothing more
     assert sorted(r for m in transport.messages for r in m.recipients) == [
         f"lecteur{i}@example.org" for i in range(3)]
@@ -154,7 +155,7 @@ def test_rule_occurrence_is_fired_by_the_daemon(live_project, project_dir, monke
         d.shutdown()
         project.close()
     assert len(transport.messages) == 2
-    [occ] = service.list_occurrences(live_project)
+    [occ] = sched.list_occurrences(live_project)
     assert occ.outcome == "sent" and occ.occurrence_key == f"pvd@{local:%Y-%m}"
 
 
@@ -209,7 +210,7 @@ def test_end_to_end_scheduled_send_reaches_every_subscriber_once(
     assert received_by(smtp_server, emails) == dict.fromkeys(emails, 1)
     subjects = {r.message["Subject"] for r in smtp_server.received if r.rcpt_tos[0] in emails}
     assert subjects == {"Lettre programmée"}
-    assert service.get_scheduled(live_project, row.id).state == "done"
+    assert sched.get_scheduled(live_project, row.id).state == "done"
     # The editors heard about it.
     editors = live_project.settings.publication("pvd").editors_email
     assert any(editors in r.rcpt_tos for r in smtp_server.received)
@@ -251,7 +252,7 @@ def test_sigterm_mid_send_pauses_and_resume_completes(live_project, project_dir,
         assert stop_process(first) == 0, (tmp_path / "first.log").read_text()
     partial = sum(received_by(smtp_server, emails).values())
     assert 3 <= partial < len(emails), "the send was not interrupted mid-way"
-    paused = service.get_scheduled(live_project, row.id)
+    paused = sched.get_scheduled(live_project, row.id)
     assert paused.state == "running" and "paused" in paused.message
     time.sleep(1)
     assert sum(received_by(smtp_server, emails).values()) == partial  # really stopped
@@ -264,5 +265,5 @@ def test_sigterm_mid_send_pauses_and_resume_completes(live_project, project_dir,
     finally:
         stop_process(second)
     assert received_by(smtp_server, emails) == dict.fromkeys(emails, 1)
-    assert service.get_scheduled(live_project, row.id).state == "done"
+    assert sched.get_scheduled(live_project, row.id).state == "done"
     assert len(runs(live_project)) == 1

@@ -11,10 +11,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from letterpress import schedule as sched
 from letterpress.delivery.models import Delivery, SendRun
 from letterpress.errors import ContentError, ScheduleError, ScheduleNotFound
-from letterpress.schedule import service
 from letterpress.schedule.models import ScheduledSend, ScheduleOccurrence
+from letterpress.schedule.service import _set_state
 from letterpress.transports import MemoryTransport
 
 from .fixtures_schedule import (
@@ -41,7 +42,7 @@ def scheduled(project, project_dir, clock):
     clock.set(utc(2025, 1, 10, 12, 0))
     add_subscribers(project, 3)
     path = write_issue(project_dir, number=43)
-    row = service.schedule_issue(project, path, PLANNED_LOCAL)
+    row = sched.schedule_issue(project, path, PLANNED_LOCAL)
     return row
 
 
@@ -58,7 +59,7 @@ def sent_count(project) -> int:
 # --------------------------------------------------------------------------- approving
 
 def test_schedule_records_approval_and_utc_time(project, scheduled):
-    row = service.get_scheduled(project, scheduled.id)
+    row = sched.get_scheduled(project, scheduled.id)
     assert row.state == "scheduled"
     assert row.planned_at == PLANNED_UTC
     assert row.list_name == "pvd"
@@ -69,7 +70,7 @@ def test_schedule_records_approval_and_utc_time(project, scheduled):
 def test_summer_time_is_read_in_the_publication_zone(project, project_dir, clock):
     clock.set(utc(2025, 6, 1))
     path = write_issue(project_dir, number=48, when=date(2025, 6, 17))
-    row = service.schedule_issue(project, path, "2025-06-17 10:00")
+    row = sched.schedule_issue(project, path, "2025-06-17 10:00")
     assert row.planned_at == utc(2025, 6, 17, 8, 0)  # CEST, UTC+2
 
 
@@ -78,49 +79,49 @@ def test_broken_issue_is_refused_at_scheduling_time(project, project_dir, clock)
     path.write_text(path.read_text().replace("number: 43", "number: -1")
                     .replace("type: texte", "type: nope"))
     with pytest.raises(ContentError) as info:
-        service.schedule_issue(project, path, PLANNED_LOCAL)
+        sched.schedule_issue(project, path, PLANNED_LOCAL)
     assert len(info.value.problems) >= 2  # every problem, at once
-    assert service.list_scheduled(project, include_past=True) == []
+    assert sched.list_scheduled(project, include_past=True) == []
 
 
 def test_draft_past_time_and_unknown_list_are_refused(project, project_dir, clock):
     clock.set(utc(2025, 1, 10))
     draft = write_issue(project_dir, number=43, status="draft")
     with pytest.raises(ScheduleError, match="draft"):
-        service.schedule_issue(project, draft, PLANNED_LOCAL)
+        sched.schedule_issue(project, draft, PLANNED_LOCAL)
     ready = write_issue(project_dir, number=44)
     with pytest.raises(ScheduleError, match="in the past"):
-        service.schedule_issue(project, ready, "2025-01-09 10:00")
+        sched.schedule_issue(project, ready, "2025-01-09 10:00")
     with pytest.raises(ScheduleError, match="does not belong"):
-        service.schedule_issue(project, ready, PLANNED_LOCAL, list_name="acv")
+        sched.schedule_issue(project, ready, PLANNED_LOCAL, list_name="acv")
     with pytest.raises(ScheduleError, match="cannot read the time"):
-        service.schedule_issue(project, ready, "next tuesday")
+        sched.schedule_issue(project, ready, "next tuesday")
 
 
 def test_second_schedule_needs_replace(project, project_dir, scheduled):
     path = project_dir / "issues" / "2025-01-pvd-43.yaml"
     with pytest.raises(ScheduleError, match="already scheduled.*--replace"):
-        service.schedule_issue(project, path, "2025-01-15 10:00")
-    new = service.schedule_issue(project, path, "2025-01-15 10:00", replace=True)
-    old = service.get_scheduled(project, scheduled.id)
+        sched.schedule_issue(project, path, "2025-01-15 10:00")
+    new = sched.schedule_issue(project, path, "2025-01-15 10:00", replace=True)
+    old = sched.get_scheduled(project, scheduled.id)
     assert old.state == "cancelled" and f"replaced by schedule {new.id}" in old.message
-    assert [r.id for r in service.list_scheduled(project)] == [new.id]
+    assert [r.id for r in sched.list_scheduled(project)] == [new.id]
 
 
 def test_cancel(project, scheduled):
-    row = service.cancel_scheduled(project, scheduled.id)
+    row = sched.cancel_scheduled(project, scheduled.id)
     assert row.state == "cancelled"
     with pytest.raises(ScheduleError, match="already cancelled"):
-        service.cancel_scheduled(project, scheduled.id)
+        sched.cancel_scheduled(project, scheduled.id)
     with pytest.raises(ScheduleNotFound):
-        service.cancel_scheduled(project, 9999)
+        sched.cancel_scheduled(project, 9999)
 
 
 # --------------------------------------------------------------------------- firing
 
 def test_not_due_yet_does_nothing(project, scheduled, clock):
     clock.set(PLANNED_UTC - timedelta(minutes=1))
-    outcome = service.run_scheduled_send(project, scheduled.id, transport=MemoryTransport())
+    outcome = sched.run_scheduled_send(project, scheduled.id, transport=MemoryTransport())
     assert outcome.state == "scheduled" and not outcome.acted
     assert runs(project) == []
 
@@ -128,12 +129,12 @@ def test_not_due_yet_does_nothing(project, scheduled, clock):
 def test_fires_once_with_counts_and_notification(project, scheduled, clock, settings):
     clock.set(PLANNED_UTC + timedelta(seconds=2))
     transport = MemoryTransport()
-    outcome = service.run_scheduled_send(project, scheduled.id, transport=transport)
+    outcome = sched.run_scheduled_send(project, scheduled.id, transport=transport)
     assert outcome.state == "done", outcome.detail
     assert sorted(r for m in transport.messages for r in m.recipients) == [
         "lecteur0@example.org", "lecteur1@example.org", "lecteur2@example.org"]
     # A restart, a misfire or a second call: nothing more.
-    again = service.run_scheduled_send(project, scheduled.id, transport=transport)
+    again = sched.run_scheduled_send(project, scheduled.id, transport=transport)
     assert not again.acted and again.state == "done"
     assert len(transport.messages) == 3
     assert len(runs(project)) == 1 and runs(project)[0].key == scheduled.occurrence_key
@@ -152,7 +153,7 @@ def test_two_schedulers_at_once_make_one_run(project, scheduled, clock, settings
     def fire():
         barrier.wait()
         try:
-            outcomes.append(service.run_scheduled_send(project, scheduled.id,
+            outcomes.append(sched.run_scheduled_send(project, scheduled.id,
                                                        transport=transport))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
@@ -167,25 +168,25 @@ def test_two_schedulers_at_once_make_one_run(project, scheduled, clock, settings
     assert len(runs(project)) == 1
     assert sorted(r for m in transport.messages for r in m.recipients) == [
         f"lecteur{i}@example.org" for i in range(3)]
-    assert service.get_scheduled(project, scheduled.id).state == "done"
+    assert sched.get_scheduled(project, scheduled.id).state == "done"
     assert len(notifications(settings)) == 1
 
 
 def test_down_past_grace_is_missed_not_sent(project, scheduled, clock, settings):
     # The publication allows 4 hours; the scheduler comes back 5 hours late.
     clock.set(PLANNED_UTC + timedelta(hours=5))
-    result = service.sweep(project)
+    result = sched.sweep(project)
     assert result.sends == [] and result.missed == [f"schedule {scheduled.id}"]
-    row = service.get_scheduled(project, scheduled.id)
+    row = sched.get_scheduled(project, scheduled.id)
     assert row.state == "missed" and "run-now" in row.message
     assert runs(project) == []
     [note] = notifications(settings)
     assert "MANQUÉ" in note["Subject"]
     # A second sweep does not notify again.
-    service.sweep(project)
+    sched.sweep(project)
     assert len(notifications(settings)) == 1
     # A human decides: run-now sends it.
-    outcome = service.run_scheduled_send(project, scheduled.id, transport=MemoryTransport(),
+    outcome = sched.run_scheduled_send(project, scheduled.id, transport=MemoryTransport(),
                                          manual=True)
     assert outcome.state == "done"
     assert sent_count(project) == 3
@@ -193,9 +194,9 @@ def test_down_past_grace_is_missed_not_sent(project, scheduled, clock, settings)
 
 def test_down_within_grace_fires_on_start(project, scheduled, clock):
     clock.set(PLANNED_UTC + timedelta(hours=3, minutes=59))
-    result = service.sweep(project)
+    result = sched.sweep(project)
     assert result.sends == [scheduled.id] and result.missed == []
-    assert service.run_scheduled_send(project, scheduled.id,
+    assert sched.run_scheduled_send(project, scheduled.id,
                                       transport=MemoryTransport()).state == "done"
 
 
@@ -205,7 +206,7 @@ def test_content_changed_after_approval_is_refused(project, project_dir, schedul
     path.write_text(path.read_text().replace("Un texte court.", "Un texte modifié."))
     clock.set(PLANNED_UTC)
     transport = MemoryTransport()
-    outcome = service.run_scheduled_send(project, scheduled.id, transport=transport)
+    outcome = sched.run_scheduled_send(project, scheduled.id, transport=transport)
     assert outcome.state == "refused"
     assert "changed after it was approved" in outcome.detail and "--replace" in outcome.detail
     assert transport.messages == [] and runs(project) == []
@@ -213,10 +214,10 @@ def test_content_changed_after_approval_is_refused(project, project_dir, schedul
     assert "REFUSÉ" in note["Subject"]
     # Rescheduling with --replace approves the new content.
     clock.set(PLANNED_UTC + timedelta(minutes=1))
-    new = service.schedule_issue(project, path, "2025-01-14 11:00", replace=True)
-    assert service.get_scheduled(project, scheduled.id).state == "cancelled"
+    new = sched.schedule_issue(project, path, "2025-01-14 11:00", replace=True)
+    assert sched.get_scheduled(project, scheduled.id).state == "cancelled"
     clock.set(new.planned_at)
-    assert service.run_scheduled_send(project, new.id, transport=transport).state == "done"
+    assert sched.run_scheduled_send(project, new.id, transport=transport).state == "done"
     assert len(transport.messages) == 3
     assert "Un texte modifié." in transport.messages[0].message.get_body(("plain",)).get_content()
 
@@ -225,7 +226,7 @@ def test_broken_file_at_fire_time_is_refused(project, project_dir, scheduled, cl
     path = project_dir / "issues" / "2025-01-pvd-43.yaml"
     path.write_text("publication: pvd\nnumber: [\n")
     clock.set(PLANNED_UTC)
-    outcome = service.run_scheduled_send(project, scheduled.id, transport=MemoryTransport())
+    outcome = sched.run_scheduled_send(project, scheduled.id, transport=MemoryTransport())
     assert outcome.state == "refused" and "no longer builds" in outcome.detail
 
 
@@ -242,16 +243,16 @@ def test_rule_sends_the_ready_issue_of_the_month(project, project_dir, clock,
     write_issue(project_dir, number=45, when=date(2025, 3, 11), subject="Mars")
     write_issue(project_dir, number=46, when=date(2025, 4, 8), subject="Avril", status="draft")
     clock.set(MARCH + timedelta(seconds=1))
-    result = service.sweep(project)
+    result = sched.sweep(project)
     assert result.occurrences == [("pvd", MARCH)]
     transport = MemoryTransport()
-    outcome = service.run_occurrence(project, "pvd", MARCH, transport=transport)
+    outcome = sched.run_occurrence(project, "pvd", MARCH, transport=transport)
     assert outcome.state == "sent", outcome.detail
     assert {m.message["Subject"] for m in transport.messages} == {"Mars"}
     assert len(transport.messages) == 2
     # Once: again, or after a restart, nothing more.
-    assert not service.run_occurrence(project, "pvd", MARCH, transport=transport).acted
-    assert service.sweep(project).occurrences == []
+    assert not sched.run_occurrence(project, "pvd", MARCH, transport=transport).acted
+    assert sched.sweep(project).occurrences == []
     assert len(transport.messages) == 2
     with project.session() as s:
         [occ] = s.scalars(select(ScheduleOccurrence)
@@ -265,7 +266,7 @@ def test_rule_without_ready_issue_records_missed_and_alerts(project, project_dir
                                                             clock, settings):
     write_issue(project_dir, number=45, when=date(2025, 3, 11), status="draft")
     clock.set(MARCH)
-    outcome = service.run_occurrence(project, "pvd", MARCH, transport=MemoryTransport())
+    outcome = sched.run_occurrence(project, "pvd", MARCH, transport=MemoryTransport())
     assert outcome.state == "missed"
     assert "no issue of pvd dated 2025-03" in outcome.detail and "2025-03-pvd-45" in outcome.detail
     assert runs(project) == []
@@ -277,9 +278,9 @@ def test_rule_occurrence_past_grace_is_missed(project, project_dir, clock, setti
     add_subscribers(project, 1)
     write_issue(project_dir, number=45, when=date(2025, 3, 11))
     clock.set(utc(2025, 3, 1))
-    assert service.sweep(project).missed == []  # the scheduler runs, watching the rule…
+    assert sched.sweep(project).missed == []  # the scheduler runs, watching the rule…
     clock.set(MARCH + timedelta(hours=6))  # …then was down over the occurrence
-    result = service.sweep(project)
+    result = sched.sweep(project)
     assert result.occurrences == [] and result.missed == ["pvd@2025-03"]
     assert runs(project) == []
     # run-now on the occurrence sends it.
@@ -287,7 +288,7 @@ def test_rule_occurrence_past_grace_is_missed(project, project_dir, clock, setti
         occ = s.scalars(select(ScheduleOccurrence)
                         .where(ScheduleOccurrence.occurrence_key == "pvd@2025-03")).one()
     assert occ.outcome == "missed"
-    outcome = service.run_occurrence(project, "pvd", occ.planned_at, transport=MemoryTransport(),
+    outcome = sched.run_occurrence(project, "pvd", occ.planned_at, transport=MemoryTransport(),
                                      manual=True)
     assert outcome.state == "sent"
     assert sent_count(project) == 1
@@ -297,13 +298,13 @@ def test_two_ready_issues_for_one_month_send_nothing(project, project_dir, clock
     write_issue(project_dir, number=45, when=date(2025, 3, 4))
     write_issue(project_dir, number=46, when=date(2025, 3, 25))
     clock.set(MARCH)
-    outcome = service.run_occurrence(project, "pvd", MARCH, transport=MemoryTransport())
+    outcome = sched.run_occurrence(project, "pvd", MARCH, transport=MemoryTransport())
     assert outcome.state == "failed" and "several issues" in outcome.detail
     assert runs(project) == []
 
 
 def test_upcoming_lists_scheduled_sends_and_rule(project, scheduled):
-    items = service.upcoming(project)
+    items = sched.upcoming(project)
     assert items[0].schedule_id == scheduled.id and items[0].when == PLANNED_UTC
     rule_items = [i for i in items if i.schedule_id is None and i.publication == "pvd"]
     assert [i.when for i in rule_items] == [utc(2025, 1, 21, 9, 0), utc(2025, 2, 18, 9, 0),
@@ -321,13 +322,13 @@ def test_stored_rows_are_unique_per_key(project, scheduled):
 def test_claimed_but_not_prepared_send_is_taken_up_again(project, scheduled, clock):
     # A scheduler claimed the send, then died before creating the send run.
     clock.set(PLANNED_UTC)
-    assert service._set_state(project, scheduled.id, ("scheduled",), state="running")
-    assert service.sweep(project).sends == [scheduled.id]
+    assert _set_state(project, scheduled.id, ("scheduled",), state="running")
+    assert sched.sweep(project).sends == [scheduled.id]
     transport = MemoryTransport()
     # At first it may be another scheduler about to create the run: left alone…
-    assert not service.run_scheduled_send(project, scheduled.id, transport=transport).acted
+    assert not sched.run_scheduled_send(project, scheduled.id, transport=transport).acted
     clock.advance(minutes=11)  # …until the claim is clearly abandoned.
-    assert service.run_scheduled_send(project, scheduled.id, transport=transport).state == "done"
+    assert sched.run_scheduled_send(project, scheduled.id, transport=transport).state == "done"
     assert len(transport.messages) == 3 and len(runs(project)) == 1
 
 
@@ -340,10 +341,10 @@ def test_stale_occurrence_claim_is_taken_over(project, project_dir, clock):
                                  planned_at=MARCH, outcome="running", detail="sending",
                                  created_at=MARCH, updated_at=MARCH))
     transport = MemoryTransport()
-    assert not service.run_occurrence(project, "pvd", MARCH, transport=transport).acted
+    assert not sched.run_occurrence(project, "pvd", MARCH, transport=transport).acted
     clock.advance(minutes=11)
-    assert service.sweep(project).occurrences == [("pvd", MARCH)]
-    assert service.run_occurrence(project, "pvd", MARCH, transport=transport).state == "sent"
+    assert sched.sweep(project).occurrences == [("pvd", MARCH)]
+    assert sched.run_occurrence(project, "pvd", MARCH, transport=transport).state == "sent"
     assert len(transport.messages) == 2
 
 
@@ -353,7 +354,7 @@ def test_server_refusing_everything_fails_the_send_and_run_now_resumes_it(
 
     clock.set(utc(2025, 1, 10))
     emails = add_subscribers(project, 25)
-    row = service.schedule_issue(project, write_issue(project_dir, number=43), PLANNED_LOCAL)
+    row = sched.schedule_issue(project, write_issue(project_dir, number=43), PLANNED_LOCAL)
     down = {"yes": True}
 
     def refuse(mail_from, recipients, data):
@@ -362,15 +363,15 @@ def test_server_refusing_everything_fails_the_send_and_run_now_resumes_it(
 
     transport = MemoryTransport(fail=refuse)
     clock.set(PLANNED_UTC)
-    outcome = service.run_scheduled_send(project, row.id, transport=transport)
+    outcome = sched.run_scheduled_send(project, row.id, transport=transport)
     assert outcome.state == "failed" and f"run-now {row.id}" in outcome.detail
     assert transport.messages == []
     assert any("ÉCHEC" in n["Subject"] for n in notifications(settings))
     # Not retried behind the editors' back.
-    assert service.sweep(project).sends == []
+    assert sched.sweep(project).sends == []
     down["yes"] = False
     clock.advance(hours=8)  # past the grace period: a person decided
-    outcome = service.run_scheduled_send(project, row.id, transport=transport, manual=True)
+    outcome = sched.run_scheduled_send(project, row.id, transport=transport, manual=True)
     assert outcome.state == "done", outcome.detail
     assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
     assert len(runs(project)) == 1

@@ -10,7 +10,7 @@ import click
 
 from ..errors import ScheduleError
 from ..project import Project
-from ..schedule import service
+from ..schedule import recurring, service
 from ..settings import Publication
 from .common import pass_project
 
@@ -110,7 +110,7 @@ def list_(project: Project, show_all: bool) -> None:
             click.echo(f"{row.id:>5}  {_local(row.planned_at, _pub(project, row.publication))}  "
                        f"{row.publication}#{row.issue_number} {row.state.upper()}: "
                        f"{row.message.splitlines()[0] if row.message else ''}")
-    occurrences = service.list_occurrences(project, limit=50 if show_all else 5)
+    occurrences = recurring.list_occurrences(project, limit=50 if show_all else 5)
     if not show_all:
         occurrences = [o for o in occurrences if o.outcome in ("missed", "failed", "running")]
     for occ in occurrences:
@@ -127,7 +127,7 @@ def show(project: Project, schedule_id: str) -> None:
     """Everything about one scheduled send (ID) or rule occurrence (R<ID>)."""
     kind, number = _parse_id(schedule_id)
     if kind == "occurrence":
-        occ = service.get_occurrence(project, number)
+        occ = recurring.get_occurrence(project, number)
         pub = _pub(project, occ.publication)
         fields = [("occurrence", f"R{occ.id}"), ("key", occ.occurrence_key),
                   ("rule", pub.schedule), ("planned", _local(occ.planned_at, pub)),
@@ -173,8 +173,8 @@ def run_now(project: Project, schedule_id: str) -> None:
     stop = threading.Event()
     try:
         if kind == "occurrence":
-            occ = service.get_occurrence(project, number)
-            outcome = service.run_occurrence(project, occ.publication, occ.planned_at,
+            occ = recurring.get_occurrence(project, number)
+            outcome = recurring.run_occurrence(project, occ.publication, occ.planned_at,
                                              stop=stop, manual=True)
         else:
             outcome = service.run_scheduled_send(project, number, stop=stop, manual=True)

@@ -4,21 +4,18 @@ APScheduler is confined to :mod:`letterpress.schedule.daemon`; the decisions (fi
 refused) live in :mod:`letterpress.schedule.service` and take the project's injected clock.
 """
 
+from .lateness import Sweep, sweep
+from .recurring import find_ready_issue, get_occurrence, list_occurrences, run_occurrence
 from .rules import Rule, RuleError, parse_rule
 from .service import (
     Outcome,
-    Sweep,
     Upcoming,
     cancel_scheduled,
     decide,
-    get_occurrence,
     get_scheduled,
-    list_occurrences,
     list_scheduled,
-    run_occurrence,
     run_scheduled_send,
     schedule_issue,
-    sweep,
     upcoming,
 )
 
@@ -30,6 +27,7 @@ __all__ = [
     "Upcoming",
     "cancel_scheduled",
     "decide",
+    "find_ready_issue",
     "get_occurrence",
     "get_scheduled",
     "list_occurrences",

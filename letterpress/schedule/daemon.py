@@ -28,7 +28,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from ..project import Project
-from . import service
+from . import lateness, recurring, service
 from .models import ScheduledSend
 from .rules import parse_rule
 
@@ -177,7 +177,7 @@ def fire_occurrence(project_dir: str, publication: str, planned_iso: str) -> str
     def work():
         transport = _transport(runtime)
         try:
-            outcome = service.run_occurrence(runtime.project, publication, planned,
+            outcome = recurring.run_occurrence(runtime.project, publication, planned,
                                              transport=transport, stop=runtime.stop)
         finally:
             if transport is not None:
@@ -291,7 +291,7 @@ class SchedulerDaemon:
         if self.stop.is_set():
             return
         try:
-            due = service.sweep(self.project)
+            due = lateness.sweep(self.project)
             for name in due.missed:
                 log.warning("missed: %s (waits for `letterpress schedule run-now`)", name)
             now = datetime.now(UTC)

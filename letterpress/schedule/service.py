@@ -1,4 +1,4 @@
-"""Scheduled sending without APScheduler: approve, record, decide and fire, with an injected clock.
+"""One-off scheduled sends: approve, record, decide and fire, with an injected clock.
 
 Every path that sends goes through a compare-and-set on the schedule row (or the insertion of
 a uniquely keyed occurrence row), then through delivery's ``prepare_run(..., key=…)``, which
@@ -32,27 +32,29 @@ from ..errors import (
 from ..project import Project
 from ..settings import Publication
 from . import notify
-from .models import ScheduledSend, ScheduleOccurrence
+from .models import ScheduledSend
 from .rules import month_key, parse_rule, to_utc
 
 __all__ = [
+    "ACTIVE_STATES",
     "Decision",
     "Outcome",
-    "Sweep",
     "Upcoming",
     "cancel_scheduled",
+    "counts_of",
     "decide",
-    "get_occurrence",
     "get_scheduled",
-    "list_occurrences",
+    "grace_of",
+    "is_stale",
     "list_scheduled",
-    "occurrence_key",
     "parse_planned_time",
-    "run_occurrence",
+    "prepare_keyed_run",
     "run_scheduled_send",
     "schedule_issue",
-    "sweep",
+    "send_run_safely",
+    "stored_path",
     "upcoming",
+    "verdict_of",
 ]
 
 log = logging.getLogger("letterpress.schedule")
@@ -88,12 +90,7 @@ def parse_planned_time(text: str, publication: Publication) -> datetime:
     return to_utc(value.astimezone(publication.tz).replace(tzinfo=None), publication.tz)
 
 
-def occurrence_key(publication: Publication, planned_at: datetime) -> str:
-    """The key of a recurring rule's occurrence: one per publication and (local) month."""
-    return f"{publication.slug}@{month_key(planned_at, publication.tz)}"
-
-
-def _stored_path(project: Project, path: Path) -> str:
+def stored_path(project: Project, path: Path) -> str:
     """Issue paths inside the project are stored relative, so the project can move."""
     path = path.resolve()
     try:
@@ -160,7 +157,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
                f"-{secrets.token_hex(4)}")
         row = ScheduledSend(
             publication=publication.slug, issue_number=issue.number,
-            issue_path=_stored_path(project, path), subject=rendered.subject,
+            issue_path=stored_path(project, path), subject=rendered.subject,
             list_name=list_name, approved_content_hash=rendered.content_hash,
             approved_source_hash=issue.source_hash, planned_at=planned, state="scheduled",
             occurrence_key=key, message="", created_at=now, updated_at=now,
@@ -192,15 +189,6 @@ def list_scheduled(project: Project, *, include_past: bool = False) -> list[Sche
         query = select(ScheduledSend).order_by(ScheduledSend.planned_at, ScheduledSend.id)
         if not include_past:
             query = query.where(ScheduledSend.state.in_(ACTIVE_STATES + ("missed", "refused")))
-        return list(session.scalars(query).all())
-
-
-def list_occurrences(project: Project, *, limit: int = 20) -> list[ScheduleOccurrence]:
-    """What the recurring rules did, newest first."""
-    with project.session() as session:
-        query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != "armed")
-        query = query.order_by(ScheduleOccurrence.planned_at.desc(),
-                                                    ScheduleOccurrence.id.desc()).limit(limit)
         return list(session.scalars(query).all())
 
 
@@ -311,7 +299,7 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
     publication = project.settings.publication(row.publication)
     rendered = None
     if row.state == "running":
-        if row.run_id is None and not _stale(project, row.updated_at):
+        if row.run_id is None and not is_stale(project, row.updated_at):
             # Claimed by another scheduler that is creating the run right now.
             return Outcome(row.state, acted=False)
         # Otherwise paused or interrupted: resume the same run.
@@ -360,7 +348,7 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
             if rendered is None:
                 return fail(problem)
         try:
-            run_id = _prepare(project, rendered, row.list_name, row.occurrence_key)
+            run_id = prepare_keyed_run(project, rendered, row.list_name, row.occurrence_key)
         except AlreadySent as exc:
             return fail(f"nothing sent: {exc}")
         _set_state(project, row.id, ("running",), run_id=run_id)
@@ -368,7 +356,7 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
     return _send_and_record(project, row, run_id, transport, stop, publication)
 
 
-def _prepare(project: Project, rendered, list_name: str, key: str) -> int:
+def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> int:
     """The send run of ``key``, created once whoever asks and however often."""
     try:
         with project.session() as session:
@@ -384,8 +372,8 @@ def _prepare(project: Project, rendered, list_name: str, key: str) -> int:
                                         key=key).id
 
 
-def _send(project: Project, run_id: int, transport, stop, publication: Publication):
-    """Run delivery; returns (report, error text or "")."""
+def send_run_safely(project: Project, run_id: int, transport, stop, publication: Publication):
+    """Run delivery; returns (report, "") or (None, why): errors are outcomes to record."""
     own = transport is None
     if own:
         from ..transports import transport_for
@@ -416,7 +404,7 @@ def counts_of(report: delivery.RunReport) -> dict[str, int]:
     return out
 
 
-def _verdict(report: delivery.RunReport) -> str:
+def verdict_of(report: delivery.RunReport) -> str:
     """done, paused (our stop: resume later) or failed (the run cannot go on by itself)."""
     if report.state == "done":
         return "done"
@@ -427,7 +415,7 @@ def _verdict(report: delivery.RunReport) -> str:
 
 def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transport, stop,
                      publication: Publication) -> Outcome:
-    report, error = _send(project, run_id, transport, stop, publication)
+    report, error = send_run_safely(project, run_id, transport, stop, publication)
     if report is None:
         if error.startswith("locked:"):  # another scheduler holds this run: not ours to record
             return Outcome("running", run_id, error, acted=False)
@@ -436,7 +424,7 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         notify.notify_schedule(project, row, "failed", detail)
         return Outcome("failed", run_id, detail)
     counts = counts_of(report)
-    verdict = _verdict(report)
+    verdict = verdict_of(report)
     if verdict == "done":
         detail = "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items())
         if _set_state(project, row.id, ("running",), state="done", message=detail):
@@ -457,60 +445,10 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
     return Outcome("running", run_id, detail)
 
 
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
-
-
-# --------------------------------------------------------------------------- recurring rules
-
-def _claim_occurrence(project: Project, publication: Publication, planned_at: datetime,
-                      outcome: str, detail: str = "", manual: bool = False):
-    """Insert the occurrence row (the claim); returns (row, won)."""
-    return _claim_occurrence_key(project, publication, occurrence_key(publication, planned_at),
-                                 planned_at, outcome, detail, manual)
-
-
-def _claim_occurrence_key(project: Project, publication: Publication, key: str,
-                          planned_at: datetime, outcome: str, detail: str = "",
-                          manual: bool = False):
-    now = project.clock.now()
-    try:
-        with project.session() as session:
-            row = ScheduleOccurrence(publication=publication.slug, occurrence_key=key,
-                                     planned_at=planned_at, outcome=outcome, detail=detail,
-                                     created_at=now, updated_at=now)
-            session.add(row)
-            session.flush()
-            return row, True
-    except IntegrityError:
-        pass
-    with project.session() as session:
-        row = session.scalars(select(ScheduleOccurrence)
-                              .where(ScheduleOccurrence.occurrence_key == key)).one()
-        if manual and row.outcome in ("missed", "failed"):
-            won = session.execute(
-                update(ScheduleOccurrence)
-                .where(ScheduleOccurrence.id == row.id,
-                       ScheduleOccurrence.outcome == row.outcome)
-                .values(outcome="running", detail="sending (run-now)", updated_at=now)
-            ).rowcount == 1
-            session.refresh(row)
-            return row, won
-        return row, False
-
-
-def _update_occurrence(project: Project, occurrence_id: int, **values: Any) -> None:
-    values.setdefault("updated_at", project.clock.now())
-    with project.session() as session:
-        session.execute(update(ScheduleOccurrence)
-                        .where(ScheduleOccurrence.id == occurrence_id).values(**values))
-
-
 STALE_CLAIM = timedelta(minutes=10)
 
 
-def _stale(project: Project, updated_at: datetime) -> bool:
+def is_stale(project: Project, updated_at: datetime) -> bool:
     """A claim nobody followed up for a while: its process died before creating the run.
 
     Taking it over is safe: the run is created under the occurrence key, at most once.
@@ -518,192 +456,6 @@ def _stale(project: Project, updated_at: datetime) -> bool:
     return project.clock.now() - updated_at > STALE_CLAIM
 
 
-def find_ready_issue(project: Project, publication: Publication, planned_at: datetime):
-    """The issue of ``publication`` dated in the occurrence's month and marked ready.
-
-    Returns (issue or None, explanation).  Two ready issues for one month is an error: we
-    would rather send nothing than the wrong one.
-    """
-    settings = project.settings
-    month = month_key(planned_at, publication.tz)
-    ready, others, broken = [], [], []
-    files = sorted(p for p in settings.issues_dir.rglob("*") if p.suffix in (".yaml", ".yml"))
-    for path in files:
-        try:
-            issue = content.load_issue(path, settings)
-        except ContentError as exc:
-            broken.append((path, exc))
-            continue
-        if issue.publication != publication.slug or issue.date.strftime("%Y-%m") != month:
-            continue
-        (ready if issue.status == "ready" else others).append(issue)
-    if len(ready) == 1:
-        return ready[0], ""
-    if len(ready) > 1:
-        names = ", ".join(i.source_path.name for i in ready)
-        return None, f"several issues are marked ready for {month} ({names}); leave one"
-    detail = f"no issue of {publication.slug} dated {month} is marked `status: ready`"
-    if others:
-        detail += " (drafts: " + ", ".join(i.source_path.name for i in others) + ")"
-    if broken:
-        detail += "; files that do not load: " + "; ".join(
-            f"{p.name}: {len(e.problems)} problem(s)" for p, e in broken)
-    return None, detail
-
-
-def run_occurrence(project: Project, publication_slug: str, planned_at: datetime, *,
-                   transport=None, stop: threading.Event | None = None,
-                   manual: bool = False) -> Outcome:
-    """Handle one occurrence of a publication's recurring rule, exactly once."""
-    publication = project.settings.publication(publication_slug)
-    now = project.clock.now()
-    if not manual:
-        decision = decide(planned_at, now, grace_of(publication))
-        if decision == "wait":
-            return Outcome("waiting", acted=False)
-        if decision == "missed":
-            detail = (f"the scheduler was not running at "
-                      f"{planned_at.astimezone(publication.tz):%Y-%m-%d %H:%M %Z} and the "
-                      f"grace period of {publication.grace_period_hours:g} h is over; "
-                      "nothing was sent")
-            row, won = _claim_occurrence(project, publication, planned_at, "missed", detail)
-            if won:
-                log.warning("%s missed: %s", row.occurrence_key, detail)
-                notify.notify_occurrence(project, publication, row, "missed", detail)
-                return Outcome("missed", detail=detail)
-            return Outcome(row.outcome, row.run_id, row.detail, acted=False)
-    row, won = _claim_occurrence(project, publication, planned_at, "running", "sending",
-                                 manual=manual)
-    if not won and not (row.outcome == "running"
-                        and (row.run_id is not None or _stale(project, row.updated_at))):
-        return Outcome(row.outcome, row.run_id, row.detail, acted=False)
-
-    def finish(outcome: str, detail: str, counts=None, run_id=None) -> Outcome:
-        _update_occurrence(project, row.id, outcome=outcome, detail=detail, run_id=run_id)
-        level = logging.INFO if outcome == "sent" else logging.WARNING
-        log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
-        notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
-        return Outcome(outcome, run_id, detail)
-
-    run_id = row.run_id
-    if run_id is None:
-        issue, why = find_ready_issue(project, publication, planned_at)
-        if issue is None:
-            return finish("missed" if "several" not in why else "failed", why)
-        try:
-            rendered = render.render_issue(issue, project.settings)
-        except RenderError as exc:
-            return finish("failed", f"{issue.source_path.name} does not build: {exc}")
-        _update_occurrence(project, row.id, issue_path=_stored_path(project, issue.source_path))
-        try:
-            run_id = _prepare(project, rendered, publication.default_list, row.occurrence_key)
-        except AlreadySent as exc:
-            return finish("skipped", f"nothing sent: {exc}", run_id=exc.run_id)
-        _update_occurrence(project, row.id, run_id=run_id)
-    report, error = _send(project, run_id, transport, stop, publication)
-    if report is None:
-        if error.startswith("locked:"):
-            return Outcome("running", run_id, error, acted=False)
-        return finish("failed", f"send run {run_id}: {error}", run_id=run_id)
-    counts = counts_of(report)
-    verdict = _verdict(report)
-    if verdict == "done":
-        return finish("sent", "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-                      counts=counts, run_id=run_id)
-    if verdict == "failed":
-        return finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
-                      f"with `letterpress schedule run-now R{row.id}`", counts=counts,
-                      run_id=run_id)
-    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
-              "it resumes when the scheduler starts again")
-    _update_occurrence(project, row.id, detail=detail)
-    return Outcome("running", run_id, detail)
-
-
-def get_occurrence(project: Project, occurrence_id: int) -> ScheduleOccurrence:
-    """One occurrence of a recurring rule, or ``ScheduleNotFound``."""
-    with project.session() as session:
-        row = session.get(ScheduleOccurrence, occurrence_id)
-        if row is None:
-            raise ScheduleNotFound(f"R{occurrence_id}")
-        return row
-
-
-# --------------------------------------------------------------------------- the sweep
-
-@dataclass
-class Sweep:
-    """What is due now: scheduled sends to fire or resume, rule occurrences to handle."""
-
-    sends: list[int]
-    occurrences: list[tuple[str, datetime]]
-    missed: list[str]
-
-
-def _armed_at(project: Project, publication: Publication) -> datetime:
-    """When a scheduler first watched this publication's rule (recorded on first sight).
-
-    Without it, the very first start would report last month's occurrence as missed.
-    """
-    key = f"{publication.slug}@armed"
-    with project.session() as session:
-        row = session.scalars(select(ScheduleOccurrence)
-                              .where(ScheduleOccurrence.occurrence_key == key)).one_or_none()
-    if row is None:
-        row, _ = _claim_occurrence_key(project, publication, key, project.clock.now(), "armed",
-                                       f"rule {publication.schedule!r} first watched")
-    return row.planned_at
-
-
-def sweep(project: Project) -> Sweep:
-    """The lateness guard, run at start and periodically.
-
-    Scheduled sends past their grace period are recorded missed (and editors told); those
-    within it, and runs left paused or interrupted, are returned to be fired.  For each
-    recurring rule, the latest occurrence that has no record is returned when within the
-    grace period, else recorded missed.
-    """
-    now = project.clock.now()
-    result = Sweep([], [], [])
-    with project.session() as session:
-        rows = session.scalars(select(ScheduledSend).where(
-            ScheduledSend.state.in_(ACTIVE_STATES), ScheduledSend.planned_at <= now)
-            .order_by(ScheduledSend.planned_at)).all()
-    for row in rows:
-        if row.state == "running":
-            result.sends.append(row.id)
-            continue
-        publication = project.settings.publication(row.publication)
-        if decide(row.planned_at, now, grace_of(publication)) == "missed":
-            outcome = run_scheduled_send(project, row.id)
-            if outcome.state == "missed" and outcome.acted:
-                result.missed.append(f"schedule {row.id}")
-        else:
-            result.sends.append(row.id)
-    for publication in project.settings.publications.values():
-        if not publication.schedule:
-            continue
-        rule = parse_rule(publication.schedule)
-        planned = rule.latest_until(now, publication.tz)
-        with project.session() as session:
-            existing = session.scalars(select(ScheduleOccurrence).where(
-                ScheduleOccurrence.occurrence_key == occurrence_key(publication, planned))
-            ).one_or_none()
-        if existing is None:  # an occurrence nobody has handled yet
-            if decide(planned, now, grace_of(publication)) == "missed":
-                if planned < _armed_at(project, publication):
-                    continue  # before this rule was first watched: nobody expected it
-                outcome = run_occurrence(project, publication.slug, planned)
-                if outcome.acted:
-                    result.missed.append(occurrence_key(publication, planned))
-            else:
-                result.occurrences.append((publication.slug, planned))
-    with project.session() as session:
-        interrupted = session.scalars(select(ScheduleOccurrence).where(
-            ScheduleOccurrence.outcome == "running")).all()
-    for occurrence in interrupted:
-        if occurrence.publication in project.settings.publications:
-            item = (occurrence.publication, occurrence.planned_at)
-            if item not in result.occurrences:
-                result.occurrences.append(item)
-    return result
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"

@@ -1,0 +1,229 @@
+"""Recurring publication rules at work: each occurrence sends the month's ready issue, once.
+
+An occurrence is claimed by inserting its row, whose ``occurrence_key`` (``pvd@2025-03``) is
+unique; the send run is created under the same key.  So the occurrence of a month is
+handled once, whichever scheduler gets there first and however often it is retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import content, render
+from ..errors import AlreadySent, ContentError, RenderError, ScheduleNotFound
+from ..project import Project
+from ..settings import Publication
+from . import notify
+from .models import ScheduleOccurrence
+from .rules import month_key
+from .service import (
+    Outcome,
+    counts_of,
+    decide,
+    grace_of,
+    is_stale,
+    prepare_keyed_run,
+    send_run_safely,
+    stored_path,
+    verdict_of,
+)
+
+__all__ = [
+    "armed_at",
+    "find_ready_issue",
+    "get_occurrence",
+    "list_occurrences",
+    "occurrence_key",
+    "run_occurrence",
+]
+
+log = logging.getLogger("letterpress.schedule")
+
+
+def occurrence_key(publication: Publication, planned_at: datetime) -> str:
+    """The key of a recurring rule's occurrence: one per publication and (local) month."""
+    return f"{publication.slug}@{month_key(planned_at, publication.tz)}"
+
+
+def list_occurrences(project: Project, *, limit: int = 20) -> list[ScheduleOccurrence]:
+    """What the recurring rules did, newest first."""
+    with project.session() as session:
+        query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != "armed")
+        query = query.order_by(ScheduleOccurrence.planned_at.desc(),
+                                                    ScheduleOccurrence.id.desc()).limit(limit)
+        return list(session.scalars(query).all())
+
+
+def _claim_occurrence(project: Project, publication: Publication, planned_at: datetime,
+                      outcome: str, detail: str = "", manual: bool = False):
+    """Insert the occurrence row (the claim); returns (row, won)."""
+    return _claim_occurrence_key(project, publication, occurrence_key(publication, planned_at),
+                                 planned_at, outcome, detail, manual)
+
+
+def _claim_occurrence_key(project: Project, publication: Publication, key: str,
+                          planned_at: datetime, outcome: str, detail: str = "",
+                          manual: bool = False):
+    now = project.clock.now()
+    try:
+        with project.session() as session:
+            row = ScheduleOccurrence(publication=publication.slug, occurrence_key=key,
+                                     planned_at=planned_at, outcome=outcome, detail=detail,
+                                     created_at=now, updated_at=now)
+            session.add(row)
+            session.flush()
+            return row, True
+    except IntegrityError:
+        pass
+    with project.session() as session:
+        row = session.scalars(select(ScheduleOccurrence)
+                              .where(ScheduleOccurrence.occurrence_key == key)).one()
+        if manual and row.outcome in ("missed", "failed"):
+            won = session.execute(
+                update(ScheduleOccurrence)
+                .where(ScheduleOccurrence.id == row.id,
+                       ScheduleOccurrence.outcome == row.outcome)
+                .values(outcome="running", detail="sending (run-now)", updated_at=now)
+            ).rowcount == 1
+            session.refresh(row)
+            return row, won
+        return row, False
+
+
+def _update_occurrence(project: Project, occurrence_id: int, **values: Any) -> None:
+    values.setdefault("updated_at", project.clock.now())
+    with project.session() as session:
+        session.execute(update(ScheduleOccurrence)
+                        .where(ScheduleOccurrence.id == occurrence_id).values(**values))
+
+
+def find_ready_issue(project: Project, publication: Publication, planned_at: datetime):
+    """The issue of ``publication`` dated in the occurrence's month and marked ready.
+
+    Returns (issue or None, explanation).  Two ready issues for one month is an error: we
+    would rather send nothing than the wrong one.
+    """
+    settings = project.settings
+    month = month_key(planned_at, publication.tz)
+    ready, others, broken = [], [], []
+    files = sorted(p for p in settings.issues_dir.rglob("*") if p.suffix in (".yaml", ".yml"))
+    for path in files:
+        try:
+            issue = content.load_issue(path, settings)
+        except ContentError as exc:
+            broken.append((path, exc))
+            continue
+        if issue.publication != publication.slug or issue.date.strftime("%Y-%m") != month:
+            continue
+        (ready if issue.status == "ready" else others).append(issue)
+    if len(ready) == 1:
+        return ready[0], ""
+    if len(ready) > 1:
+        names = ", ".join(i.source_path.name for i in ready)
+        return None, f"several issues are marked ready for {month} ({names}); leave one"
+    detail = f"no issue of {publication.slug} dated {month} is marked `status: ready`"
+    if others:
+        detail += " (drafts: " + ", ".join(i.source_path.name for i in others) + ")"
+    if broken:
+        detail += "; files that do not load: " + "; ".join(
+            f"{p.name}: {len(e.problems)} problem(s)" for p, e in broken)
+    return None, detail
+
+
+def run_occurrence(project: Project, publication_slug: str, planned_at: datetime, *,
+                   transport=None, stop: threading.Event | None = None,
+                   manual: bool = False) -> Outcome:
+    """Handle one occurrence of a publication's recurring rule, exactly once."""
+    publication = project.settings.publication(publication_slug)
+    now = project.clock.now()
+    if not manual:
+        decision = decide(planned_at, now, grace_of(publication))
+        if decision == "wait":
+            return Outcome("waiting", acted=False)
+        if decision == "missed":
+            detail = (f"the scheduler was not running at "
+                      f"{planned_at.astimezone(publication.tz):%Y-%m-%d %H:%M %Z} and the "
+                      f"grace period of {publication.grace_period_hours:g} h is over; "
+                      "nothing was sent")
+            row, won = _claim_occurrence(project, publication, planned_at, "missed", detail)
+            if won:
+                log.warning("%s missed: %s", row.occurrence_key, detail)
+                notify.notify_occurrence(project, publication, row, "missed", detail)
+                return Outcome("missed", detail=detail)
+            return Outcome(row.outcome, row.run_id, row.detail, acted=False)
+    row, won = _claim_occurrence(project, publication, planned_at, "running", "sending",
+                                 manual=manual)
+    if not won and not (row.outcome == "running"
+                        and (row.run_id is not None or is_stale(project, row.updated_at))):
+        return Outcome(row.outcome, row.run_id, row.detail, acted=False)
+
+    def finish(outcome: str, detail: str, counts=None, run_id=None) -> Outcome:
+        _update_occurrence(project, row.id, outcome=outcome, detail=detail, run_id=run_id)
+        level = logging.INFO if outcome == "sent" else logging.WARNING
+        log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
+        notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
+        return Outcome(outcome, run_id, detail)
+
+    run_id = row.run_id
+    if run_id is None:
+        issue, why = find_ready_issue(project, publication, planned_at)
+        if issue is None:
+            return finish("missed" if "several" not in why else "failed", why)
+        try:
+            rendered = render.render_issue(issue, project.settings)
+        except RenderError as exc:
+            return finish("failed", f"{issue.source_path.name} does not build: {exc}")
+        _update_occurrence(project, row.id, issue_path=stored_path(project, issue.source_path))
+        try:
+            run_id = prepare_keyed_run(project, rendered, publication.default_list, row.occurrence_key)
+        except AlreadySent as exc:
+            return finish("skipped", f"nothing sent: {exc}", run_id=exc.run_id)
+        _update_occurrence(project, row.id, run_id=run_id)
+    report, error = send_run_safely(project, run_id, transport, stop, publication)
+    if report is None:
+        if error.startswith("locked:"):
+            return Outcome("running", run_id, error, acted=False)
+        return finish("failed", f"send run {run_id}: {error}", run_id=run_id)
+    counts = counts_of(report)
+    verdict = verdict_of(report)
+    if verdict == "done":
+        return finish("sent", "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+                      counts=counts, run_id=run_id)
+    if verdict == "failed":
+        return finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
+                      f"with `letterpress schedule run-now R{row.id}`", counts=counts,
+                      run_id=run_id)
+    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
+              "it resumes when the scheduler starts again")
+    _update_occurrence(project, row.id, detail=detail)
+    return Outcome("running", run_id, detail)
+
+
+def get_occurrence(project: Project, occurrence_id: int) -> ScheduleOccurrence:
+    """One occurrence of a recurring rule, or ``ScheduleNotFound``."""
+    with project.session() as session:
+        row = session.get(ScheduleOccurrence, occurrence_id)
+        if row is None:
+            raise ScheduleNotFound(f"R{occurrence_id}")
+        return row
+
+
+def armed_at(project: Project, publication: Publication) -> datetime:
+    """When a scheduler first watched this publication's rule (recorded on first sight).
+
+    Without it, the very first start would report last month's occurrence as missed.
+    """
+    key = f"{publication.slug}@armed"
+    with project.session() as session:
+        row = session.scalars(select(ScheduleOccurrence)
+                              .where(ScheduleOccurrence.occurrence_key == key)).one_or_none()
+    if row is None:
+        row, _ = _claim_occurrence_key(project, publication, key, project.clock.now(), "armed",
+                                       f"rule {publication.schedule!r} first watched")
+    return row.planned_at
