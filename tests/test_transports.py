@@ -48,8 +48,9 @@ def test_url_parsing():
     assert "secret" not in str(exc.value)
 
 
-def test_smtp_delivers_the_exact_bytes(smtp_server):
-    transport = SMTPTransport.from_url(smtp_server.url)
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_smtp_delivers_the_exact_bytes(smtp_server, pipelining):
+    transport = SMTPTransport.from_url(smtp_server.url, pipelining=pipelining)
     try:
         transport.send("bounces@example.org", ["b@example.org"], _message(1))
         transport.send("bounces@example.org", ["c@example.org"], _message(2))
@@ -65,11 +66,12 @@ def test_smtp_delivers_the_exact_bytes(smtp_server):
     assert smtp_server.received[0].peer == smtp_server.received[1].peer
 
 
-def test_smtp_answers_become_transport_errors(smtp_server):
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_smtp_answers_become_transport_errors(smtp_server, pipelining):
     b = smtp_server.behaviour
     b.rcpt_replies["gone@example.org"] = "550 5.1.1 <gone@example.org>: user unknown"
     b.rcpt_replies["later@example.org"] = "451 4.7.1 try again later"
-    transport = SMTPTransport.from_url(smtp_server.url)
+    transport = SMTPTransport.from_url(smtp_server.url, pipelining=pipelining)
     try:
         with pytest.raises(TransportError) as exc:
             transport.send("a@example.org", ["gone@example.org"], _message())
@@ -82,9 +84,13 @@ def test_smtp_answers_become_transport_errors(smtp_server):
             transport.send("a@example.org", ["ok@example.org"], _message())
         assert exc.value.code == 552 and exc.value.permanent
         transport.send("a@example.org", ["ok@example.org"], _message())  # session still usable
+        transport.send("a@example.org", ["gone@example.org", "ok2@example.org"], _message())
+        with pytest.raises(TransportError):
+            transport.send("a@example.org", ["a b@example.org"], _message())
     finally:
         transport.close()
-    assert [r.rcpt_tos for r in smtp_server.received] == [["ok@example.org"]]
+    assert [r.rcpt_tos for r in smtp_server.received] == [["ok@example.org"],
+                                                          ["ok2@example.org"]]
 
 
 def test_smtp_reconnects_after_the_server_drops_the_connection(smtp_server):

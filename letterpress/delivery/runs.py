@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audience import get_list, iter_recipients, normalise_email
@@ -125,8 +126,21 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
                               list_name)
     run = SendRun(**fields, list_name=mailing_list.name, is_test=False, key=key,
                   state="pending", total=0, message="", created_at=now, snapshot_at=now)
-    session.add(run)
-    session.flush()
+    if key is not None:
+        # Two schedulers may prepare the same occurrence at once: the unique key decides,
+        # and the loser gets the winner's run.
+        try:
+            with session.begin_nested():
+                session.add(run)
+                session.flush()
+        except IntegrityError:
+            existing = session.scalars(select(SendRun).where(SendRun.key == key)).first()
+            if existing is None:
+                raise
+            return existing
+    else:
+        session.add(run)
+        session.flush()
     total = 0
     chunk: list[dict] = []
     for r in iter_recipients(session, list_name, batch_size=SNAPSHOT_BATCH):

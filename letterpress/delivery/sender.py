@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..audience import envelope_address, inactive_among, mark_bounced
@@ -506,7 +506,9 @@ class _Sender:
             uncertain_emails=tuple(e for _, e in uncertain),
             paused_reason=paused_reason if paused_reason is not None else (
                 run.message or None if run.state == "paused" else None),
-            stopped=stopped, bounced=self.state.bounced if hasattr(self, "state") else 0,
+            stopped=stopped,
+            bounced=session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.run_id == run.id, Delivery.bounced.is_(True))) or 0,
             elapsed=time.monotonic() - self._started if hasattr(self, "_started") else 0.0,
             sent_now=self.state.sent_now if hasattr(self, "state") else 0)
 
