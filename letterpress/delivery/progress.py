@@ -56,11 +56,11 @@ class TerminalProgress:
     def __init__(self, stream: TextIO | None = None, width: int = 30):
         self.stream = stream or sys.stderr
         self.width = width
-        self._last = 0.0
+        self._last: float | None = None
 
     def __call__(self, p: ProgressSnapshot) -> None:
         now = time.monotonic()
-        if not p.final and now - self._last < 0.1:
+        if not p.final and self._last is not None and now - self._last < 0.1:
             return
         self._last = now
         fraction = p.done / p.total if p.total else 1.0
@@ -80,11 +80,11 @@ class LogProgress:
     def __init__(self, stream: TextIO | None = None, interval: float = 10.0):
         self.stream = stream or sys.stderr
         self.interval = interval
-        self._last = 0.0
+        self._last: float | None = None
 
     def __call__(self, p: ProgressSnapshot) -> None:
         now = time.monotonic()
-        if not p.final and now - self._last < self.interval:
+        if not p.final and self._last is not None and now - self._last < self.interval:
             return
         self._last = now
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
