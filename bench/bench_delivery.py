@@ -1,0 +1,290 @@
+"""Sending benchmark: letterpress through Postfix's smtp-sink, against two baselines.
+
+Measured in one run on this machine:
+
+* ``smtp-source`` (Postfix's C load generator) sending a message of the same size to the
+  same sink, with a few session counts; the best rate is the reference;
+* plain ``smtplib`` sending one prebuilt message over one connection;
+* ``letterpress`` sending issue #42 to 20,000 subscribers (SQLite), personalised, with the
+  ledger on — unsigned, then DKIM-signed (each signature checked by dkimpy on a sample);
+* peak memory of the 20,000 run next to a 200,000 run (it must not grow with the list).
+
+Needs ``smtp-sink``/``smtp-source``: ``bash scripts/system-deps.sh --bench``.
+Run: ``.venv/bin/python bench/bench_delivery.py [--subscribers 20000] [--large 200000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
+ISSUE = "issues/2024-12-pvd-42.yaml"
+DKIM_SELECTOR, DKIM_DOMAIN = "bench", "anct.gouv.fr"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([SMTP_SINK, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc
+
+
+# --------------------------------------------------------------------------- project setup
+
+def make_project(base: Path, name: str, dkim: bool) -> Path:
+    project = base / name
+    project.mkdir()
+    shutil.copy(ROOT / "letterpress.toml", project / "letterpress.toml")
+    for folder in ("issues", "templates"):
+        if (ROOT / folder).exists():
+            shutil.copytree(ROOT / folder, project / folder)
+    (project / ".letterpress-secret").write_text("bench-secret-" + "x" * 40 + "\n")
+    if dkim:
+        from letterpress.dkim import generate_key
+
+        (project / "dkim.pem").write_bytes(generate_key(2048))
+        with open(project / "letterpress.toml", "a", encoding="utf-8") as fh:
+            fh.write(f'\n[publications.pvd.dkim]\nselector = "{DKIM_SELECTOR}"\n'
+                     f'domain = "{DKIM_DOMAIN}"\nkey_file = "dkim.pem"\n')
+    return project
+
+
+def populate(project: Path, n: int) -> None:
+    """n active subscribers of list pvd, inserted in bulk (the audience API is per person)."""
+    from sqlalchemy import insert, select
+
+    from letterpress.audience import ensure_lists
+    from letterpress.audience.models import MailingList, Subscriber, Subscription
+    from letterpress.project import Project
+
+    p = Project.load(project, env={})
+    now = datetime.now(UTC)
+    with p.session() as session:
+        ensure_lists(session, p.settings)
+        session.flush()
+        list_id = session.scalar(select(MailingList.id).where(MailingList.name == "pvd"))
+        chunk = 10_000
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            session.execute(insert(Subscriber), [
+                {"id": i + 1, "email": f"lecteur{i:07d}@example.org",
+                 "email_key": f"lecteur{i:07d}@example.org", "name": f"Élu·e n°{i}",
+                 "attributes": {}, "created_at": now, "updated_at": now}
+                for i in range(start, stop)])
+            session.execute(insert(Subscription), [
+                {"subscriber_id": i + 1, "list_id": list_id, "status": "active",
+                 "consent_at": now, "consent_source": "import", "consent_text": "bench",
+                 "created_at": now, "updated_at": now}
+                for i in range(start, stop)])
+    p.close()
+
+
+# --------------------------------------------------------------------------- child: one send
+
+def child_send(project_dir: Path, port: int, pool: int, verify: bool) -> dict:
+    """Prepare and send one run; report times and this process's peak memory."""
+    from letterpress.content import load_issue
+    from letterpress.delivery import prepare_run, send_run
+    from letterpress.project import Project
+    from letterpress.render import render_issue
+    from letterpress.transports import SMTPTransport
+
+    project = Project.load(project_dir, env={})
+    settings = project.settings
+    rendered = render_issue(load_issue(project_dir / ISSUE, settings), settings)
+    t0 = time.perf_counter()
+    with project.session() as session:
+        run = prepare_run(session, rendered, "pvd", clock=project.clock, again=True)
+        session.flush()
+        run_id, total = run.id, run.total
+    prepare_s = time.perf_counter() - t0
+    transport = SMTPTransport.from_url(f"smtp://127.0.0.1:{port}?tls=none&pool={pool}")
+    t0 = time.perf_counter()
+    report = send_run(project, run_id, transport, rendered=rendered)
+    send_s = time.perf_counter() - t0
+    transport.close()
+    result = {"total": total, "sent": report.sent, "state": report.state,
+              "prepare_s": prepare_s, "send_s": send_s, "rate": report.sent / send_s,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if verify:
+        result["dkim_verified"] = verify_samples(project, rendered)
+    project.close()
+    return result
+
+
+def verify_samples(project, rendered, n: int = 20) -> str:
+    """Sign n messages the way the run did and check them with dkimpy (independent code)."""
+    import dkim
+
+    from letterpress.dkim import dns_txt_record
+    from letterpress.message import MessageTemplate
+
+    pub = rendered.publication
+    record = dns_txt_record(Path(pub.dkim.key_file).read_bytes()).encode()
+    template = MessageTemplate.from_rendered(rendered, project.settings)
+    ok = 0
+    for i in range(n):
+        _, data = template.for_recipient(f"r{i}@example.org", f"Élu·e {i}",
+                                         f"{project.settings.base_url}/u/tok{i}",
+                                         f"{project.settings.base_url}/p/pref{i}")
+        ok += bool(dkim.verify(data, dnsfunc=lambda name, timeout=5: record))
+    return f"{ok}/{n}"
+
+
+# --------------------------------------------------------------------------- baselines
+
+def smtp_source(port: int, size: int, count: int, sessions: int) -> float:
+    cmd = [SMTP_SOURCE, "-s", str(sessions), "-l", str(size), "-m", str(count), "-c",
+           "-f", "bench@anct.gouv.fr", "-t", "lecteur@example.org", f"127.0.0.1:{port}"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return count / (time.perf_counter() - t0)
+
+
+def plain_smtplib(port: int, data: bytes, count: int) -> float:
+    import smtplib
+
+    conn = smtplib.SMTP("127.0.0.1", port)
+    t0 = time.perf_counter()
+    for _ in range(count):
+        conn.sendmail("bench@anct.gouv.fr", ["lecteur@example.org"], data)
+    rate = count / (time.perf_counter() - t0)
+    conn.quit()
+    return rate
+
+
+# --------------------------------------------------------------------------- orchestration
+
+def run_child(project: Path, port: int, pool: int, verify: bool = False) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(project), "--port", str(port),
+         "--pool", str(pool)] + (["--verify"] if verify else []),
+        capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--large", type=int, default=200_000,
+                        help="list size of the memory comparison (0 to skip)")
+    parser.add_argument("--pool", type=int, default=4, help="SMTP connections of letterpress")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--verify", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_send(args.child, args.port, args.pool, args.verify)))
+        return 0
+
+    for tool in (SMTP_SINK, SMTP_SOURCE):
+        if not os.access(tool, os.X_OK):
+            print(f"{tool} missing: run `bash scripts/system-deps.sh --bench`", file=sys.stderr)
+            return 1
+    n = args.subscribers
+    print(f"letterpress sending benchmark — {n:,} subscribers, SQLite, pool {args.pool}, "
+          f"{os.cpu_count()} CPUs")
+    tmp = Path(tempfile.mkdtemp(prefix="lp-bench-"))
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        plain = make_project(tmp, "plain", dkim=False)
+        signed = make_project(tmp, "signed", dkim=True)
+        t0 = time.perf_counter()
+        populate(plain, n)
+        populate(signed, n)
+        print(f"  setup: two databases of {n:,} subscribers in {time.perf_counter() - t0:.1f} s")
+
+        from letterpress.content import load_issue
+        from letterpress.message import sample_message
+        from letterpress.project import Project
+        from letterpress.render import render_issue
+
+        p = Project.load(plain, env={})
+        rendered = render_issue(load_issue(plain / ISSUE, p.settings), p.settings)
+        sample = sample_message(rendered, p.settings)
+        p.close()
+        size = len(sample)
+        print(f"  message: {size / 1024:.1f} KB (issue #42, text + HTML, quoted-printable)")
+
+        source_rates = {}
+        for sessions in (1, 4, 10, 20):
+            source_rates[sessions] = smtp_source(port, size, n, sessions)
+            print(f"  smtp-source -s {sessions:<2}           {source_rates[sessions]:>8,.0f} msg/s")
+        best_s, best = max(source_rates.items(), key=lambda kv: kv[1])
+        smtplib_rate = plain_smtplib(port, sample, n)
+        print(f"  plain smtplib, 1 connection  {smtplib_rate:>8,.0f} msg/s")
+
+        unsigned = run_child(plain, port, args.pool)
+        print(f"  letterpress unsigned         {unsigned['rate']:>8,.0f} msg/s  "
+              f"({unsigned['sent']:,} sent, prepare {unsigned['prepare_s']:.1f} s, "
+              f"peak RSS {unsigned['peak_rss_mb']:.0f} MB)")
+        dkim_run = run_child(signed, port, args.pool, verify=True)
+        print(f"  letterpress DKIM-signed      {dkim_run['rate']:>8,.0f} msg/s  "
+              f"({dkim_run['sent']:,} sent, dkimpy verified {dkim_run['dkim_verified']}, "
+              f"peak RSS {dkim_run['peak_rss_mb']:.0f} MB)")
+        large = None
+        if args.large:
+            big = make_project(tmp, "large", dkim=False)
+            t0 = time.perf_counter()
+            populate(big, args.large)
+            print(f"  setup: {args.large:,} subscribers in {time.perf_counter() - t0:.1f} s")
+            large = run_child(big, port, args.pool)
+            print(f"  letterpress unsigned {args.large:,}  {large['rate']:>8,.0f} msg/s  "
+                  f"({large['sent']:,} sent, peak RSS {large['peak_rss_mb']:.0f} MB)")
+
+        print("ratios (same run):")
+        r1 = unsigned["rate"] / best
+        print(f"  letterpress / best smtp-source (-s {best_s})   {r1:5.2f}  "
+              f"(target ≥ 0.50: {'met' if r1 >= 0.5 else 'NOT met'})")
+        print(f"  letterpress / plain smtplib               {unsigned['rate'] / smtplib_rate:5.2f}")
+        r2 = unsigned["rate"] / dkim_run["rate"]
+        print(f"  unsigned / DKIM-signed time ratio         {r2:5.2f}  "
+              f"(target ≤ 2: {'met' if r2 <= 2 else 'NOT met'})")
+        if large:
+            r3 = large["peak_rss_mb"] / unsigned["peak_rss_mb"]
+            print(f"  peak RSS {args.large:,} / {n:,}            {r3:5.2f}  "
+                  f"(flat target ≤ 1.25: {'met' if r3 <= 1.25 else 'NOT met'})")
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
