@@ -73,7 +73,7 @@ class ScheduleOccurrence(Base):
     publication: Mapped[str] = mapped_column(String(100), index=True)
     occurrence_key: Mapped[str] = mapped_column(String(200), unique=True)
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(20), index=True)
     issue_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")

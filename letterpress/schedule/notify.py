@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..project import Project
     from ..settings import Publication
+    from ..transports import Transport
     from .models import ScheduledSend, ScheduleOccurrence
 
 __all__ = ["MESSAGES", "notify_editors", "notify_occurrence", "notify_schedule"]
@@ -66,7 +67,7 @@ def _texts(publication: Publication) -> Mapping[str, tuple[str, str]]:
 
 
 def notify_editors(project: Project, publication: Publication, subject: str, body: str, *,
-                   transport=None) -> bool:
+                   transport: Transport | None = None) -> bool:
     """Mail ``publication.editors_email``; False (and a log line) when it could not be sent."""
     if not publication.editors_email:
         log.info("no editors_email for %s; notification not sent: %s", publication.slug, subject)

@@ -19,6 +19,7 @@ from .. import content, render
 from ..errors import AlreadySent, ContentError, RenderError, ScheduleNotFound
 from ..project import Project
 from ..settings import Publication
+from ..transports import Transport
 from . import notify
 from .models import ScheduleOccurrence
 from .rules import month_key
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("letterpress.schedule")
+
+AMBIGUOUS = "several issues are marked ready"
 
 
 def occurrence_key(publication: Publication, planned_at: datetime) -> str:
@@ -126,7 +129,7 @@ def find_ready_issue(project: Project, publication: Publication, planned_at: dat
         return ready[0], ""
     if len(ready) > 1:
         names = ", ".join(i.source_path.name for i in ready)
-        return None, f"several issues are marked ready for {month} ({names}); leave one"
+        return None, f"{AMBIGUOUS} for {month} ({names}); leave one"
     detail = f"no issue of {publication.slug} dated {month} is marked `status: ready`"
     if others:
         detail += " (drafts: " + ", ".join(i.source_path.name for i in others) + ")"
@@ -137,7 +140,7 @@ def find_ready_issue(project: Project, publication: Publication, planned_at: dat
 
 
 def run_occurrence(project: Project, publication_slug: str, planned_at: datetime, *,
-                   transport=None, stop: threading.Event | None = None,
+                   transport: Transport | None = None, stop: threading.Event | None = None,
                    manual: bool = False) -> Outcome:
     """Handle one occurrence of a publication's recurring rule, exactly once."""
     publication = project.settings.publication(publication_slug)
@@ -170,11 +173,12 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
         return Outcome(outcome, run_id, detail)
 
-    run_id = row.run_id
+    run_id, rendered = row.run_id, None
     if run_id is None:
         issue, why = find_ready_issue(project, publication, planned_at)
         if issue is None:
-            return finish("missed" if "several" not in why else "failed", why)
+            # Two ready issues is an editorial mistake to fix, not an absent letter.
+            return finish("failed" if why.startswith(AMBIGUOUS) else "missed", why)
         try:
             rendered = render.render_issue(issue, project.settings)
         except RenderError as exc:
@@ -185,7 +189,7 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         except AlreadySent as exc:
             return finish("skipped", f"nothing sent: {exc}", run_id=exc.run_id)
         _update_occurrence(project, row.id, run_id=run_id)
-    report, error = send_run_safely(project, run_id, transport, stop, publication)
+    report, error = send_run_safely(project, run_id, transport, stop, publication, rendered)
     if report is None:
         if error.startswith("locked:"):
             return Outcome("running", run_id, error, acted=False)

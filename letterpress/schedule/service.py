@@ -31,6 +31,7 @@ from ..errors import (
 )
 from ..project import Project
 from ..settings import Publication
+from ..transports import Transport
 from . import notify
 from .models import ScheduledSend
 from .rules import month_key, parse_rule, to_utc
@@ -287,7 +288,7 @@ def _check_approved(project: Project, row: ScheduledSend):
     return rendered, ""
 
 
-def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
+def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transport | None = None,
                        stop: threading.Event | None = None, manual: bool = False) -> Outcome:
     """Fire (or resume) one scheduled send if it is due and still what was approved.
 
@@ -353,7 +354,7 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport=None,
             return fail(f"nothing sent: {exc}")
         _set_state(project, row.id, ("running",), run_id=run_id)
         row.run_id = run_id
-    return _send_and_record(project, row, run_id, transport, stop, publication)
+    return _send_and_record(project, row, run_id, transport, stop, publication, rendered)
 
 
 def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> int:
@@ -372,7 +373,9 @@ def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> i
                                         key=key).id
 
 
-def send_run_safely(project: Project, run_id: int, transport, stop, publication: Publication):
+def send_run_safely(project: Project, run_id: int, transport: Transport | None,
+                    stop: threading.Event | None, publication: Publication,
+                    rendered=None) -> tuple[delivery.RunReport | None, str]:
     """Run delivery; returns (report, "") or (None, why): errors are outcomes to record."""
     own = transport is None
     if own:
@@ -380,7 +383,8 @@ def send_run_safely(project: Project, run_id: int, transport, stop, publication:
 
         transport = transport_for(project.settings, publication)
     try:
-        return delivery.send_run(project, run_id, transport, stop=stop), ""
+        # Handing over the issue rendered for the approval check saves rendering it twice.
+        return delivery.send_run(project, run_id, transport, stop=stop, rendered=rendered), ""
     except SendRunLocked as exc:
         return None, f"locked: {exc}"
     except LetterpressError as exc:
@@ -414,8 +418,8 @@ def verdict_of(report: delivery.RunReport) -> str:
 
 
 def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transport, stop,
-                     publication: Publication) -> Outcome:
-    report, error = send_run_safely(project, run_id, transport, stop, publication)
+                     publication: Publication, rendered=None) -> Outcome:
+    report, error = send_run_safely(project, run_id, transport, stop, publication, rendered)
     if report is None:
         if error.startswith("locked:"):  # another scheduler holds this run: not ours to record
             return Outcome("running", run_id, error, acted=False)

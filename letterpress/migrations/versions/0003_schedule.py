@@ -54,6 +54,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_schedule_occurrences_publication"), "schedule_occurrences",
                     ["publication"])
+    op.create_index(op.f("ix_schedule_occurrences_outcome"), "schedule_occurrences",
+                    ["outcome"])
 
     # APScheduler's job store (apscheduler.jobstores.sqlalchemy) would create this table on
     # first use; creating it here keeps the whole schema under migrations.
