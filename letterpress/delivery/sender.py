@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ DEFAULT_PAUSE_AFTER = 20
 
 LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
-MAX_WAIT_SLICE = 5.0  # while waiting for deferred rows, wake up this often (stop, lease)
+MAX_WAIT_SLICE = 5.0
+READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)  # while waiting for deferred rows, wake up this often (stop, lease)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,12 @@ class _Sender:
         self._started = time.monotonic()
         self._lease_renewed = 0.0
         self.pending: list[dict] = []
+        self._buffer: deque[_Row] = deque()
+        self._cursor = 0
+        t = Delivery.__table__
+        self._columns = (t.c.id, t.c.subscription_id, t.c.subscriber_id, t.c.list_id,
+                         t.c.email, t.c.name, t.c.message_id, t.c.attempts,
+                         t.c.first_attempt_at)
 
     # ------------------------------------------------------------------ entry point
 
@@ -249,16 +257,18 @@ class _Sender:
                     if self.concurrency > 1 else None)
         try:
             self.pending = pending_updates = []
+            upcoming: tuple[list[_Row], bool] | None = None
             while True:
                 if self.stop.is_set():
                     self._apply(session, pending_updates)
                     return self._finish(session, "paused", "stopped before the end; resume it "
                                         f"with `letterpress send --resume {self.run_id}`",
                                         stopped=True)
-                batch = self._next_batch(session)
-                if not batch:
+                batch, fetched = upcoming or self._prepare_next(session)
+                upcoming = None
+                if not fetched:
                     self._apply(session, pending_updates)
-                    pending_updates = []
+                    self.pending = pending_updates = []
                     session.commit()
                     due = self._next_due(session)
                     if due is None:
@@ -269,12 +279,14 @@ class _Sender:
                                             " UTC")
                     self._wait_until(session, due)
                     continue
-                batch = self._skip_unsubscribed(session, batch)
                 self._mark_sending(session, batch, pending_updates)
                 self.pending = pending_updates = []
                 if not batch:
                     continue
-                outcomes = self._send_batch(executor, batch)
+                started = self._start_batch(executor, batch)
+                # Read (not mark) the next batch while this one is on the wire.
+                upcoming = self._prepare_next(session)
+                outcomes = self._collect(started)
                 pending_updates, pause = self._record(session, batch, outcomes)
                 self.pending = pending_updates
                 if pause:
@@ -286,20 +298,43 @@ class _Sender:
             if executor is not None:
                 executor.shutdown(wait=True)
 
+    def _prepare_next(self, session: Session) -> tuple[list[_Row], bool]:
+        """The next batch with unsubscribed readers already skipped; False: nothing left."""
+        batch = self._next_batch(session)
+        if not batch:
+            return [], False
+        return self._skip_unsubscribed(session, batch), True
+
     def _next_batch(self, session: Session) -> list[_Row]:
-        cols = (Delivery.id, Delivery.subscription_id, Delivery.subscriber_id, Delivery.list_id,
-                Delivery.email, Delivery.name, Delivery.message_id, Delivery.attempts,
-                Delivery.first_attempt_at)
-        rows = session.execute(
-            select(*cols).where(Delivery.run_id == self.run_id, Delivery.state == "queued")
-            .order_by(Delivery.id).limit(self.batch_size)).all()
-        if len(rows) < self.batch_size:
-            rows += session.execute(
-                select(*cols).where(Delivery.run_id == self.run_id,
-                                    Delivery.state == "deferred",
-                                    Delivery.next_attempt_at <= self.clock.now())
-                .order_by(Delivery.id).limit(self.batch_size - len(rows))).all()
-        return [_Row(*r) for r in rows]
+        """The next rows to send: queued ones in id order (read ahead, they stay queued in
+        the database until marked), then deferred ones whose retry time has come."""
+        if len(self._buffer) < self.batch_size:
+            self._refill(session)
+        batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
+        if len(batch) < self.batch_size:
+            t = Delivery.__table__
+            batch += [_Row(*r) for r in session.connection().execute(
+                select(*self._columns).where(t.c.run_id == self.run_id,
+                                             t.c.state == "deferred",
+                                             t.c.next_attempt_at <= self.clock.now())
+                .order_by(t.c.id).limit(self.batch_size - len(batch)))]
+        return batch
+
+    def _refill(self, session: Session) -> None:
+        t = Delivery.__table__
+        statement = (select(*self._columns)
+                     .where(t.c.run_id == bindparam("run"), t.c.state == "queued",
+                            t.c.id > bindparam("after"))
+                     .order_by(t.c.id).limit(READ_AHEAD))
+        connection = session.connection()
+        rows = connection.execute(statement, {"run": self.run_id, "after": self._cursor}).all()
+        if not rows and not self._buffer and self._cursor:
+            # Rows queued again behind the cursor (paused refusals): one more pass from 0.
+            self._cursor = 0
+            rows = connection.execute(statement, {"run": self.run_id, "after": 0}).all()
+        self._buffer.extend(_Row(*r) for r in rows)
+        if rows:
+            self._cursor = rows[-1][0]
 
     def _next_due(self, session: Session):
         return session.scalar(
@@ -403,18 +438,22 @@ class _Sender:
             return classify(exc)
         return classify(None)
 
-    def _send_batch(self, executor: ThreadPoolExecutor | None,
-                    batch: list[_Row]) -> dict[int, Outcome]:
+    def _start_batch(self, executor: ThreadPoolExecutor | None, batch: list[_Row]
+                     ) -> dict[Future, int] | dict[int, Outcome]:
         if executor is None:
             return {row.id: self._send_one(row) for row in batch}
-        futures: dict[Future, int] = {executor.submit(self._send_one, row): row.id
-                                      for row in batch}
+        return {executor.submit(self._send_one, row): row.id for row in batch}
+
+    @staticmethod
+    def _collect(started: dict) -> dict[int, Outcome]:
+        if not started or not isinstance(next(iter(started)), Future):
+            return started
         outcomes: dict[int, Outcome] = {}
-        pending = set(futures)
+        pending = set(started)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                outcomes[futures[future]] = future.result()  # a crash propagates as is
+                outcomes[started[future]] = future.result()  # a crash propagates as is
         return outcomes
 
     def _record(self, session: Session, batch: list[_Row],
