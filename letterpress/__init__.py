@@ -9,19 +9,31 @@ does (content, render, audience, message, transports, delivery, schedule, web).
     ...                         project.settings)
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-
-from .clock import Clock, FrozenClock, SystemClock
-from .content import load_issue
-from .errors import LetterpressError
-from .project import Project
-from .render import RenderedIssue, render_issue
-from .settings import Settings, load_settings
 
 try:
     __version__ = version("letterpress")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+
+# Imported on first use (PEP 562), so that ``import letterpress.render`` stays free of the
+# database and web layers: each layer pulls in only what it needs.
+_EXPORTS = {
+    "Clock": "clock", "FrozenClock": "clock", "SystemClock": "clock",
+    "LetterpressError": "errors",
+    "Project": "project",
+    "RenderedIssue": "render", "render_issue": "render",
+    "Settings": "settings", "load_settings": "settings",
+    "load_issue": "content",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'letterpress' has no attribute {name!r}")
+
 
 __all__ = [
     "Clock",
