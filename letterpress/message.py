@@ -380,7 +380,8 @@ class MessageTemplate:
                       ("List-Unsubscribe", relaxed_header("List-Unsubscribe", lu_line[17:]))]
             fields.extend(self._constant_signed)
             head.insert(0, signer.signature(fields, hasher.digest(), int(time.time())))
-        return message_id, b"".join(head) + b"".join(wire)
+        head.extend(wire)
+        return message_id, b"".join(head)
 
 
 def _list_id(pub: Publication) -> str:

@@ -211,7 +211,8 @@ class SMTPTransport:
                     conn.getreply()
                 self._reset(conn)
                 raise failure
-            conn.send(_stuffed(data))
+            for chunk in _stuffed(data):
+                conn.send(chunk)
             code, reply = conn.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             # After RCPT the server may or may not have accepted the message: report a
@@ -237,17 +238,18 @@ class SMTPTransport:
             self._discard(conn)
 
 
-def _stuffed(data: bytes) -> bytes:
+def _stuffed(data: bytes) -> tuple[bytes, ...]:
     """The DATA payload: dot-stuffed (RFC 5321 4.5.2), CRLF-terminated, then ``.`` CRLF.
 
     smtplib runs a regular expression over every message for this; a ``find`` first is
-    enough for messages built by letterpress, whose lines rarely start with a dot.
+    enough for messages built by letterpress, whose lines never start with a dot.  The
+    terminator is a separate write (TCP_NODELAY is on) rather than a copy of the message.
     """
     if data.startswith(b".") or b"\n." in data:
         data = _LEADING_DOT.sub(b"..", data)
     if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data + b".\r\n"  # one write: a separate tiny write could wait on Nagle
+        return (data, b"\r\n.\r\n")
+    return (data, b".\r\n")
 
 
 class _StaleConnection(Exception):
