@@ -22,6 +22,7 @@ __all__ = [
     "head_revision",
     "make_engine",
     "open_database",
+    "read_only",
     "session_scope",
     "upgrade",
 ]
@@ -65,13 +66,28 @@ def make_engine(url: str, **kwargs) -> Engine:
         def _no_pysqlite_begin(dbapi_conn, _record):
             dbapi_conn.isolation_level = None
 
+        # IMMEDIATE takes the write lock when the transaction starts.  A deferred transaction
+        # that reads and then writes fails at once with "database is locked" if another
+        # connection committed in between (WAL snapshot rule; the busy timeout cannot help),
+        # which is exactly what a send run meets while readers unsubscribe.  Waiting for the
+        # lock up front lets the busy timeout do its job.  Transactions here are short.
+        # Long read-only streams (exports, listings) opt out with
+        # ``engine.execution_options(sqlite_begin="DEFERRED")`` (see :func:`read_only`) so they
+        # never hold the write lock.
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same database for a long read-only stream: on SQLite its transactions do not take
+    the write lock, so senders and unsubscribes go on while it reads.  Never write with it."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
 
 
 def _alembic_config(engine: Engine):
@@ -95,9 +111,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def head_revision() -> str | None:
     """The newest migration shipped with this version of letterpress."""
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -49,6 +49,7 @@ def test_forget_leaves_only_the_hash(session, clock, engine):
                                   Suppression.reason)).all()
     assert (report.email_hash, "*", "erased") in rows
     # nothing readable about her anywhere in the database
+    session.commit()  # end the session's transaction: on SQLite it holds the write lock
     with engine.connect() as conn:
         for table in ("subscribers", "subscriptions", "subscription_events", "suppressions"):
             for row in conn.execute(text(f"SELECT * FROM {table}")):

@@ -86,3 +86,45 @@ def test_cli_outside_a_project_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["-C", str(tmp_path), "settings"])
     assert result.exit_code == 1
     assert "no letterpress.toml" in result.output
+
+
+def test_read_then_write_survives_a_concurrent_commit(engine):
+    """A transaction that reads, then writes after another connection committed, must wait
+    for the lock rather than fail with "database is locked" (SQLite WAL snapshot rule)."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS t_probe (n INTEGER)"))
+    import threading
+
+    errors = []
+    with engine.connect() as first:
+        tx = first.begin()
+        first.execute(text("SELECT count(*) FROM t_probe")).scalar()
+
+        def other():
+            try:
+                with engine.begin() as second:
+                    second.execute(text("INSERT INTO t_probe VALUES (1)"))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(0.5)  # on SQLite the other writer waits for our lock
+        first.execute(text("INSERT INTO t_probe VALUES (2)"))
+        tx.commit()
+        thread.join(10)
+    assert not errors
+    with engine.connect() as conn:
+        assert sorted(conn.execute(text("SELECT n FROM t_probe")).scalars()) == [1, 2]
+
+
+def test_read_only_streams_do_not_block_writers(engine):
+    from letterpress.db import read_only
+
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS t_probe (n INTEGER)"))
+    with read_only(engine).connect() as reader:
+        reader.begin()
+        reader.execute(text("SELECT count(*) FROM t_probe")).scalar()
+        with engine.begin() as writer:  # would wait 30 s for the lock if the reader held it
+            writer.execute(text("INSERT INTO t_probe VALUES (3)"))

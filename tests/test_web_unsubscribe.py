@@ -199,14 +199,7 @@ def test_one_click_works_while_a_send_holds_write_transactions(app, project, mak
         assert status_of(project, r.subscription_id) == "unsubscribed"
 
 
-def test_a_real_send_run_survives_one_click_unsubscribes(app, project, signer, db_url, request):
-    if db_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(
-            reason="on SQLite the send run's transactions read before they write; when an "
-                   "unsubscribe commits in between, WAL refuses the upgrade at once with "
-                   "'database is locked' and the send stops. Needs BEGIN IMMEDIATE for "
-                   "writing transactions in letterpress/db.py (or in the sender).",
-            strict=False))
+def test_a_real_send_run_survives_one_click_unsubscribes(app, project, signer, db_url):
     from datetime import UTC, datetime
     from pathlib import Path
 
