@@ -87,11 +87,15 @@ def test_import_dry_run_and_other_list(lp, csv_dir):
     assert lp("subscribers", "count").output.strip() == "0"
     lp("subscribers", "import", str(csv_dir / "no_header.csv"), "-p", "acv", "-q")
     assert lp("subscribers", "count", "-p", "acv").output.strip() == "3"
+    lp("subscribers", "add", "lea@example.org")
+    assert lp("subscribers", "count", "--all-lists").output.strip() == "4"
+    listing = lp("subscribers", "list", "--all-lists").output.splitlines()
+    assert [line.split("\t")[2] for line in listing] == ["acv", "acv", "acv", "pvd"]
     assert lp("subscribers", "count", "--list", "acv-elus").output.strip() == "0"
     lists = lp("subscribers", "lists").output.splitlines()
     assert lists[0].split("\t") == ["list", "publication", "pending", "active", "unsubscribed",
                                     "bounced", "complained"]
-    assert "acv\tacv\t0\t3\t0\t0\t0" in lists and "pvd\tpvd\t0\t0\t0\t0\t0" in lists
+    assert "acv\tacv\t0\t3\t0\t0\t0" in lists and "pvd\tpvd\t0\t1\t0\t0\t0" in lists
 
 
 def test_import_progress_when_not_a_terminal(lp, tmp_path):

@@ -186,11 +186,12 @@ def export_command(project, list_name, publication, status, attrs, output, excel
 @publication_option
 @click.option("--status", type=status_choice, default="all", show_default=True)
 @attr_option
+@click.option("--all-lists", is_flag=True, help="Every list of the project.")
 @click.option("--limit", type=click.IntRange(0), default=0, help="At most N lines (0: all).")
 @pass_project
-def list_command(project, list_name, publication, status, attrs, limit):
+def list_command(project, list_name, publication, status, attrs, all_lists, limit):
     """List subscriptions: email, name, list, status, attributes (tab-separated)."""
-    list_name = _list_name(project, publication, list_name)
+    list_name = None if all_lists else _list_name(project, publication, list_name)
     with project.session() as session:
         ensure_lists(session, project.settings)
         rows = iter_subscriptions(session, list_name=list_name,
@@ -209,10 +210,11 @@ def list_command(project, list_name, publication, status, attrs, limit):
 @publication_option
 @click.option("--status", type=status_choice, default="active", show_default=True)
 @attr_option
+@click.option("--all-lists", is_flag=True, help="Every list of the project.")
 @pass_project
-def count_command(project, list_name, publication, status, attrs):
+def count_command(project, list_name, publication, status, attrs, all_lists):
     """Count subscriptions matching the filters."""
-    list_name = _list_name(project, publication, list_name)
+    list_name = None if all_lists else _list_name(project, publication, list_name)
     with project.session() as session:
         ensure_lists(session, project.settings)
         click.echo(count_subscriptions(session, list_name=list_name,
