@@ -202,7 +202,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--large", type=int, default=200_000,
                         help="list size of the memory comparison (0 to skip)")
-    parser.add_argument("--pool", type=int, default=4, help="SMTP connections of letterpress")
+    parser.add_argument("--pool", type=int, default=8, help="SMTP connections of letterpress")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--verify", action="store_true", help=argparse.SUPPRESS)
