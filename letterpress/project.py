@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock, SystemClock
-from .db import open_database
+from .db import open_database, read_only
 from .settings import Settings, load_settings
 
 __all__ = ["Project"]
@@ -55,6 +55,17 @@ class Project:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for long reads (exports, listings): on SQLite it never holds the write
+        lock, so a running send and the unsubscribe pages go on meanwhile.  Never write with it."""
+        session = Session(read_only(self.engine), expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def close(self) -> None:

@@ -158,7 +158,8 @@ def import_command(project, file, list_name, publication, consent_source, consen
 @subscribers.command("export", short_help="Export subscribers as re-importable CSV.")
 @list_option
 @publication_option
-@click.option("--status", type=status_choice, default="active", show_default=True)
+@click.option("--status", type=status_choice, default="active", show_default=True,
+              help="Subscription status to include (all: every status).")
 @attr_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (default: standard output).")
@@ -170,7 +171,7 @@ def export_command(project, list_name, publication, status, attrs, output, excel
     list_name = _list_name(project, publication, list_name)
     kwargs = {"list_name": list_name, "status": None if status == "all" else status,
               "attributes": _attrs(attrs), "delimiter": ";" if excel else ","}
-    with project.session() as session:
+    with project.read_session() as session:
         ensure_lists(session, project.settings)
         if output:
             encoding = "utf-8-sig" if excel else "utf-8"
@@ -184,7 +185,8 @@ def export_command(project, list_name, publication, status, attrs, output, excel
 @subscribers.command("list", short_help="List subscriptions, filtered.")
 @list_option
 @publication_option
-@click.option("--status", type=status_choice, default="all", show_default=True)
+@click.option("--status", type=status_choice, default="all", show_default=True,
+              help="Subscription status to include (all: every status).")
 @attr_option
 @click.option("--all-lists", is_flag=True, help="Every list of the project.")
 @click.option("--limit", type=click.IntRange(0), default=0, help="At most N lines (0: all).")
@@ -192,7 +194,7 @@ def export_command(project, list_name, publication, status, attrs, output, excel
 def list_command(project, list_name, publication, status, attrs, all_lists, limit):
     """List subscriptions: email, name, list, status, attributes (tab-separated)."""
     list_name = None if all_lists else _list_name(project, publication, list_name)
-    with project.session() as session:
+    with project.read_session() as session:
         ensure_lists(session, project.settings)
         rows = iter_subscriptions(session, list_name=list_name,
                                   status=None if status == "all" else status,
@@ -208,14 +210,15 @@ def list_command(project, list_name, publication, status, attrs, all_lists, limi
 @subscribers.command("count")
 @list_option
 @publication_option
-@click.option("--status", type=status_choice, default="active", show_default=True)
+@click.option("--status", type=status_choice, default="active", show_default=True,
+              help="Subscription status to include (all: every status).")
 @attr_option
 @click.option("--all-lists", is_flag=True, help="Every list of the project.")
 @pass_project
 def count_command(project, list_name, publication, status, attrs, all_lists):
     """Count subscriptions matching the filters."""
     list_name = None if all_lists else _list_name(project, publication, list_name)
-    with project.session() as session:
+    with project.read_session() as session:
         ensure_lists(session, project.settings)
         click.echo(count_subscriptions(session, list_name=list_name,
                                        status=None if status == "all" else status,
@@ -320,7 +323,7 @@ def forget_command(project, email, yes):
 @pass_project
 def export_person_command(project, email, output):
     """Everything held about EMAIL as JSON (GDPR right of access)."""
-    with project.session() as session:
+    with project.read_session() as session:
         data = export_person(session, email)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output:
@@ -335,7 +338,7 @@ def export_person_command(project, email, output):
 @pass_project
 def lists_command(project):
     """Every list with its publication and counts per status."""
-    with project.session() as session:
+    with project.read_session() as session:
         ensure_lists(session, project.settings)
         counts = count_by_status(session)
     owners = {name: pub.slug for pub in project.settings.publications.values()
