@@ -116,3 +116,14 @@ def test_every_schedule_command_has_help(cli):
         result = cli(*args, "--help")
         assert result.exit_code == 0
         assert len(result.output.splitlines()) > 3
+
+
+def test_scheduler_refuses_to_start_with_a_bad_rule(cli, project_dir):
+    config = project_dir / "letterpress.toml"
+    config.write_text(config.read_text().replace('schedule = "third tuesday 10:00"',
+                                                 'schedule = "troisième mardi 10:00"'))
+    result = cli("scheduler")
+    assert result.exit_code == 1
+    assert "cannot read schedule rule 'troisième mardi 10:00'" in result.output
+    listing = cli("schedule", "list")
+    assert listing.exit_code == 1 and "cannot read schedule rule" in listing.output

@@ -261,6 +261,9 @@ class SchedulerDaemon:
 
     def start(self) -> None:
         """Register with this process, add the rule and sweep jobs, and start."""
+        for pub in self.project.settings.publications.values():
+            if pub.schedule:
+                parse_rule(pub.schedule)  # a bad rule stops the start, with its reason
         with _RUNTIMES_LOCK:
             _RUNTIMES[self.project_dir] = self.runtime
         self.scheduler.start()
@@ -325,7 +328,8 @@ class SchedulerDaemon:
         self.stop.set()
         log.info("scheduler stopping: pausing any send in progress")
         try:
-            self.scheduler.shutdown(wait=True)
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
         finally:
             with _RUNTIMES_LOCK:
                 if _RUNTIMES.get(self.project_dir) is self.runtime:
@@ -337,21 +341,26 @@ def run_scheduler(project: Project, stop_event: threading.Event, *,
                   sweep_seconds: float = DEFAULT_SWEEP_SECONDS, transport_factory=None,
                   handle_signals: bool = True) -> None:
     """Run the daemon until ``stop_event`` is set (SIGTERM/SIGINT set it in the main thread)."""
+    previous = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
         def on_signal(signum, _frame):
             log.info("received %s", signal.Signals(signum).name)
             stop_event.set()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-    daemon = SchedulerDaemon(project, stop_event, sweep_seconds=sweep_seconds,
-                             transport_factory=transport_factory)
-    daemon.start()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, on_signal)
     try:
-        while not stop_event.wait(1.0):
-            pass
+        daemon = SchedulerDaemon(project, stop_event, sweep_seconds=sweep_seconds,
+                                 transport_factory=transport_factory)
+        try:
+            daemon.start()
+            while not stop_event.wait(1.0):
+                pass
+        finally:
+            daemon.shutdown()
     finally:
-        daemon.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def start_background(project: Project, stop_event: threading.Event, *,
