@@ -375,3 +375,18 @@ def test_server_refusing_everything_fails_the_send_and_run_now_resumes_it(
     assert outcome.state == "done", outcome.detail
     assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
     assert len(runs(project)) == 1
+
+
+def test_explicit_schedule_takes_precedence_over_the_rule(project, project_dir, clock, settings):
+    add_subscribers(project, 2)
+    clock.set(utc(2025, 3, 1))
+    path = write_issue(project_dir, number=45, when=date(2025, 3, 11))
+    row = sched.schedule_issue(project, path, "2025-03-25 10:00")  # after the rule's day
+    clock.set(MARCH)
+    transport = MemoryTransport()
+    outcome = sched.run_occurrence(project, "pvd", MARCH, transport=transport)
+    assert outcome.state == "skipped" and f"own schedule ({row.id}" in outcome.detail
+    assert transport.messages == []
+    clock.set(row.planned_at)
+    assert sched.run_scheduled_send(project, row.id, transport=transport).state == "done"
+    assert len(transport.messages) == 2

@@ -95,6 +95,8 @@ def list_(project: Project, show_all: bool) -> None:
     items = service.upcoming(project)
     if not items:
         click.echo("Nothing scheduled.")
+    else:
+        click.echo(f"{'ID':>5}  {'When (publication time)':<36}  What")
     for item in items:
         ident = f"{item.schedule_id:>5}" if item.schedule_id is not None else "    -"
         click.echo(f"{ident}  {_local(item.when, _pub(project, item.publication))}  "

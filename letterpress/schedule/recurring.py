@@ -21,9 +21,10 @@ from ..project import Project
 from ..settings import Publication
 from ..transports import Transport
 from . import notify
-from .models import ScheduleOccurrence
+from .models import ScheduledSend, ScheduleOccurrence
 from .rules import month_key
 from .service import (
+    ACTIVE_STATES,
     Outcome,
     counts_of,
     decide,
@@ -139,6 +140,15 @@ def find_ready_issue(project: Project, publication: Publication, planned_at: dat
     return None, detail
 
 
+def _explicitly_scheduled(project: Project, issue) -> ScheduledSend | None:
+    """A pending or running one-off schedule of this issue, if an editor made one."""
+    with project.session() as session:
+        return session.scalars(select(ScheduledSend).where(
+            ScheduledSend.publication == issue.publication,
+            ScheduledSend.issue_number == issue.number,
+            ScheduledSend.state.in_(ACTIVE_STATES))).first()
+
+
 def run_occurrence(project: Project, publication_slug: str, planned_at: datetime, *,
                    transport: Transport | None = None, stop: threading.Event | None = None,
                    manual: bool = False) -> Outcome:
@@ -179,6 +189,11 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         if issue is None:
             # Two ready issues is an editorial mistake to fix, not an absent letter.
             return finish("failed" if why.startswith(AMBIGUOUS) else "missed", why)
+        explicit = _explicitly_scheduled(project, issue)
+        if explicit is not None:
+            local = explicit.planned_at.astimezone(publication.tz)
+            return finish("skipped", f"{issue.identity} has its own schedule ({explicit.id}, "
+                          f"{local:%Y-%m-%d %H:%M %Z}), which takes precedence over the rule")
         try:
             rendered = render.render_issue(issue, project.settings)
         except RenderError as exc:
