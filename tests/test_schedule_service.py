@@ -414,3 +414,12 @@ def test_migration_matches_the_models(engine):
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = [d for d in compare_metadata(ctx, Base.metadata) if concerns_us(d)]
     assert diffs == []
+
+
+def test_an_issue_already_sent_cannot_be_scheduled(project, scheduled, clock):
+    clock.set(PLANNED_UTC)
+    assert sched.run_scheduled_send(project, scheduled.id, transport=MemoryTransport()).state \
+        == "done"
+    with pytest.raises(ScheduleError, match="already has send run 1 to list 'pvd' \\(done\\)"):
+        sched.schedule_issue(project, project.settings.project_dir / scheduled.issue_path,
+                             "2025-02-01 10:00")

@@ -138,6 +138,11 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
                             "(or send it now with `letterpress send`)")
 
     with project.session() as session:
+        sent = delivery.find_run(session, publication.slug, issue.number, list_name)
+        if sent is not None:
+            # prepare_run would refuse it at send time; say so while the editor is here.
+            raise ScheduleError(f"{issue.identity} already has send run {sent.id} to list "
+                                f"{list_name!r} ({sent.state}); see `letterpress runs`")
         earlier = session.scalars(
             select(ScheduledSend).where(
                 ScheduledSend.publication == publication.slug,
