@@ -60,7 +60,7 @@ def list_occurrences(project: Project, *, limit: int = 20) -> list[ScheduleOccur
     with project.session() as session:
         query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != "armed")
         query = query.order_by(ScheduleOccurrence.planned_at.desc(),
-                                                    ScheduleOccurrence.id.desc()).limit(limit)
+                               ScheduleOccurrence.id.desc()).limit(limit)
         return list(session.scalars(query).all())
 
 
@@ -74,6 +74,7 @@ def _claim_occurrence(project: Project, publication: Publication, planned_at: da
 def _claim_occurrence_key(project: Project, publication: Publication, key: str,
                           planned_at: datetime, outcome: str, detail: str = "",
                           manual: bool = False):
+    """Insert the row of ``key``; a manual run-now may also take over a missed/failed one."""
     now = project.clock.now()
     try:
         with project.session() as session:
