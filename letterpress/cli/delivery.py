@@ -22,7 +22,7 @@ from ..delivery import (
     run_problems,
     send_run,
 )
-from ..delivery.sender import RunReport
+from ..delivery.report import RunReport
 from ..message import MessageTemplate, sample_message
 from ..render import render_issue
 from ..transports import SMTPTransport, transport_for

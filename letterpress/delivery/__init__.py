@@ -8,6 +8,7 @@
 from .models import DELIVERY_STATES, RUN_STATES, Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify, is_hard_bounce
 from .progress import LogProgress, ProgressSnapshot, TerminalProgress, progress_for
+from .report import RunReport
 from .runs import (
     RunContentChanged,
     acquire_lease,
@@ -20,7 +21,7 @@ from .runs import (
     run_counts,
     run_problems,
 )
-from .sender import DEFAULT_PAUSE_AFTER, RunReport, send_run
+from .sender import DEFAULT_PAUSE_AFTER, send_run
 
 __all__ = [
     "DEFAULT_PAUSE_AFTER",

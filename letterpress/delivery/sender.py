@@ -11,6 +11,7 @@ not sent again (``resend_uncertain=True`` sends them again, with the same Messag
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from ..transports.base import RateLimiter, Transport
 from .models import Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify
 from .progress import ProgressSnapshot
+from .report import RunReport
 from .runs import (
     RunContentChanged,
     acquire_lease,
@@ -56,70 +58,6 @@ LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
 MAX_WAIT_SLICE = 5.0
 READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)  # while waiting for deferred rows, wake up this often (stop, lease)
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """What a send run has done so far: ledger counts, the uncertain set, why it stopped."""
-
-    run_id: int
-    state: str  # pending | sending | paused | done | failed
-    total: int
-    counts: dict[str, int]
-    uncertain_ids: tuple[int, ...] = ()
-    uncertain_emails: tuple[str, ...] = ()
-    paused_reason: str | None = None
-    stopped: bool = False
-    bounced: int = 0
-    elapsed: float = 0.0
-    sent_now: int = 0  # messages accepted by this call
-
-    @property
-    def sent(self) -> int:
-        return self.counts.get("sent", 0)
-
-    @property
-    def deferred(self) -> int:
-        return self.counts.get("deferred", 0)
-
-    @property
-    def failed(self) -> int:
-        return self.counts.get("failed", 0)
-
-    @property
-    def skipped(self) -> int:
-        return self.counts.get("skipped", 0)
-
-    @property
-    def uncertain(self) -> int:
-        return self.counts.get("uncertain", 0)
-
-    @property
-    def pending(self) -> int:
-        return self.counts.get("queued", 0) + self.counts.get("sending", 0)
-
-    @property
-    def paused(self) -> bool:
-        return self.state == "paused"
-
-    @property
-    def rate(self) -> float:
-        """Messages per second accepted by this call."""
-        return self.sent_now / self.elapsed if self.elapsed > 0 else 0.0
-
-    def summary(self) -> str:
-        """One line for people: counts, and why the run is not done when it is not."""
-        parts = [f"run {self.run_id} {self.state}: {self.sent}/{self.total} sent"]
-        for name in ("deferred", "failed", "skipped", "uncertain"):
-            n = self.counts.get(name, 0)
-            if n:
-                parts.append(f"{n} {name}")
-        if self.bounced:
-            parts.append(f"{self.bounced} hard bounces")
-        text = ", ".join(parts)
-        if self.paused_reason:
-            text += f" — {self.paused_reason}"
-        return text
 
 
 @dataclass
@@ -243,11 +181,12 @@ class _Sender:
             except (Exception, KeyboardInterrupt) as exc:
                 # Leave the run resumable: outcomes we know are recorded, rows still marked
                 # "sending" become the uncertain set of the next sender.
-                session.rollback()
-                self._apply(session, self.pending)
                 reason = ("interrupted" if isinstance(exc, KeyboardInterrupt)
                           else f"stopped by an error: {exc}")
-                self._finish(session, "paused", reason)
+                with contextlib.suppress(Exception):  # never hide the original error
+                    session.rollback()
+                    self._apply(session, self.pending)
+                    self._finish(session, "paused", reason)
                 raise
 
     # ------------------------------------------------------------------ the loop

@@ -1,0 +1,71 @@
+"""The report of a send run: ledger counts, the uncertain set, why it stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RunReport"]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a send run has done so far: ledger counts, the uncertain set, why it stopped."""
+
+    run_id: int
+    state: str  # pending | sending | paused | done | failed
+    total: int
+    counts: dict[str, int]
+    uncertain_ids: tuple[int, ...] = ()
+    uncertain_emails: tuple[str, ...] = ()
+    paused_reason: str | None = None
+    stopped: bool = False
+    bounced: int = 0
+    elapsed: float = 0.0
+    sent_now: int = 0  # messages accepted by this call
+
+    @property
+    def sent(self) -> int:
+        return self.counts.get("sent", 0)
+
+    @property
+    def deferred(self) -> int:
+        return self.counts.get("deferred", 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def skipped(self) -> int:
+        return self.counts.get("skipped", 0)
+
+    @property
+    def uncertain(self) -> int:
+        return self.counts.get("uncertain", 0)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("queued", 0) + self.counts.get("sending", 0)
+
+    @property
+    def paused(self) -> bool:
+        return self.state == "paused"
+
+    @property
+    def rate(self) -> float:
+        """Messages per second accepted by this call."""
+        return self.sent_now / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        """One line for people: counts, and why the run is not done when it is not."""
+        parts = [f"run {self.run_id} {self.state}: {self.sent}/{self.total} sent"]
+        for name in ("deferred", "failed", "skipped", "uncertain"):
+            n = self.counts.get(name, 0)
+            if n:
+                parts.append(f"{n} {name}")
+        if self.bounced:
+            parts.append(f"{self.bounced} hard bounces")
+        text = ", ".join(parts)
+        if self.paused_reason:
+            text += f" — {self.paused_reason}"
+        return text
