@@ -205,3 +205,71 @@ def test_transport_for_picks_smtp_only_when_configured(project_dir, smtp_server)
     smtp = transport_for(settings, pub)
     assert isinstance(smtp, SMTPTransport)
     assert smtp.pool_size == pub.transport.pool and smtp.rate == 7
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (cert file, key file)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def _server_context(tls_files):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*tls_files)
+    return context
+
+
+def test_starttls_with_auth(tls_files):
+    server = SMTPTestServer(tls_context=_server_context(tls_files), require_starttls=True)
+    server.behaviour.credentials = ("lettre", "s3cret")
+    server.start()
+    try:
+        url = f"smtp://lettre:s3cret@127.0.0.1:{server.port}?tls=starttls&verify=false"
+        transport = SMTPTransport.from_url(url)
+        transport.send("a@example.org", ["b@example.org"], _message())
+        transport.close()
+        # The certificate is checked unless told otherwise.
+        strict = SMTPTransport.from_url(url.replace("&verify=false", ""))
+        with pytest.raises(TransportError, match="cannot connect"):
+            strict.send("a@example.org", ["b@example.org"], _message())
+    finally:
+        server.stop()
+    assert len(server.received) == 1
+
+
+def test_implicit_tls(tls_files):
+    server = SMTPTestServer(ssl_context=_server_context(tls_files))
+    server.start()
+    try:
+        transport = SMTPTransport.from_url(f"smtps://127.0.0.1:{server.port}?verify=false")
+        assert transport.url.tls == "ssl"
+        transport.send("a@example.org", ["b@example.org"], _message())
+        transport.close()
+    finally:
+        server.stop()
+    assert len(server.received) == 1
