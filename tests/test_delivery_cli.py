@@ -113,6 +113,9 @@ def test_kill_9_mid_run_then_resume(project, project_dir, cli_env, add_subscribe
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the send never started"
         time.sleep(0.02)
+    # While it runs, nobody else can send the same run.
+    locked = lp("send", "--resume", "1", code=1)
+    assert "is being sent by" in locked.stderr
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = received(smtp_server)

@@ -47,6 +47,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """The server accepted the message."""
         return self.state == "sent"
 
 

@@ -29,6 +29,7 @@ class ProgressSnapshot:
 
     @property
     def done(self) -> int:
+        """Rows settled (sent, failed, skipped, uncertain)."""
         return self.total - self.remaining
 
 

@@ -25,30 +25,37 @@ class RunReport:
 
     @property
     def sent(self) -> int:
+        """Accepted by the server."""
         return self.counts.get("sent", 0)
 
     @property
     def deferred(self) -> int:
+        """Waiting for a retry after a temporary refusal."""
         return self.counts.get("deferred", 0)
 
     @property
     def failed(self) -> int:
+        """Refused for good (or deferred past the retry horizon)."""
         return self.counts.get("failed", 0)
 
     @property
     def skipped(self) -> int:
+        """Unsubscribed after the run started."""
         return self.counts.get("skipped", 0)
 
     @property
     def uncertain(self) -> int:
+        """In flight when a sender died: may or may not have arrived."""
         return self.counts.get("uncertain", 0)
 
     @property
     def pending(self) -> int:
+        """Not attempted yet."""
         return self.counts.get("queued", 0) + self.counts.get("sending", 0)
 
     @property
     def paused(self) -> bool:
+        """Stopped before the end; resumable."""
         return self.state == "paused"
 
     @property

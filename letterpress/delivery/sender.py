@@ -148,6 +148,7 @@ class _Sender:
     # ------------------------------------------------------------------ entry point
 
     def run(self, *, resend_uncertain: bool, rendered: RenderedIssue | None) -> RunReport:
+        """Take the lease, recover what a dead sender left, send until settled or stopped."""
         settings = self.project.settings
         with self.project.sessionmaker() as session:
             run = get_run(session, self.run_id)

@@ -65,6 +65,7 @@ class SMTPTransport:
 
     @property
     def rate(self) -> float:
+        """Messages per second this transport allows (0: unlimited)."""
         return self.limiter.rate
 
     def __repr__(self) -> str:
