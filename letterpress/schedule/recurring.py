@@ -178,11 +178,19 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         return Outcome(row.outcome, row.run_id, row.detail, acted=False)
 
     def finish(outcome: str, detail: str, counts=None, run_id=None) -> Outcome:
-        _update_occurrence(project, row.id, outcome=outcome, detail=detail, run_id=run_id)
-        level = logging.INFO if outcome == "sent" else logging.WARNING
-        log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
-        notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
-        return Outcome(outcome, run_id, detail)
+        # Compare-and-set: if two schedulers end up finishing the same occurrence, only one
+        # records it and tells the editors.
+        with project.session() as session:
+            won = session.execute(
+                update(ScheduleOccurrence)
+                .where(ScheduleOccurrence.id == row.id, ScheduleOccurrence.outcome == "running")
+                .values(outcome=outcome, detail=detail, run_id=run_id,
+                        updated_at=project.clock.now())).rowcount == 1
+        if won:
+            level = logging.INFO if outcome == "sent" else logging.WARNING
+            log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
+            notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
+        return Outcome(outcome, run_id, detail, acted=won)
 
     run_id, rendered = row.run_id, None
     if run_id is None:

@@ -429,24 +429,29 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         if error.startswith("locked:"):  # another scheduler holds this run: not ours to record
             return Outcome("running", run_id, error, acted=False)
         detail = f"send run {run_id}: {error}"
-        _set_state(project, row.id, ("running",), state="failed", message=detail)
-        notify.notify_schedule(project, row, "failed", detail)
-        return Outcome("failed", run_id, detail)
+        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
+        if won:
+            notify.notify_schedule(project, row, "failed", detail)
+        return Outcome("failed", run_id, detail, acted=won)
     counts = counts_of(report)
     verdict = verdict_of(report)
+    # Only the process that moves the row out of "running" records and announces the end:
+    # a second one that resumed a run someone else had just finished did nothing.
     if verdict == "done":
         detail = "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-        if _set_state(project, row.id, ("running",), state="done", message=detail):
+        won = _set_state(project, row.id, ("running",), state="done", message=detail)
+        if won:
             log.info("schedule %s done (run %s): %s", row.id, run_id, detail)
             notify.notify_schedule(project, row, "done", detail, counts=counts)
-        return Outcome("done", run_id, detail)
+        return Outcome("done", run_id, detail, acted=won)
     if verdict == "failed":
         detail = (f"{report.summary()}. Once the cause is fixed, continue it with "
                   f"`letterpress schedule run-now {row.id}`")
-        if _set_state(project, row.id, ("running",), state="failed", message=detail):
+        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
+        if won:
             log.error("schedule %s failed: %s", row.id, detail)
             notify.notify_schedule(project, row, "failed", detail, counts=counts)
-        return Outcome("failed", run_id, detail)
+        return Outcome("failed", run_id, detail, acted=won)
     detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
               "it resumes when the scheduler starts again")
     _set_state(project, row.id, ("running",), message=detail)
