@@ -165,6 +165,8 @@ def test_a_server_refusing_everything_pauses_the_run(project, rendered, add_subs
     assert "client host blocked" in report.paused_reason
     rows = ledger(project, run_id)
     assert {d.state for d in rows.values()} == {"queued"}  # nobody burnt
+    with project.session() as session:
+        assert get_run(session, run_id).started_at is not None  # messages were handed over
     assert sum(d.attempts for d in rows.values()) == 5
     with project.session() as session:
         assert get_run(session, run_id).state == "paused"
@@ -382,6 +384,10 @@ def test_changed_content_is_not_mixed_into_a_run(project, rendered, add_subscrib
         prepare(project, changed)
     with pytest.raises(RunContentChanged):
         send_run(project, run_id, MemoryTransport(), rendered=changed)
+    with project.session() as session:
+        run = get_run(session, run_id)
+        assert run.state == "paused" and "different content" in run.message
+        assert run.started_at is None  # nothing went out: not an archived issue
 
 
 def test_test_send_goes_only_to_the_given_addresses(project, rendered, add_subscribers):

@@ -140,6 +140,7 @@ class _Sender:
         self.pending: list[dict] = []
         self._buffer: deque[_Row] = deque()
         self._cursor = 0
+        self._marked_started = False
         t = Delivery.__table__
         self._columns = (t.c.id, t.c.subscription_id, t.c.subscriber_id, t.c.list_id,
                          t.c.email, t.c.name, t.c.message_id, t.c.attempts,
@@ -161,7 +162,6 @@ class _Sender:
             run = get_run(session, self.run_id)
             session.refresh(run)
             run.state = "sending"
-            run.started_at = run.started_at or self.clock.now()
             run.finished_at = None
             run.message = (f"{recovered} deliveries were in flight when the previous sender "
                            "stopped" if recovered else "")
@@ -319,6 +319,14 @@ class _Sender:
                             "message_id": row.message_id, "last_attempt_at": now,
                             "first_attempt_at": row.first_attempt_at})
         self._apply(session, updates)
+        if batch and not self._marked_started:
+            # "Started" means a first message was handed over (the web archive lists an
+            # issue from then on), not merely that a sender tried.
+            session.execute(update(SendRun).where(SendRun.id == self.run_id,
+                                                  SendRun.started_at.is_(None))
+                            .values(started_at=now)
+                            .execution_options(synchronize_session=False))
+            self._marked_started = True
         self._renew(session)
         session.commit()
 
