@@ -103,7 +103,7 @@ def test_runs_show_unknown_run(lp):
 
 def test_kill_9_mid_run_then_resume(project, project_dir, cli_env, add_subscribers,
                                     smtp_server, issue_path, lp):
-    emails = add_subscribers(20)
+    emails = add_subscribers(40)  # four seconds at --rate 10: time to look, then kill
     proc = subprocess.Popen(
         [str(LETTERPRESS), "-C", str(project_dir), "send", str(issue_path), "--yes",
          "--rate", "10"],
@@ -119,7 +119,7 @@ def test_kill_9_mid_run_then_resume(project, project_dir, cli_env, add_subscribe
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = received(smtp_server)
-    assert 5 <= sum(before.values()) < 20
+    assert 5 <= sum(before.values()) < 40
 
     out = lp("send", "--resume", "1").output
     assert "run 1 done" in out
