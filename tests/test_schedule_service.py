@@ -140,7 +140,8 @@ def test_fires_once_with_counts_and_notification(project, scheduled, clock, sett
     assert len(runs(project)) == 1 and runs(project)[0].key == scheduled.occurrence_key
     [note] = notifications(settings)
     assert "terminé" in note["Subject"] and "n°43" in note["Subject"]
-    assert "sent 3" in note.get_body(("plain",)).get_content()
+    body = note.get_body(("plain",)).get_content()
+    assert "Tous les destinataires ont été traités." in body and "sent: 3" in body
 
 
 def test_two_schedulers_at_once_make_one_run(project, scheduled, clock, settings):
@@ -182,6 +183,9 @@ def test_down_past_grace_is_missed_not_sent(project, scheduled, clock, settings)
     assert runs(project) == []
     [note] = notifications(settings)
     assert "MANQUÉ" in note["Subject"]
+    body = note.get_body(("plain",)).get_content()
+    assert "ne fonctionnait pas à l'heure prévue (5.0 h de retard" in body
+    assert f"letterpress schedule run-now {scheduled.id}" in body
     # A second sweep does not notify again.
     sched.sweep(project)
     assert len(notifications(settings)) == 1
@@ -212,6 +216,9 @@ def test_content_changed_after_approval_is_refused(project, project_dir, schedul
     assert transport.messages == [] and runs(project) == []
     [note] = notifications(settings)
     assert "REFUSÉ" in note["Subject"]
+    body = note.get_body(("plain",)).get_content()
+    assert "modifié après sa validation" in body
+    assert "letterpress schedule issues/2025-01-pvd-43.yaml --at" in body and "--replace" in body
     # Rescheduling with --replace approves the new content.
     clock.set(PLANNED_UTC + timedelta(minutes=1))
     new = sched.schedule_issue(project, path, "2025-01-14 11:00", replace=True)
@@ -272,6 +279,9 @@ def test_rule_without_ready_issue_records_missed_and_alerts(project, project_dir
     assert runs(project) == []
     [note] = notifications(settings)
     assert "MANQUÉ" in note["Subject"]
+    body = note.get_body(("plain",)).get_content()
+    assert "Aucun numéro daté de 2025-03 n'est marqué « status: ready »" in body
+    assert "drafts: 2025-03-pvd-45.yaml" in body  # the technical detail follows
 
 
 def test_rule_occurrence_past_grace_is_missed(project, project_dir, clock, settings):

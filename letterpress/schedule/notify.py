@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from ..transports import Transport
     from .models import ScheduledSend, ScheduleOccurrence
 
-__all__ = ["MESSAGES", "notify_editors", "notify_occurrence", "notify_schedule"]
+__all__ = ["MESSAGES", "REASONS", "explain", "notify_editors", "notify_occurrence",
+           "notify_schedule"]
 
 log = logging.getLogger("letterpress.schedule")
 
@@ -62,6 +63,65 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# What happened, in the editors' language, keyed by reason.  The scheduler's own detail
+# (English, with file names and counts, as the CLI shows it) follows as technical detail
+# for the reasons listed in TECHNICAL.
+REASONS: dict[str, dict[str, str]] = {
+    "fr": {
+        "late": "Le planificateur ne fonctionnait pas à l'heure prévue ({late} de retard, "
+                "au-delà du délai de grâce de {grace} h). Rien n'a été envoyé. Pour l'envoyer "
+                "malgré tout : letterpress schedule run-now {ref}",
+        "changed": "Le numéro a été modifié après sa validation. Rien n'a été envoyé. "
+                   "Vérifiez-le, puis programmez-le à nouveau avec --replace :\n"
+                   "  letterpress schedule {path} --at \"AAAA-MM-JJ HH:MM\" --replace",
+        "broken": "Le fichier {path} ne se construit plus. Rien n'a été envoyé.",
+        "sent": "Tous les destinataires ont été traités.",
+        "failed": "L'envoi n'a pas pu aller jusqu'au bout. Une fois la cause corrigée, "
+                  "reprenez-le avec : letterpress schedule run-now {ref}",
+        "no_ready": "Aucun numéro daté de {month} n'est marqué « status: ready ». "
+                    "Rien n'a été envoyé.",
+        "ambiguous": "Plusieurs numéros sont marqués prêts pour {month}. Rien n'a été "
+                     "envoyé : n'en laissez qu'un, puis : letterpress schedule run-now {ref}",
+        "own_schedule": "Ce numéro a sa propre programmation ({when}), qui prévaut sur la "
+                        "règle mensuelle.",
+        "already_sent": "Ce numéro a déjà été envoyé à cette liste. Rien n'a été envoyé.",
+        "technical": "Détail technique :",
+    },
+    "en": {
+        "late": "The scheduler was not running at the planned time ({late} late, beyond the "
+                "grace period of {grace} h). Nothing was sent. To send it anyway: "
+                "letterpress schedule run-now {ref}",
+        "changed": "The issue changed after it was approved. Nothing was sent. Check it, "
+                   "then schedule it again with --replace:\n"
+                   "  letterpress schedule {path} --at \"YYYY-MM-DD HH:MM\" --replace",
+        "broken": "The file {path} no longer builds. Nothing was sent.",
+        "sent": "Every recipient has been handled.",
+        "failed": "The send could not finish. Once the cause is fixed, continue it with: "
+                  "letterpress schedule run-now {ref}",
+        "no_ready": "No issue dated {month} is marked `status: ready`. Nothing was sent.",
+        "ambiguous": "Several issues are marked ready for {month}. Nothing was sent: leave "
+                     "one, then: letterpress schedule run-now {ref}",
+        "own_schedule": "This issue has its own schedule ({when}), which takes precedence "
+                        "over the monthly rule.",
+        "already_sent": "This issue was already sent to this list. Nothing was sent.",
+        "technical": "Technical detail:",
+    },
+}
+TECHNICAL = ("broken", "failed", "no_ready", "ambiguous", "already_sent")
+
+
+def explain(publication: Publication, reason: str | None, detail: str,
+            params: Mapping[str, object] | None = None) -> str:
+    """The body paragraph for ``reason`` in the publication's language, else ``detail``."""
+    texts = REASONS.get(publication.language, REASONS["en"])
+    if reason is None or reason not in texts:
+        return detail
+    text = texts[reason].format(**(params or {}))
+    if reason in TECHNICAL and detail:
+        text += f"\n\n{texts['technical']}\n{detail}"
+    return text
+
+
 def _texts(publication: Publication) -> Mapping[str, tuple[str, str]]:
     return MESSAGES.get(publication.language, MESSAGES["en"])
 
@@ -103,10 +163,13 @@ def _compose(publication: Publication, outcome: str, *, what: str, list_name: st
 
 
 def notify_schedule(project: Project, row: ScheduledSend, outcome: str, detail: str, *,
-                    counts: Mapping[str, int] | None = None) -> bool:
+                    counts: Mapping[str, int] | None = None, reason: str | None = None,
+                    params: Mapping[str, object] | None = None) -> bool:
     """Tell the editors what became of a one-off scheduled send."""
     publication = project.settings.publication(row.publication)
     planned = f"{row.planned_at.astimezone(publication.tz):%Y-%m-%d %H:%M %Z}"
+    detail = explain(publication, reason, detail,
+                     {"ref": row.id, "path": row.issue_path, **(params or {})})
     what = f"n°{row.issue_number} « {row.subject} »" if publication.language == "fr" \
         else f"#{row.issue_number} '{row.subject}'"
     subject, body = _compose(publication, outcome, what=what, list_name=row.list_name,
@@ -116,9 +179,12 @@ def notify_schedule(project: Project, row: ScheduledSend, outcome: str, detail: 
 
 def notify_occurrence(project: Project, publication: Publication, row: ScheduleOccurrence,
                       outcome: str, detail: str, *,
-                      counts: Mapping[str, int] | None = None) -> bool:
+                      counts: Mapping[str, int] | None = None, reason: str | None = None,
+                      params: Mapping[str, object] | None = None) -> bool:
     """Tell the editors what became of an occurrence of the recurring rule."""
     planned = f"{row.planned_at.astimezone(publication.tz):%Y-%m-%d %H:%M %Z}"
+    detail = explain(publication, reason, detail,
+                     {"ref": f"R{row.id}", "path": row.issue_path or "", **(params or {})})
     what = f"{publication.name} ({row.occurrence_key})"
     subject, body = _compose(publication, outcome, what=what,
                              list_name=publication.default_list, planned=planned,

@@ -28,6 +28,7 @@ from .service import (
     Outcome,
     counts_of,
     decide,
+    describe_delay,
     grace_of,
     is_stale,
     prepare_keyed_run,
@@ -156,6 +157,7 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
     """Handle one occurrence of a publication's recurring rule, exactly once."""
     publication = project.settings.publication(publication_slug)
     now = project.clock.now()
+    month = month_key(planned_at, publication.tz)
     if not manual:
         decision = decide(planned_at, now, grace_of(publication))
         if decision == "wait":
@@ -168,7 +170,10 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
             row, won = _claim_occurrence(project, publication, planned_at, "missed", detail)
             if won:
                 log.warning("%s missed: %s", row.occurrence_key, detail)
-                notify.notify_occurrence(project, publication, row, "missed", detail)
+                notify.notify_occurrence(
+                    project, publication, row, "missed", detail, reason="late",
+                    params={"late": describe_delay(now - planned_at),
+                            "grace": f"{publication.grace_period_hours:g}"})
                 return Outcome("missed", detail=detail)
             return Outcome(row.outcome, row.run_id, row.detail, acted=False)
     row, won = _claim_occurrence(project, publication, planned_at, "running", "sending",
@@ -177,7 +182,8 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
                         and (row.run_id is not None or is_stale(project, row.updated_at))):
         return Outcome(row.outcome, row.run_id, row.detail, acted=False)
 
-    def finish(outcome: str, detail: str, counts=None, run_id=None) -> Outcome:
+    def finish(outcome: str, detail: str, reason: str, counts=None, run_id=None,
+               **params: object) -> Outcome:
         # Compare-and-set: if two schedulers end up finishing the same occurrence, only one
         # records it and tells the editors.
         with project.session() as session:
@@ -189,7 +195,8 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         if won:
             level = logging.INFO if outcome == "sent" else logging.WARNING
             log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
-            notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts)
+            notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts,
+                                     reason=reason, params={"month": month, **params})
         return Outcome(outcome, run_id, detail, acted=won)
 
     run_id, rendered = row.run_id, None
@@ -197,36 +204,41 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         issue, why = find_ready_issue(project, publication, planned_at)
         if issue is None:
             # Two ready issues is an editorial mistake to fix, not an absent letter.
-            return finish("failed" if why.startswith(AMBIGUOUS) else "missed", why)
+            if why.startswith(AMBIGUOUS):
+                return finish("failed", why, "ambiguous")
+            return finish("missed", why, "no_ready")
         explicit = _explicitly_scheduled(project, issue)
         if explicit is not None:
             local = explicit.planned_at.astimezone(publication.tz)
             return finish("skipped", f"{issue.identity} has its own schedule ({explicit.id}, "
-                          f"{local:%Y-%m-%d %H:%M %Z}), which takes precedence over the rule")
+                          f"{local:%Y-%m-%d %H:%M %Z}), which takes precedence over the rule",
+                          "own_schedule", when=f"{local:%Y-%m-%d %H:%M %Z}")
         try:
             rendered = render.render_issue(issue, project.settings)
         except RenderError as exc:
-            return finish("failed", f"{issue.source_path.name} does not build: {exc}")
+            return finish("failed", f"{issue.source_path.name} does not build: {exc}",
+                          "broken", path=issue.source_path.name)
         _update_occurrence(project, row.id, issue_path=stored_path(project, issue.source_path))
         try:
             run_id = prepare_keyed_run(project, rendered, publication.default_list, row.occurrence_key)
         except AlreadySent as exc:
-            return finish("skipped", f"nothing sent: {exc}", run_id=exc.run_id)
+            return finish("skipped", f"nothing sent: {exc}", "already_sent",
+                          run_id=exc.run_id)
         _update_occurrence(project, row.id, run_id=run_id)
     report, error = send_run_safely(project, run_id, transport, stop, publication, rendered)
     if report is None:
         if error.startswith("locked:"):
             return Outcome("running", run_id, error, acted=False)
-        return finish("failed", f"send run {run_id}: {error}", run_id=run_id)
+        return finish("failed", f"send run {run_id}: {error}", "failed", run_id=run_id)
     counts = counts_of(report)
     verdict = verdict_of(report)
     if verdict == "done":
         return finish("sent", "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-                      counts=counts, run_id=run_id)
+                      "sent", counts=counts, run_id=run_id)
     if verdict == "failed":
         return finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
-                      f"with `letterpress schedule run-now R{row.id}`", counts=counts,
-                      run_id=run_id)
+                      f"with `letterpress schedule run-now R{row.id}`", "failed",
+                      counts=counts, run_id=run_id)
     detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
               "it resumes when the scheduler starts again")
     _update_occurrence(project, row.id, detail=detail)

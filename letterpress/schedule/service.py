@@ -44,6 +44,7 @@ __all__ = [
     "cancel_scheduled",
     "counts_of",
     "decide",
+    "describe_delay",
     "get_scheduled",
     "grace_of",
     "is_stale",
@@ -274,23 +275,24 @@ def _set_state(project: Project, schedule_id: int, expected: tuple[str, ...],
 
 
 def _check_approved(project: Project, row: ScheduledSend):
-    """Re-load and re-render; the rendered issue when it is what was approved, else a reason."""
+    """Re-load and re-render: (rendered, "", "") when it is what was approved, else
+    (None, why, "broken" | "changed")."""
     path = _resolve(project, row.issue_path)
     try:
         issue = content.load_issue(path, project.settings)
         rendered = render.render_issue(issue, project.settings)
     except FileNotFoundError:
-        return None, f"{row.issue_path} no longer exists"
+        return None, f"{row.issue_path} no longer exists", "broken"
     except (ContentError, RenderError) as exc:
-        return None, f"{row.issue_path} no longer builds:\n{exc}"
+        return None, f"{row.issue_path} no longer builds:\n{exc}", "broken"
     if issue.source_hash != row.approved_source_hash or \
             rendered.content_hash != row.approved_content_hash:
         what = "file" if issue.source_hash != row.approved_source_hash else "rendered email"
         return None, (f"the {what} of {row.issue_path} changed after it was approved "
                       f"(approved {row.approved_content_hash[:12]}, now "
                       f"{rendered.content_hash[:12]}); check it and reschedule with "
-                      "`letterpress schedule ISSUE --at … --replace`")
-    return rendered, ""
+                      "`letterpress schedule ISSUE --at … --replace`"), "changed"
+    return rendered, "", ""
 
 
 def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transport | None = None,
@@ -317,20 +319,22 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
             if decision == "missed":
                 late = clock.now() - row.planned_at
                 detail = (f"the scheduler was not running at the planned time; "
-                          f"{_hours(late)} late is beyond the grace period of "
+                          f"{describe_delay(late)} late is beyond the grace period of "
                           f"{publication.grace_period_hours:g} h. Nothing was sent: "
                           f"send it with `letterpress schedule run-now {row.id}`")
                 if _set_state(project, row.id, ("scheduled",), state="missed", message=detail):
                     log.warning("schedule %s missed: %s", row.id, detail)
-                    notify.notify_schedule(project, row, "missed", detail)
+                    notify.notify_schedule(project, row, "missed", detail, reason="late",
+                                           params={"late": describe_delay(late),
+                                                   "grace": f"{publication.grace_period_hours:g}"})
                     return Outcome("missed", detail=detail)
                 return Outcome(get_scheduled(project, row.id).state, acted=False)
-        rendered, problem = _check_approved(project, row)
+        rendered, problem, reason = _check_approved(project, row)
         if rendered is None:
             if _set_state(project, row.id, ("scheduled", "missed", "failed"),
                           state="refused", message=problem):
                 log.error("schedule %s refused: %s", row.id, problem)
-                notify.notify_schedule(project, row, "refused", problem)
+                notify.notify_schedule(project, row, "refused", problem, reason=reason)
                 return Outcome("refused", detail=problem)
             return Outcome(get_scheduled(project, row.id).state, acted=False)
         if not _set_state(project, row.id, (row.state,), state="running",
@@ -341,22 +345,23 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
     else:
         return Outcome(row.state, row.run_id, row.message, acted=False)
 
-    def fail(detail: str) -> Outcome:
-        _set_state(project, row.id, ("running",), state="failed", message=detail)
-        log.error("schedule %s failed: %s", row.id, detail)
-        notify.notify_schedule(project, row, "failed", detail)
-        return Outcome("failed", row.run_id, detail)
+    def fail(detail: str, reason: str) -> Outcome:
+        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
+        if won:
+            log.error("schedule %s failed: %s", row.id, detail)
+            notify.notify_schedule(project, row, "failed", detail, reason=reason)
+        return Outcome("failed", row.run_id, detail, acted=won)
 
     run_id = row.run_id
     if run_id is None:
         if rendered is None:  # interrupted between claiming and preparing: check again
-            rendered, problem = _check_approved(project, row)
+            rendered, problem, reason = _check_approved(project, row)
             if rendered is None:
-                return fail(problem)
+                return fail(problem, reason)
         try:
             run_id = prepare_keyed_run(project, rendered, row.list_name, row.occurrence_key)
         except AlreadySent as exc:
-            return fail(f"nothing sent: {exc}")
+            return fail(f"nothing sent: {exc}", "already_sent")
         _set_state(project, row.id, ("running",), run_id=run_id)
         row.run_id = run_id
     return _send_and_record(project, row, run_id, transport, stop, publication, rendered)
@@ -431,7 +436,7 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         detail = f"send run {run_id}: {error}"
         won = _set_state(project, row.id, ("running",), state="failed", message=detail)
         if won:
-            notify.notify_schedule(project, row, "failed", detail)
+            notify.notify_schedule(project, row, "failed", detail, reason="failed")
         return Outcome("failed", run_id, detail, acted=won)
     counts = counts_of(report)
     verdict = verdict_of(report)
@@ -442,7 +447,7 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         won = _set_state(project, row.id, ("running",), state="done", message=detail)
         if won:
             log.info("schedule %s done (run %s): %s", row.id, run_id, detail)
-            notify.notify_schedule(project, row, "done", detail, counts=counts)
+            notify.notify_schedule(project, row, "done", detail, counts=counts, reason="sent")
         return Outcome("done", run_id, detail, acted=won)
     if verdict == "failed":
         detail = (f"{report.summary()}. Once the cause is fixed, continue it with "
@@ -450,7 +455,8 @@ def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transpor
         won = _set_state(project, row.id, ("running",), state="failed", message=detail)
         if won:
             log.error("schedule %s failed: %s", row.id, detail)
-            notify.notify_schedule(project, row, "failed", detail, counts=counts)
+            notify.notify_schedule(project, row, "failed", detail, counts=counts,
+                                   reason="failed")
         return Outcome("failed", run_id, detail, acted=won)
     detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
               "it resumes when the scheduler starts again")
@@ -470,6 +476,6 @@ def is_stale(project: Project, updated_at: datetime) -> bool:
     return project.clock.now() - updated_at > STALE_CLAIM
 
 
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
+def describe_delay(delta: timedelta) -> str:
+    """How late, for people (in hours: the same in every language)."""
+    return f"{delta.total_seconds() / 3600:.1f} h"
