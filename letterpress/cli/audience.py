@@ -290,11 +290,10 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
 
 def _erasers() -> list:
     """Erasers of the modules downstream of the audience that keep copies of addresses."""
-    from .. import delivery
+    from ..delivery import erase_recipient
 
     # The delivery ledger keeps the address each issue went to; it erases its own rows.
-    eraser = getattr(delivery, "erase_recipient", None)
-    return [eraser] if eraser is not None else []
+    return [erase_recipient]
 
 
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")

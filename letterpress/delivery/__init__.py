@@ -5,6 +5,7 @@
     report = send_run(project, run.id, transport_for(settings, publication))
 """
 
+from .erasure import erase_recipient
 from .models import DELIVERY_STATES, RUN_STATES, Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify, is_hard_bounce
 from .progress import LogProgress, ProgressSnapshot, TerminalProgress, progress_for
@@ -39,6 +40,7 @@ __all__ = [
     "acquire_lease",
     "backoff",
     "classify",
+    "erase_recipient",
     "find_run",
     "get_run",
     "is_hard_bounce",
