@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock, SystemClock
-from .db import open_database, read_only
+from .db import open_database, read_only, session_scope
 from .settings import Settings, load_settings
 
 __all__ = ["Project"]
@@ -47,15 +47,8 @@ class Project:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
-        session = self.sessionmaker()
-        try:
+        with session_scope(self.sessionmaker) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
