@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -89,10 +90,8 @@ class _PostgresLeg:
         if not self.available:
             return
         for name in self.created + [self.template]:
-            try:
+            with contextlib.suppress(Exception):  # best effort at session end
                 self.drop(name)
-            except Exception:  # noqa: BLE001 - best effort at session end
-                pass
         self.admin().dispose()
 
 
