@@ -258,6 +258,10 @@ class SchedulerDaemon:
         self.project_dir = str(project.settings.project_dir)
         self.runtime = _Runtime(project, stop, transport_factory)
         self.scheduler = _scheduler(project)
+        # APScheduler's shutdown holds its job-store lock while it waits for running jobs; a
+        # sweep calling back into the scheduler at that moment would wait forever.  The
+        # sweep runs under this lock, which shutdown takes first.
+        self._sweeping = threading.Lock()
 
     def start(self) -> None:
         """Register with this process, add the rule and sweep jobs, and start."""
@@ -291,8 +295,11 @@ class SchedulerDaemon:
 
     def sweep(self) -> None:
         """Apply the lateness guard and hand due work to the executor."""
-        if self.stop.is_set():
-            return
+        with self._sweeping:
+            if not self.stop.is_set():
+                self._sweep()
+
+    def _sweep(self) -> None:
         try:
             due = lateness.sweep(self.project)
             for name in due.missed:
@@ -327,6 +334,8 @@ class SchedulerDaemon:
         """Stop taking jobs; a send in progress pauses (stop event) and this waits for it."""
         self.stop.set()
         log.info("scheduler stopping: pausing any send in progress")
+        with self._sweeping:
+            pass  # a sweep in progress has finished; later ones see the stop event
         try:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=True)
