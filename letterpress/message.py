@@ -91,17 +91,29 @@ def encode_header_value(name: str, value: str) -> bytes:
 
 
 def _encoded_words(text: str) -> str:
-    """RFC 2047 "B" encoded words (each under 75 characters), folded between words."""
-    words = []
-    chunk = ""
-    size = 0
+    """RFC 2047 "B" encoded words (each under 75 characters), folded between words.
+
+    Words are cut before a space when possible: RFC 2047 decoders drop the folding between
+    encoded words, but lenient ones (CPython's address parser among them) insert a space
+    there, which must not land in the middle of a name.
+    """
+    tokens: list[str] = []
     for ch in text:
-        n = len(ch.encode("utf-8"))
-        if size + n > 45:  # 45 octets → 60 base64 characters + 12 of markup
-            words.append(chunk)
-            chunk, size = "", 0
-        chunk += ch
-        size += n
+        if not tokens or (ch == " " and tokens[-1].strip()):
+            tokens.append(ch)
+        else:
+            tokens[-1] += ch
+    words: list[str] = []
+    chunk, size = "", 0
+    for token in tokens:
+        for ch in token:  # a token longer than one word is cut where it must be
+            n = len(ch.encode("utf-8"))
+            cut_here = ch == " " and chunk and size + len(token.encode("utf-8")) > 45
+            if chunk and (size + n > 45 or cut_here):
+                words.append(chunk)
+                chunk, size = "", 0
+            chunk += ch
+            size += n
     words.append(chunk)
     return "\r\n ".join(
         "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words)
@@ -408,21 +420,28 @@ def build_simple_message(publication: Publication, settings: Settings, to: str, 
     DKIM-signed when the publication has a key; ``Auto-Submitted`` so auto-responders stay
     quiet.  CR/LF in any value never reach the headers.
     """
-    msg = EmailMessage()
-    msg["From"] = encode_address(publication.sender_name, publication.sender_email)
+    # Headers are encoded here, as for the issue itself: the email package's own folding
+    # (policy.SMTP) splits long non-ASCII subjects into broken encoded words.  The email
+    # package only builds the MIME body.
+    headers = [
+        b"From: " + encode_address(publication.sender_name, publication.sender_email).encode() + b"\r\n",
+    ]
     if publication.reply_to:
-        msg["Reply-To"] = encode_address("", publication.reply_to)
-    msg["To"] = encode_address(to_name, to)
-    msg["Subject"] = _clean(subject)
-    msg["Date"] = format_datetime(now) if now is not None else formatdate(usegmt=True)
-    msg["Message-ID"] = new_message_id(publication.sender_domain)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(text, charset="utf-8", cte="quoted-printable")
+        headers.append(b"Reply-To: " + encode_address("", publication.reply_to).encode() + b"\r\n")
+    headers += [
+        b"To: " + encode_address(to_name, to).encode() + b"\r\n",
+        encode_header_value("Subject", subject),
+        f"Date: {format_datetime(now) if now is not None else formatdate(usegmt=True)}\r\n".encode(),
+        f"Message-ID: {new_message_id(publication.sender_domain)}\r\n".encode(),
+        b"Auto-Submitted: auto-generated\r\n",
+    ]
+    body = EmailMessage()
+    body.set_content(text, charset="utf-8", cte="quoted-printable")
     if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+        body.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     from email import policy
 
-    data = msg.as_bytes(policy=policy.SMTP)
+    data = b"".join(headers) + body.as_bytes(policy=policy.SMTP)
     if publication.dkim is not None:
         data = DkimSigner.from_config(publication.dkim).sign_message(data, int(time.time()))
     return data
