@@ -273,3 +273,13 @@ def test_implicit_tls(tls_files):
     finally:
         server.stop()
     assert len(server.received) == 1
+
+
+def test_outbox_never_overwrites_a_message(tmp_path):
+    """Two transports on one outbox (a send run and a notification) in the same second."""
+    first, second = OutboxTransport(tmp_path), OutboxTransport(tmp_path)
+    first.send("a@example.org", ["lea@example.org"], b"Subject: one\r\n\r\n1\r\n")
+    second.send("a@example.org", ["lea@example.org"], b"Subject: two\r\n\r\n2\r\n")
+    bodies = sorted(p.read_bytes().rsplit(b"\r\n\r\n", 1)[1] for p in tmp_path.glob("*.eml"))
+    assert bodies == [b"1\r\n", b"2\r\n"]
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -33,16 +34,27 @@ class OutboxTransport:
         with self._lock:
             n = next(self._counter)
         first = _UNSAFE.sub("_", recipients[0] if recipients else "nobody")[:80]
-        name = f"{self._stamp}-{os.getpid()}-{n:06d}-{first}.eml"
         envelope = (f"X-Envelope-From: <{mail_from}>\r\n"
                     f"X-Envelope-To: {', '.join('<' + r + '>' for r in recipients)}\r\n")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{name}.tmp"
+            tmp = self.directory / f".{self._stamp}-{os.getpid()}-{n}-{secrets.token_hex(8)}.tmp"
             with open(tmp, "wb") as fh:
                 fh.write(envelope.encode("ascii", "replace"))
                 fh.write(data)
-            os.replace(tmp, self.directory / name)  # atomic: a reader never sees half a file
+            try:
+                # Two transports (a send run and a notification, two processes) may write in
+                # the same second: a random part keeps names apart, and link() refuses to
+                # overwrite, so no message is ever silently replaced by another.
+                while True:
+                    name = f"{self._stamp}-{os.getpid()}-{n:06d}-{secrets.token_hex(3)}-{first}.eml"
+                    try:
+                        os.link(tmp, self.directory / name)  # appears whole or not at all
+                        break
+                    except FileExistsError:
+                        continue
+            finally:
+                tmp.unlink(missing_ok=True)
         except OSError as exc:
             raise TransportError(f"cannot write to outbox {self.directory}: {exc}") from exc
 
