@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import AbstractContextManager
 
@@ -10,7 +11,8 @@ import click
 from ..errors import ContentError, LetterpressError
 from ..project import Project
 
-__all__ = ["LetterpressGroup", "ProjectContext", "pass_project", "publication_option"]
+__all__ = ["LetterpressGroup", "ProjectContext", "configure_logging", "pass_project",
+           "publication_option"]
 
 
 class ProjectContext(AbstractContextManager):
@@ -48,6 +50,14 @@ def publication_option(f):
     """``--publication/-p SLUG`` (default: the first publication of letterpress.toml)."""
     return click.option("-p", "--publication", "publication", default=None, metavar="SLUG",
                         help="Publication slug from letterpress.toml (default: the first).")(f)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log lines on stderr for the long-running commands (scheduler, serve)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def report_content_error(error: ContentError) -> None:

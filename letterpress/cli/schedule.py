@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from ..errors import ScheduleError
 from ..project import Project
 from ..schedule import recurring, service
 from ..settings import Publication
-from .common import pass_project
+from .common import configure_logging, pass_project
 
 __all__ = ["commands", "schedule", "scheduler"]
 
@@ -203,10 +202,7 @@ def scheduler(project: Project, sweep_seconds: float, verbose: bool) -> None:
     on the next start)."""
     from ..schedule.daemon import run_scheduler
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging(verbose)
     click.echo(f"letterpress scheduler: {project.settings.project_dir} "
                f"(started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC)", err=True)
     run_scheduler(project, threading.Event(), sweep_seconds=sweep_seconds)

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .common import pass_project
+from .common import configure_logging, pass_project
 
 __all__ = ["commands", "publish", "serve", "unsubscribe_mail"]
 
@@ -35,6 +35,8 @@ def serve(project, host: str, port: int, threads: int, with_scheduler: bool,
     reverse proxy at the publication's base URL (see docs/web.md).
     """
     from ..web.server import serve as run_server
+
+    configure_logging()  # the scheduler thread, when there is one, says what it does
 
     def ready(url: str) -> None:
         click.echo(f"letterpress: serving {project.settings.base_url} on {url}"
