@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 __all__ = [
     "Base",
+    "UTCDateTime",
     "current_revision",
     "head_revision",
     "make_engine",
@@ -43,6 +45,35 @@ class Base(DeclarativeBase):
     """Declarative base of every letterpress table."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes in and out, on both databases.
+
+    ``UTCDateTime()`` maps to a ``timestamp with time zone`` column; ``UTCDateTime(timezone=False)``
+    to a naive one holding UTC.  SQLite has no time zones: it always stores naive UTC.  A naive
+    datetime given to such a column is a bug, and is refused.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def __init__(self, timezone: bool = True):
+        super().__init__(timezone=timezone)
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        keep_zone = self.impl.timezone and dialect.name != "sqlite"
+        return value if keep_zone else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -11,24 +11,22 @@ The schema is created by migration ``0001_audience``; keep both in step.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Base
+from ..db import Base, UTCDateTime
 
 __all__ = [
     "CHANNELS",
@@ -48,26 +46,6 @@ CHANNELS = ("one-click", "page", "mailto", "admin", "preferences", "form", "impo
             "confirm", "bounce", "complaint", "erasure")
 # Suppression entries that apply to every list (bounces, complaints, erasure).
 ALL_LISTS = "*"
-
-
-class UTCDateTime(TypeDecorator):
-    """A timezone-aware UTC datetime on both databases (SQLite stores it naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Subscriber(Base):

@@ -27,8 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..audience.models import UTCDateTime
-from ..db import Base
+from ..db import Base, UTCDateTime
 
 __all__ = ["DELIVERY_STATES", "RUN_STATES", "Delivery", "SendRun"]
 

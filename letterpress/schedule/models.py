@@ -6,37 +6,21 @@ so a restart, a second scheduler or a misfire can never produce a second run.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, TypeDecorator
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base
+from ..db import Base, UTCDateTime
 
 __all__ = ["OCCURRENCE_OUTCOMES", "SCHEDULE_STATES", "ScheduleOccurrence", "ScheduledSend",
            "UTCDateTime"]
 
+# These columns were created naive (UTC) by migration 0003.
+_NaiveUTC = UTCDateTime(timezone=False)
+
 SCHEDULE_STATES = ("scheduled", "running", "done", "failed", "missed", "cancelled", "refused")
 OCCURRENCE_OUTCOMES = ("running", "sent", "missed", "failed", "skipped", "armed")
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware UTC datetimes in and out, stored naive-UTC (SQLite has no time zones)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ScheduledSend(Base):
@@ -52,13 +36,13 @@ class ScheduledSend(Base):
     list_name: Mapped[str] = mapped_column(String(200))
     approved_content_hash: Mapped[str] = mapped_column(String(64))
     approved_source_hash: Mapped[str] = mapped_column(String(64))
-    planned_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    planned_at: Mapped[datetime] = mapped_column(_NaiveUTC, index=True)
     state: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     occurrence_key: Mapped[str] = mapped_column(String(200), unique=True)
     message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(_NaiveUTC)
+    updated_at: Mapped[datetime] = mapped_column(_NaiveUTC)
 
     def __repr__(self) -> str:
         return f"<ScheduledSend {self.id} {self.publication}#{self.issue_number} {self.state}>"
@@ -72,13 +56,13 @@ class ScheduleOccurrence(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     publication: Mapped[str] = mapped_column(String(100), index=True)
     occurrence_key: Mapped[str] = mapped_column(String(200), unique=True)
-    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    planned_at: Mapped[datetime] = mapped_column(_NaiveUTC)
     outcome: Mapped[str] = mapped_column(String(20), index=True)
     issue_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(_NaiveUTC)
+    updated_at: Mapped[datetime] = mapped_column(_NaiveUTC)
 
     def __repr__(self) -> str:
         return f"<ScheduleOccurrence {self.occurrence_key} {self.outcome}>"
