@@ -9,6 +9,8 @@ older database on first use.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -80,15 +82,45 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+SQLITE_BUSY_SECONDS = 30.0
+
+
+def _sqlite_begin(raw, mode: str) -> None:
+    """BEGIN on the raw sqlite3 connection, waiting up to SQLITE_BUSY_SECONDS for the lock.
+
+    SQLite's own busy handler sleeps up to 100 ms between tries, so a writer waiting on a
+    busy send run (which frees the lock only for the few milliseconds of each SMTP batch)
+    keeps missing its turn: one-click unsubscribes then took seconds at p99.  Trying again
+    every millisecond gives every writer a fair chance at each free window.
+    """
+    if mode != "IMMEDIATE":
+        raw.execute(f"BEGIN {mode}")  # takes no lock: never waits
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    raw.execute("PRAGMA busy_timeout=0")  # only for this attempt; restored below
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.001)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, foreign keys and a busy timeout."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_SECONDS})
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over
@@ -100,15 +132,12 @@ def make_engine(url: str, **kwargs) -> Engine:
         # IMMEDIATE takes the write lock when the transaction starts.  A deferred transaction
         # that reads and then writes fails at once with "database is locked" if another
         # connection committed in between (WAL snapshot rule; the busy timeout cannot help),
-        # which is exactly what a send run meets while readers unsubscribe.  Waiting for the
-        # lock up front lets the busy timeout do its job.  Transactions here are short.
-        # Long read-only streams (exports, listings) opt out with
-        # ``engine.execution_options(sqlite_begin="DEFERRED")`` (see :func:`read_only`) so they
-        # never hold the write lock.
+        # which is exactly what a send run meets while readers unsubscribe.  Long read-only
+        # streams (exports, listings, pages) opt out with ``read_only(engine)`` and never wait.
         @event.listens_for(engine, "begin")
         def _begin(conn):
             mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            _sqlite_begin(conn.connection.dbapi_connection, mode)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

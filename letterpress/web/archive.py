@@ -39,7 +39,7 @@ def _publication(slug: str):
 
 def _entries(slug: str):
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         return archived_issues(session, slug)
 
 
@@ -61,7 +61,7 @@ def issue_page(slug: str, number: int):
     """The web version of one sent issue: no recipient data."""
     pub = _publication(slug)
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         entry = find_archived(session, slug, number)
     if entry is None:
         raise NotFound()
@@ -139,7 +139,7 @@ def asset(name: str):
     ctx = web()
 
     def candidates():
-        with ctx.project.session() as session:
+        with ctx.project.read_session() as session:
             paths = [e.path for slug in ctx.settings.publications
                      for e in archived_issues(session, slug)]
         issues_dir = ctx.settings.issues_dir

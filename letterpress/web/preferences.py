@@ -46,7 +46,7 @@ def _page(target, session, token: str, *, message_key: str | None = None):
 def preferences_page(token: str):
     """The reader's lists and details."""
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         target = resolve_token(session, ctx.signer, ctx.settings, "preferences", token)
         return _page(target, session, token)
 

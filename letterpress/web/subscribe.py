@@ -144,7 +144,7 @@ def _send(pub, email: str, subject_key: str, text_key: str, url: str, *,
 def confirm_page(token: str):
     """Show a button; opening the link alone (a mail scanner) confirms nothing."""
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         try:
             target = resolve_token(session, ctx.signer, ctx.settings, "confirm", token,
                                    max_age=CONFIRM_MAX_AGE)

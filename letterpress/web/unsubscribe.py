@@ -52,7 +52,7 @@ def _unsubscribe(token: str, channel: str):
 def unsubscribe_page(token: str):
     """Show whose address and which letter this is, with a button that POSTs."""
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         target = resolve_token(session, ctx.signer, ctx.settings, "unsubscribe", token)
         already = target.subscription.status == "unsubscribed"
         return render_page("unsubscribe.html", target.publication, token=token,
@@ -107,7 +107,7 @@ def _resubscribe_expired():
 def resubscribe_page(resub_token: str):
     """The link of a resubscribe mail: a button, since opening a link must change nothing."""
     ctx = web()
-    with ctx.project.session() as session:
+    with ctx.project.read_session() as session:
         try:
             target = resolve_token(session, ctx.signer, ctx.settings, "resubscribe", resub_token,
                                    max_age=RESUBSCRIBE_MAX_AGE)
