@@ -125,8 +125,11 @@ class _Sender:
         self.stop = stop or threading.Event()
         pool = int(getattr(transport, "pool_size", 1) or 1)
         self.concurrency = max(1, pool)
-        # One batch = the messages in flight at once: that bounds the uncertain set.
-        self.batch_size = batch_size or self.concurrency
+        # One batch = the messages in flight at once: that bounds the uncertain set after a
+        # crash, and how late a mid-run unsubscribe can take effect.  Four per connection
+        # halves the ledger commits per message (bench: 1,475 → 1,610 msg/s with 8
+        # connections, 1,717 at 64); one connection keeps one message in flight.
+        self.batch_size = batch_size or (4 * self.concurrency if self.concurrency > 1 else 1)
         if rate:
             self.batch_size = max(1, min(self.batch_size, int(rate)))
         self.retry_horizon = retry_horizon
