@@ -227,8 +227,11 @@ class _Sender:
                 if not batch:
                     continue
                 started = self._start_batch(executor, batch)
-                # Read (not mark) the next batch while this one is on the wire.
+                # Read (not mark) the next batch while this one is on the wire, then commit:
+                # the wait for the server's answers must not hold the database's write lock
+                # (on SQLite, unsubscribes would queue behind the whole SMTP round trip).
                 upcoming = self._prepare_next(session)
+                session.commit()
                 outcomes = self._collect(started)
                 pending_updates, pause = self._record(session, batch, outcomes)
                 self.pending = pending_updates
