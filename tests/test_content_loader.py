@@ -318,3 +318,18 @@ def test_public_names_exist():
     for module in (content, fields, model, parts):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+def test_invisible_control_characters_are_refused_where_they_are(problems_of):
+    # A raw one is refused by the YAML parser itself; an escaped one reaches the model.
+    assert problems_of(HEADER + """\
+sections:
+  - type: texte
+    title: "Le mot\\vdu mois"
+    text: "Bonjour\\u0007 à tous"
+""") == [
+        "issues/test.yaml:7:12: sections[0].title: contains an invisible control character "
+        "(U+000B, often pasted from a word processor): remove it",
+        "issues/test.yaml:8:11: sections[0].text: contains an invisible control character "
+        "(U+0007, often pasted from a word processor): remove it",
+    ]

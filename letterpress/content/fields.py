@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
 from ..markup import links as markdown_links
@@ -86,7 +86,23 @@ Markdown = Annotated[str, AfterValidator(_check_markdown)]
 Line = Annotated[str, AfterValidator(_single_line)]
 
 
+# C0/C1 control characters other than tab and line breaks: invisible, refused by the MJML
+# compiler, and in a mail header a way to smuggle content.  "\v" pasted from a word processor
+# reaches us through a double-quoted YAML escape.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
 class ContentModel(BaseModel):
     """Base of every content model: frozen, unknown keys refused, text stripped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value):
+        if isinstance(value, str) and (found := _CONTROL.search(value)):
+            raise PydanticCustomError(
+                "control_character", "contains an invisible control character (U+{code}, "
+                "often pasted from a word processor): remove it",
+                {"code": f"{ord(found.group()):04X}"})
+        return value
