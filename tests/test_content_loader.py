@@ -272,8 +272,24 @@ def test_self_referring_aliases_and_alias_bombs_are_refused(problems_of):
 
 
 def test_deep_nesting_is_a_problem_not_a_crash(problems_of):
+    # The mapping is level 1 and the first "[" (column 4) level 2: level 65 crosses the limit.
     assert problems_of("a: " + "[" * 5000 + "]" * 5000 + "\n") == [
-        "issues/test.yaml:1:1: values are nested too deeply"]
+        "issues/test.yaml:1:67: values are nested too deeply"]
+
+
+def test_deep_block_nesting_points_at_the_line_that_crosses_the_limit(problems_of):
+    text = "".join("  " * i + f"k{i}:\n" for i in range(200)) + "  " * 200 + "x\n"
+    assert problems_of(text) == ["issues/test.yaml:65:129: values are nested too deeply"]
+
+
+def test_deep_nesting_reads_the_same_whichever_guard_fires_first(problems_of, monkeypatch):
+    """The message is the product's own, not the parser's (whose wording changes)."""
+    from letterpress.content import yaml_loader
+
+    monkeypatch.setattr(yaml_loader, "MAX_DEPTH", 10**6)  # the parser's own limit fires first
+    (problem,) = problems_of("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert problem.startswith("issues/test.yaml:1:")
+    assert problem.endswith(": values are nested too deeply")
 
 
 def test_anchors_are_valid_and_unique(problems_of):

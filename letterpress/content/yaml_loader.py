@@ -78,6 +78,65 @@ def _message(exc: yaml.MarkedYAMLError, text: str) -> str:
     return text
 
 
+# An issue is a handful of levels deep (sections → items → links).  Far deeper input is a
+# mistake or an attack; it is refused by this guard, at the place it crosses the limit, before
+# the parser's own limit (PyYAML's is 1,000 levels, and its wording changes between releases)
+# or Python's recursion limit can fire.  MIN_REPORTED_DEPTH: a parser error raised deeper than
+# this is also reported as too deep, so the message does not depend on which guard fires first.
+MAX_DEPTH = 64
+MIN_REPORTED_DEPTH = 16
+_TOO_DEEP = "values are nested too deeply"
+_OPENING = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSING = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _walk_depth(text: str) -> tuple[Any, int, Any]:
+    """(mark where MAX_DEPTH is crossed or None, deepest level seen, mark of a parse error)."""
+    depth = deepest = 0
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, _OPENING):
+                depth += 1
+                deepest = max(deepest, depth)
+                if depth > MAX_DEPTH:
+                    return event.start_mark, deepest, None
+            elif isinstance(event, _CLOSING):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        return None, deepest, exc.problem_mark or exc.context_mark
+    except yaml.YAMLError:
+        pass
+    return None, deepest, None
+
+
+def _nesting_problem(text: str, file: str) -> Problem | None:
+    """The first place where collections nest deeper than MAX_DEPTH, as a Problem, or None.
+
+    Walks the event stream (no tree is built, so this cannot recurse).  The scanner reads up
+    to 1,024 characters ahead, so its own depth limit can fire before the events reach ours:
+    then the text before its error is walked again, where the events do reach our limit; a
+    parser error met deeper than MIN_REPORTED_DEPTH is reported as nesting too, in our words.
+    Other syntax errors are left to the composer, which reports them at their position.
+    """
+    def at(mark: Any) -> Problem:
+        return Problem(file, mark.line + 1, mark.column + 1, "", _TOO_DEEP)
+
+    try:
+        crossing, deepest, error = _walk_depth(text)
+        if crossing is not None:
+            return at(crossing)
+        if error is None or not 0 < error.index <= len(text):
+            return None
+        crossing, prefix_deepest, _ = _walk_depth(text[:error.index])
+    except RecursionError:
+        return Problem(file, 1, 1, "", _TOO_DEEP)
+    if crossing is not None:
+        return at(crossing)
+    if max(deepest, prefix_deepest) > MIN_REPORTED_DEPTH:
+        return at(error)
+    return None
+
+
 # An issue has a few thousand nodes; aliases expanding far beyond that are an attack
 # ("billion laughs") or a mistake, and would exhaust memory.
 MAX_NODES = 200_000
@@ -150,6 +209,9 @@ class _Builder:
 
 def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     """Parse ``text``; returns the document (None if unreadable) and the problems found."""
+    too_deep = _nesting_problem(text, file)
+    if too_deep is not None:
+        return None, [too_deep]
     try:
         nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
@@ -159,7 +221,7 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, "", f"malformed YAML: {exc}")]
     except RecursionError:
-        return None, [Problem(file, 1, 1, "", "values are nested too deeply")]
+        return None, [Problem(file, 1, 1, "", _TOO_DEEP)]
     if len(nodes) > 1:
         second = nodes[1]
         return None, [Problem(file, second.start_mark.line + 1, second.start_mark.column + 1, "",
@@ -171,7 +233,7 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     try:
         doc.data = builder.build(nodes[0], ())
     except RecursionError:
-        return None, [Problem(file, 1, 1, "", "values are nested too deeply")]
+        return None, [Problem(file, 1, 1, "", _TOO_DEEP)]
     except _TooLarge:
         return None, [Problem(file, 1, 1, "", f"too many values (over {MAX_NODES}, counting "
                               "what aliases repeat): an issue is much smaller than that")]
