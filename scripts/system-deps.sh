@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Installs the system tools the tests (and, with --bench, the benchmarks) need, from
-# Debian's packages, and makes sure the local PostgreSQL is up when it is installed.
-# Idempotent and quiet when everything is already there.
+# Installs the system tools the tests and benchmarks need, from Debian's packages, and makes
+# sure the local PostgreSQL is up when it is installed.  Idempotent and quiet when everything
+# is already there.  The tests start their own throwaway instances of these programs (on
+# loopback, in temporary folders); the packages' own services are never used.
+#   chromium            headless browser tests
+#   postfix             smtp-sink/smtp-source, `postfix check`, a throwaway Postfix for DSNs
+#   dovecot-imapd/pop3d a real IMAP/POP3 server for bounce-mailbox tests
+#   nsd                 a real authoritative DNS server for `letterpress doctor` tests
 set -euo pipefail
 
 want=()
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
-if [[ "${1:-}" == "--bench" ]]; then
-    command -v smtp-sink >/dev/null 2>&1 || [ -x /usr/sbin/smtp-sink ] || want+=(postfix)
-fi
+[ -x /usr/sbin/smtp-sink ] || [ -x /usr/sbin/postfix ] || want+=(postfix)
+[ -x /usr/sbin/dovecot ] || want+=(dovecot-imapd dovecot-pop3d)
+[ -x /usr/sbin/nsd ] || want+=(nsd)
 
 if ((${#want[@]})); then
     if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
@@ -20,6 +25,13 @@ if ((${#want[@]})); then
     $SUDO apt-get update -qq
     # postfix asks configuration questions; "No configuration" keeps it off the network.
     echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+    # No package may start its system service here: the tests run their own instances.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+        $SUDO chmod +x "$policy"
+        trap '$SUDO rm -f "$policy"' EXIT
+    fi
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
 fi
 
