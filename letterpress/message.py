@@ -13,7 +13,6 @@ quoted-printable encoded on its own, joined to the recipient's values by soft li
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -23,13 +22,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
+from . import headers
 from .dkim import DkimSigner, relaxed_body_piece, relaxed_header
 from .errors import LetterpressError
 from .render.placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MessageError",
     "MessageTemplate",
+    "address_header",
     "build_simple_message",
     "encode_address",
     "encode_header_value",
@@ -55,8 +55,8 @@ SAMPLE_RECIPIENT = ("Lectrice Exemple", "lectrice@example.org")
 
 _PLACEHOLDER = re.compile("(" + "|".join(re.escape(p) for p in
                                          (UNSUBSCRIBE_URL, PREFERENCES_URL, RECIPIENT_NAME)) + ")")
+_HEADER_LINE = re.compile(rb"\r\n(?![ \t])")  # ends of header fields, not folds
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_ATEXT_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 _ADDR = re.compile(r"^[^\s<>()\[\]\\,;:\"@]+@[^\s<>()\[\]\\,;:\"@]+$")
 _QP_TOKEN = re.compile(rb"=[0-9A-F]{2}|.", re.S)
 _URL_SAFE = re.compile(r"^[\x21-\x7e]+$")
@@ -73,74 +73,30 @@ class MessageError(LetterpressError):
 
 # --------------------------------------------------------------------------- header helpers
 
-def _clean(value: str) -> str:
-    """Header text with every CR, LF and control character turned into a space."""
-    return " ".join(_CONTROL.sub(" ", value).split())
-
-
 def encode_header_value(name: str, value: str) -> bytes:
-    """``Name: value`` with RFC 2047 encoding when needed, folded, CRLF-terminated."""
-    value = _clean(value)
-    if value.isascii():
-        line = f"{name}: {value}"
-        if len(line) <= 78:
-            return line.encode("ascii") + b"\r\n"
-    encoded = Header(value, "utf-8" if not value.isascii() else "us-ascii",
-                     header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}\r\n".encode("ascii")
+    """``Name: value`` with RFC 2047 encoding when needed, folded, CRLF-terminated.
 
-
-def _encoded_words(text: str) -> str:
-    """RFC 2047 "B" encoded words (each under 75 characters), folded between words.
-
-    Words are cut before a space when possible: RFC 2047 decoders drop the folding between
-    encoded words, but lenient ones (CPython's address parser among them) insert a space
-    there, which must not land in the middle of a name.
+    Within RFC 2047's limits for any ``value`` (see :mod:`letterpress.headers`).
     """
-    tokens: list[str] = []
-    for ch in text:
-        if not tokens or (ch == " " and tokens[-1].strip()):
-            tokens.append(ch)
-        else:
-            tokens[-1] += ch
-    words: list[str] = []
-    chunk, size = "", 0
-    for token in tokens:
-        for ch in token:  # a token longer than one word is cut where it must be
-            n = len(ch.encode("utf-8"))
-            cut_here = ch == " " and chunk and size + len(token.encode("utf-8")) > 45
-            if chunk and (size + n > 45 or cut_here):
-                words.append(chunk)
-                chunk, size = "", 0
-            chunk += ch
-            size += n
-    words.append(chunk)
-    return "\r\n ".join(
-        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words)
-
-
-def _phrase(display: str) -> str:
-    display = _clean(display)
-    if not display:
-        return ""
-    if not display.isascii():
-        return _encoded_words(display)
-    if _ATEXT_PHRASE.match(display) and "." not in display:
-        return display
-    return '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return headers.unstructured(name, value)
 
 
 def _check_address(address: str) -> str:
-    if not _ADDR.match(address) or not address.isascii():
+    if not _ADDR.match(address) or not address.isascii() or len(address) > 254:
         raise MessageError("not a deliverable ASCII address", value=address)
     return address
 
 
+def address_header(name: str, display: str, address: str) -> bytes:
+    """The header line ``Name: Display <address>``, display name encoded, CRLF-terminated;
+    refuses unsafe addresses (:class:`MessageError`)."""
+    return headers.name_addr(name, display, _check_address(address))
+
+
 def encode_address(display: str, address: str) -> str:
-    """``Display <address>`` with the display name encoded; refuses unsafe addresses."""
-    _check_address(address)
-    phrase = _phrase(display)
-    return f"{phrase} <{address}>" if phrase else address
+    """``Display <address>`` as the value of a ``To`` header (folded); refuses unsafe
+    addresses."""
+    return address_header("To", display, address)[3:-2].decode("ascii").lstrip(" ")
 
 
 def new_message_id(domain: str) -> str:
@@ -285,7 +241,7 @@ class MessageTemplate:
         self._date = _DateCache(now)
         self._domain = publication.sender_domain
         signed = [(n, relaxed_header(n, line.partition(b":")[2]))
-                  for line in head_before_to.split(b"\r\n") if line
+                  for line in _HEADER_LINE.split(head_before_to) if line
                   for n in [line.partition(b":")[0].decode("ascii")]]
         signed += [(n, relaxed_header(n, line.partition(b":")[2])) for n, line in head_after]
         self._constant_signed = [(n, c) for n, c in signed if signer and signer.signs(n)]
@@ -301,20 +257,19 @@ class MessageTemplate:
         ``test`` prefixes the subject with ``[TEST] ``; ``now`` overrides the Date clock.
         """
         pub = rendered.publication
-        subject = (TEST_PREFIX if test else "") + _clean(rendered.subject)
+        subject = headers.clean((TEST_PREFIX if test else "") + rendered.subject)
         boundary = "=_lp_" + secrets.token_hex(12)  # "=_" never occurs in quoted-printable
         body = _build_body(boundary, rendered.text, rendered.html)
         _check_address(pub.sender_email)
-        before = [b"From: " + encode_address(pub.sender_name, pub.sender_email).encode() + b"\r\n"]
+        before = [address_header("From", pub.sender_name, pub.sender_email)]
         if pub.reply_to:
-            before.append(b"Reply-To: " + encode_address("", _check_address(pub.reply_to))
-                          .encode() + b"\r\n")
+            before.append(address_header("Reply-To", "", pub.reply_to))
         after: list[tuple[str, bytes]] = [
             ("Subject", encode_header_value("Subject", subject)),
             ("MIME-Version", b"MIME-Version: 1.0\r\n"),
             ("Content-Type", f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n'
              .encode("ascii")),
-            ("List-Id", b"List-Id: " + _list_id(pub).encode("ascii") + b"\r\n"),
+            ("List-Id", _list_id(pub)),
             ("List-Unsubscribe-Post", b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
             ("List-Archive", f"List-Archive: <{_check_url(settings.base_url)}/{pub.slug}/>\r\n"
              .encode("ascii")),
@@ -323,7 +278,7 @@ class MessageTemplate:
         ]
         if pub.feedback_id_sender:
             number = getattr(rendered.issue, "number", "0")
-            feedback = _clean(f"{pub.slug}-{number}:{pub.slug}:newsletter:{pub.feedback_id_sender}")
+            feedback = headers.clean(f"{pub.slug}-{number}:{pub.slug}:newsletter:{pub.feedback_id_sender}")
             after.append(("Feedback-ID", f"Feedback-ID: {feedback}\r\n".encode("ascii", "replace")))
         signer = None
         if sign and pub.dkim is not None:
@@ -348,13 +303,13 @@ class MessageTemplate:
                       preferences_url: str, *, message_id: str | None = None
                       ) -> tuple[str, bytes]:
         """``(message_id, bytes)`` of one reader's message; pass ``message_id`` to resend."""
-        to = encode_address(name or "", email)
+        to_line = address_header("To", name or "", email)
         _check_url(unsubscribe_url)
         _check_url(preferences_url)
         message_id = message_id or new_message_id(self._domain)
         if not message_id.startswith("<") or _CONTROL.search(message_id):
             raise MessageError("invalid Message-ID", value=message_id)
-        clean_name = _clean(name or "")
+        clean_name = headers.clean(name or "")
         values = {
             (UNSUBSCRIBE_URL, "text"): unsubscribe_url,
             (UNSUBSCRIBE_URL, "html"): str(escape(unsubscribe_url)),
@@ -377,7 +332,6 @@ class MessageTemplate:
                 hasher.update(relaxed_body_piece(value))
                 hasher.update(body.canonical[i])
         date = self._date()
-        to_line = b"To: " + to.encode("ascii") + b"\r\n"
         date_line = b"Date: " + date.encode("ascii") + b"\r\n"
         mid_line = b"Message-ID: " + message_id.encode("ascii") + b"\r\n"
         lu_line = (b"List-Unsubscribe: " + self.list_unsubscribe(unsubscribe_url).encode("ascii")
@@ -396,9 +350,11 @@ class MessageTemplate:
         return message_id, b"".join(head)
 
 
-def _list_id(pub: Publication) -> str:
-    phrase = _phrase(pub.name)
-    return f"{phrase} <{pub.list_id}>" if phrase else f"<{pub.list_id}>"
+def _list_id(pub: Publication) -> bytes:
+    if not _URL_SAFE.match(pub.list_id) or ">" in pub.list_id:
+        raise MessageError("List-Id contains spaces, controls or non-ASCII characters",
+                           value=pub.list_id)
+    return headers.name_addr("List-Id", pub.name, pub.list_id, bare=False)
 
 
 # --------------------------------------------------------------------------- other messages
@@ -423,13 +379,11 @@ def build_simple_message(publication: Publication, settings: Settings, to: str, 
     # Headers are encoded here, as for the issue itself: the email package's own folding
     # (policy.SMTP) splits long non-ASCII subjects into broken encoded words.  The email
     # package only builds the MIME body.
-    headers = [
-        b"From: " + encode_address(publication.sender_name, publication.sender_email).encode() + b"\r\n",
-    ]
+    lines = [address_header("From", publication.sender_name, publication.sender_email)]
     if publication.reply_to:
-        headers.append(b"Reply-To: " + encode_address("", publication.reply_to).encode() + b"\r\n")
-    headers += [
-        b"To: " + encode_address(to_name, to).encode() + b"\r\n",
+        lines.append(address_header("Reply-To", "", publication.reply_to))
+    lines += [
+        address_header("To", to_name, to),
         encode_header_value("Subject", subject),
         f"Date: {format_datetime(now) if now is not None else formatdate(usegmt=True)}\r\n".encode(),
         f"Message-ID: {new_message_id(publication.sender_domain)}\r\n".encode(),
@@ -441,7 +395,7 @@ def build_simple_message(publication: Publication, settings: Settings, to: str, 
         body.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     from email import policy
 
-    data = b"".join(headers) + body.as_bytes(policy=policy.SMTP)
+    data = b"".join(lines) + body.as_bytes(policy=policy.SMTP)
     if publication.dkim is not None:
         data = DkimSigner.from_config(publication.dkim).sign_message(data, int(time.time()))
     return data

@@ -116,3 +116,20 @@ def test_a_missing_or_bad_key_is_a_configuration_error(tmp_path):
     bad.write_text("not a key")
     with pytest.raises(ConfigError, match="DKIM private key"):
         DkimSigner.from_config(DkimConfig("s", "example.org", bad))
+
+
+def test_folded_non_ascii_sender_subject_and_reader_verify(signed_settings, project_dir, dns):
+    """Encoded words folded over several lines in From, Subject, List-Id and To still verify."""
+    pubs = dict(signed_settings.publications)
+    long_name = "Agence nationale de la cohésion des territoires — Petites villes de demain 🌿"
+    pubs["pvd"] = replace(pubs["pvd"], sender_name=long_name, name=long_name)
+    settings = replace(signed_settings, publications=pubs)
+    issue = load_issue(project_dir / "issues" / "2024-12-pvd-42.yaml", settings)
+    rendered = replace(render_issue(issue, settings), subject=(
+        "Été à Saint-Étienne : résidences d'artistes, friches réhabilitées et mobilités "
+        "douces pour les élus"))
+    template = MessageTemplate.from_rendered(rendered, settings)
+    _, data = template.for_recipient("r@example.org", "Marie-Hélène de La Tour d'Auvergne",
+                                     f"{BASE}/u/tok", f"{BASE}/p/pref")
+    assert re.search(rb"\r\nFrom: =\?utf-8\?b\?[^\r]*\r\n =\?utf-8", data)
+    assert dkim.verify(data, dnsfunc=dns)

@@ -199,3 +199,22 @@ def test_simple_messages_keep_long_non_ascii_subjects_intact(msg_settings):
     assert " ".join(msg["To"].addresses[0].display_name.split()) == name
     head = data.split(b"\r\n\r\n", 1)[0]
     assert all(len(line) <= 78 for line in head.split(b"\r\n"))
+
+
+def test_long_french_subject_stays_within_rfc2047_limits(rendered, msg_settings):
+    """This subject gave 76-character encoded words on 77-octet lines (RFC 2047: 75, 76)."""
+    from dataclasses import replace
+
+    subject = ("Été à Saint-Étienne : résidences d'artistes, friches réhabilitées et mobilités "
+               "douces pour les élus")
+    for text in (subject, subject + " 🚲"):
+        template = MessageTemplate.from_rendered(replace(rendered, subject=text), msg_settings)
+        _, data = template.for_recipient("marie@example.org", "Élu·e n°42 🌿", UNSUB, PREFS)
+        field = [value for name, value in _headers(data) if name == "Subject"][0]
+        lines = (b"Subject:" + field).split(b"\r\n")
+        assert len(lines) > 1
+        assert max(len(line) for line in lines) <= 76
+        words = re.findall(rb"=\?[^?]+\?[bBqQ]\?[^?]*\?=", field)
+        assert words and max(len(w) for w in words) <= 75
+        assert _decoded(_parse(data)["Subject"]) == text
+        assert str(_parse(data)["Subject"]) == text
