@@ -71,6 +71,16 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_dir", "outbox",
             "Where the outbox transport writes .eml files when no SMTP server is configured."),
     Setting("timezone", "Europe/Paris", "Default time zone of publications."),
+    Setting("max_request_body", 65536,
+            "`letterpress serve`: largest request body in bytes; a larger one is refused (413) "
+            "before it is read."),
+    Setting("max_request_header", 16384,
+            "`letterpress serve`: largest request line plus headers, in bytes (431 beyond)."),
+    Setting("max_connections", 100,
+            "`letterpress serve`: open client connections at most; more wait in the backlog."),
+    Setting("client_timeout", 30,
+            "`letterpress serve`: seconds a connection may stay silent (slow clients) before "
+            "it is closed."),
 )
 
 
@@ -197,6 +207,10 @@ class Settings:
     outbox_dir: Path
     timezone: str
     publications: Mapping[str, Publication]
+    max_request_body: int = 65536
+    max_request_header: int = 16384
+    max_connections: int = 100
+    client_timeout: int = 30
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -345,4 +359,19 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         outbox_dir=resolve(values["outbox_dir"]),
         timezone=str(values["timezone"]),
         publications=publications,
+        **{name: _positive_int(name, values[name], source) for name in _SERVER_LIMITS},
     )
+
+
+_SERVER_LIMITS = ("max_request_body", "max_request_header", "max_connections", "client_timeout")
+
+
+def _positive_int(name: str, value: Any, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0 or isinstance(value, bool | float):
+        raise ConfigError(f"{name} must be a positive whole number, not {value!r}",
+                          source=source)
+    return number

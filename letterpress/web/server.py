@@ -14,13 +14,36 @@ import threading
 from collections.abc import Callable
 
 from ..project import Project
+from ..settings import Settings
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_THREADS", "serve"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_THREADS", "serve", "server_limits"]
 
 log = logging.getLogger("letterpress.web")
 
 DEFAULT_PORT = 8025
 DEFAULT_THREADS = 8
+
+
+def server_limits(settings: Settings) -> dict[str, int]:
+    """waitress options that refuse what the pages never need to read.
+
+    A body over ``max_request_body`` is refused (413) as soon as its Content-Length is read,
+    or as soon as a chunked body goes past it, and the connection closed: nothing beyond the
+    limit is read or buffered (waitress spills bodies to a temporary file only past 512 KiB,
+    so with the default limit none is ever written).  Headers over
+    ``max_request_header`` get 431.  At most ``max_connections`` clients at once; a connection
+    silent for ``client_timeout`` seconds (a slow client) is closed.  A client that drips a
+    byte at a time is never silent: the reverse proxy's total timeouts handle it
+    (docs/web.md).
+    """
+    return {"max_request_body_size": settings.max_request_body,
+            "max_request_header_size": settings.max_request_header,
+            # waitress counts its listening socket and its wake-up pipe among the connections.
+            "connection_limit": settings.max_connections + 2,
+            "channel_timeout": settings.client_timeout,
+            # waitress looks for silent connections every cleanup_interval (30 s by default):
+            # look often enough that client_timeout means what it says.
+            "cleanup_interval": max(1, min(30, settings.client_timeout // 2))}
 
 
 def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -42,8 +65,7 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
                          "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
                          "clear_untrusted_proxy_headers": True}
     server = create_server(app, host=host, port=port, threads=threads, ident="letterpress",
-                           # Readers on slow mobile links: keep connections, bound the queue.
-                           channel_timeout=60, connection_limit=1000, **proxy_options)
+                           **server_limits(project.settings), **proxy_options)
     stop = threading.Event()
     scheduler = None
     if with_scheduler:
