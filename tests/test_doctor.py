@@ -210,6 +210,11 @@ def test_a_relay_on_loopback_needs_its_public_address(doctor_settings, dns_clien
     result = diagnose(local, pub, dns=dns_client, relay_ips=["203.0.113.9"],
                       https_context=trusted)
     assert "203.0.113.9" in _finding(result, "spf", "error").message
+    settings, pub = doctor_settings("nospf.test")  # and no SPF at all: say what to publish
+    result = diagnose(replace(settings, smtp_url=""), pub, dns=dns_client, https_context=trusted)
+    finding = _finding(result, "spf", "error")
+    assert "no SMTP relay is configured" in finding.message
+    assert finding.publish == 'nospf.test. IN TXT "v=spf1 ip4:RELAY-PUBLIC-ADDRESS ~all"'
 
 
 def test_an_untrusted_certificate_is_refused(doctor_settings, dns_client):

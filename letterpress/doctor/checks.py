@@ -115,15 +115,18 @@ def _check_spf(add, settings: Settings, publication: Publication, dns: DnsClient
     host, addresses = relay_addresses(settings, publication, dns)
     ips = list(relay_ips) or addresses
     records = spf_records(dns, domain)
-    if not ips:
-        where = f"{host} has no address in DNS" if host else "no SMTP relay is configured"
-        level = WARNING if not records else ERROR
-        add(Finding("spf", level, f"{where}: pass --relay-ip with the address(es) your relay "
-                    "sends from to check SPF covers them"))
-        return False
-    if all(ipaddress.ip_address(ip).is_loopback for ip in ips):
-        add(Finding("spf", WARNING, f"the relay {host} is on this machine: pass --relay-ip "
-                    "with the public address it sends from to check SPF covers it"))
+    if not ips or all(ipaddress.ip_address(ip).is_loopback for ip in ips):
+        if not ips:
+            where = f"{host} has no address in DNS" if host else "no SMTP relay is configured"
+        else:
+            where = f"the relay {host} is on this machine"
+        hint = (f"{where}: pass --relay-ip with the public address(es) it sends from to check "
+                "that SPF covers them")
+        if records:
+            add(Finding("spf", WARNING, hint))
+        else:
+            add(Finding("spf", ERROR, f"no SPF record at {domain}; {hint}",
+                        zone_txt(domain, "v=spf1 ip4:RELAY-PUBLIC-ADDRESS ~all")))
         return False
     passing = True
     for ip in ips:
