@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from .conftest import ROOT
 from .smtpd import free_port
-from .test_e2e_browser import LETTERPRESS
+
+LETTERPRESS = [str(ROOT / ".venv/bin/letterpress")] if (ROOT / ".venv/bin/letterpress").exists() \
+    else [sys.executable, "-m", "letterpress.cli"]
 
 BIG = 300 * 1024 * 1024  # the 300 MB body of the report
 CHUNK = 64 * 1024
