@@ -7,6 +7,18 @@ failed) right after the server answered — in the same commit that marks the ne
 transport's connection pool), so after a crash the rows still ``sending`` are exactly the
 messages that may or may not have arrived: the *uncertain* set, reported and, by default,
 not sent again (``resend_uncertain=True`` sends them again, with the same Message-ID).
+A message whose answer never came after it was handed over whole is uncertain too, at once.
+
+What pauses a run: only answers about the server or the sender — connections that fail, and
+refusals about the sender (5.7.x policy, authentication, DMARC, blocklists), ``pause_after``
+in a row with no success; those readers go back to ``queued``, never failed nor bounced.
+Refusals about a reader (5.1.x, 5.2.1, a 550 at RCPT TO) are that reader's outcome and
+never count toward it.  A circuit breaker also pauses the run when hard bounces among its
+first ``bounce_window`` deliveries exceed ``bounce_rate`` (a stale or bought list burns the
+sender's reputation); the audience is told of those bounces only once the window is passed.
+
+Rate and concurrency belong to the transport (:func:`~letterpress.transports.limits_of`):
+the batch is as large as its pool allows, and its own rate limiter spaces the messages.
 """
 
 from __future__ import annotations
@@ -28,9 +40,10 @@ from ..audience import envelope_address, inactive_among, mark_bounced
 from ..audience.tokens import TokenSigner
 from ..errors import AudienceError, SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
-from ..transports.base import RateLimiter, Transport
+from ..transports.base import Transport, limits_of
+from .lifecycle import DeliveryState, RunState, check_delivery, check_run
 from .models import Delivery, SendRun
-from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify
+from .outcomes import DEFAULT_RETRY_HORIZON, Cause, Outcome, backoff, classify, sender_advice
 from .progress import ProgressSnapshot
 from .report import RunReport
 from .runs import (
@@ -49,10 +62,16 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..render import RenderedIssue
 
-__all__ = ["DEFAULT_PAUSE_AFTER", "RunReport", "send_run"]
+__all__ = ["DEFAULT_BOUNCE_RATE", "DEFAULT_BOUNCE_WINDOW", "DEFAULT_PAUSE_AFTER", "RunReport",
+           "send_run"]
 
 DEFAULT_PAUSE_AFTER = 20
-"""Consecutive refusals (5xx or no connection) with no success that pause a run."""
+"""Consecutive failures about the server or the sender, with no success, that pause a run."""
+
+DEFAULT_BOUNCE_RATE = 0.05
+DEFAULT_BOUNCE_WINDOW = 500
+"""More hard bounces than ``DEFAULT_BOUNCE_RATE`` of the first ``DEFAULT_BOUNCE_WINDOW``
+deliveries of a run pause it (normal lists bounce well under 2%)."""
 
 LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
@@ -76,10 +95,14 @@ class _Row:
 @dataclass
 class _State:
     consecutive_refusals: int = 0
-    streak: list[int] = field(default_factory=list)
+    streak: list[int] = field(default_factory=list)  # rows to queue again if the run pauses
     sent_now: int = 0
     bounced: int = 0
     last_error: str = ""
+    last_cause: Cause = Cause.NONE
+    window_left: int = 0  # deliveries still inside the bounce window
+    window_bounces: int = 0
+    held: list[tuple[int, int, str]] = field(default_factory=list)  # (row, subscription, why)
 
 
 def _render_for(project: Project, run: SendRun) -> RenderedIssue:
@@ -90,41 +113,52 @@ def _render_for(project: Project, run: SendRun) -> RenderedIssue:
     return render_issue(issue, project.settings)
 
 
-def send_run(project: Project, run_id: int, transport: Transport, *, rate: float | None = None,
+def send_run(project: Project, run_id: int, transport: Transport, *,
              progress: Callable[[ProgressSnapshot], None] | None = None,
              stop: threading.Event | None = None, resend_uncertain: bool = False,
              rendered: RenderedIssue | None = None, batch_size: int | None = None,
              retry_horizon: timedelta = DEFAULT_RETRY_HORIZON,
              pause_after: int = DEFAULT_PAUSE_AFTER, wait_for_retries: bool = True,
-             lease_seconds: float = LEASE_SECONDS) -> RunReport:
+             lease_seconds: float = LEASE_SECONDS,
+             return_path: Callable[[int], str] | None = None,
+             bounce_rate: float = DEFAULT_BOUNCE_RATE,
+             bounce_window: int = DEFAULT_BOUNCE_WINDOW) -> RunReport:
     """Send (or resume) run ``run_id`` through ``transport`` until every row is settled.
 
-    Returns when the run is done, paused (``stop`` was set, or the server refused
-    everything), or — with ``wait_for_retries=False`` — when only deferred rows are left.
-    Raises :class:`SendRunLocked` when another sender holds the run.
+    The send loop under :func:`letterpress.delivery.send`, which callers use.  Returns when
+    the run is done, paused (``stop`` was set — the batch in flight is awaited and recorded
+    first —, the server or the sender was refused ``pause_after`` times in a row, or the
+    bounce breaker tripped), or — with ``wait_for_retries=False`` — when only deferred rows
+    are left.  ``return_path(delivery_id)`` gives each message's envelope sender (MAIL FROM;
+    default: the publication's sender address).  Raises :class:`SendRunLocked` when another
+    sender holds the run.
     """
-    sender = _Sender(project, run_id, transport, rate=rate, progress=progress, stop=stop,
+    sender = _Sender(project, run_id, transport, progress=progress, stop=stop,
                      batch_size=batch_size, retry_horizon=retry_horizon,
                      pause_after=pause_after, wait_for_retries=wait_for_retries,
-                     lease_seconds=lease_seconds)
+                     lease_seconds=lease_seconds, return_path=return_path,
+                     bounce_rate=bounce_rate, bounce_window=bounce_window)
     return sender.run(resend_uncertain=resend_uncertain, rendered=rendered)
 
 
 class _Sender:
     """One sender process's hold on one run."""
 
-    def __init__(self, project: Project, run_id: int, transport: Transport, *, rate, progress,
+    def __init__(self, project: Project, run_id: int, transport: Transport, *, progress,
                  stop, batch_size, retry_horizon, pause_after, wait_for_retries,
-                 lease_seconds):
+                 lease_seconds, return_path, bounce_rate, bounce_window):
         self.project = project
         self.clock = project.clock
         self.run_id = run_id
         self.transport = transport
-        self.limiter = RateLimiter(rate, self.clock) if rate else None
+        self.return_path = return_path
+        self.bounce_rate = bounce_rate
+        self.bounce_window = bounce_window
         self.progress = progress
         self.stop = stop or threading.Event()
-        pool = int(getattr(transport, "pool_size", 1) or 1)
-        self.concurrency = max(1, pool)
+        limits = limits_of(transport)
+        rate = limits.rate
+        self.concurrency = max(1, limits.pool)
         # One batch = the messages in flight at once: that bounds the uncertain set after a
         # crash, and how late a mid-run unsubscribe can take effect.  Four per connection
         # halves the ledger commits per message (bench: 1,475 → 1,610 msg/s with 8
@@ -156,7 +190,7 @@ class _Sender:
         settings = self.project.settings
         with self.project.sessionmaker() as session:
             run = get_run(session, self.run_id)
-            if run.state == "done":
+            if run.state == RunState.DONE:
                 return self._report(session, run)
             acquire_lease(session, self.run_id, self.owner, clock=self.clock,
                           ttl=self.lease_seconds)
@@ -164,8 +198,12 @@ class _Sender:
             recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
             run = get_run(session, self.run_id)
             session.refresh(run)
-            run.state = "sending"
+            run.state = check_run(run.state, RunState.SENDING)
             run.finished_at = None
+            counts = run_counts(session, self.run_id)
+            settled = sum(counts[k] for k in (DeliveryState.SENT, DeliveryState.FAILED,
+                                              DeliveryState.UNCERTAIN))
+            self.state.window_left = max(0, self.bounce_window - settled)
             run.message = (f"{recovered} deliveries were in flight when the previous sender "
                            "stopped" if recovered else "")
             session.commit()
@@ -176,6 +214,9 @@ class _Sender:
                     raise RunContentChanged(run.id, run.content_hash, rendered.content_hash)
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
+                if self.return_path is None:
+                    mail_from = self.template.mail_from
+                    self.return_path = lambda _delivery_id: mail_from
                 self.signer = TokenSigner(settings.secret_keys)
                 self.base_url = settings.base_url
                 self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
@@ -190,7 +231,7 @@ class _Sender:
                 with contextlib.suppress(Exception):  # never hide the original error
                     session.rollback()
                     self._apply(session, self.pending)
-                    self._finish(session, "paused", reason)
+                    self._finish(session, RunState.PAUSED, reason)
                 raise
 
     # ------------------------------------------------------------------ the loop
@@ -204,7 +245,7 @@ class _Sender:
             while True:
                 if self.stop.is_set():
                     self._apply(session, pending_updates)
-                    return self._finish(session, "paused", "stopped before the end; resume it "
+                    return self._finish(session, RunState.PAUSED, "stopped before the end; resume it "
                                         f"with `letterpress send --resume {self.run_id}`",
                                         stopped=True)
                 batch, fetched = upcoming or self._prepare_next(session)
@@ -215,9 +256,9 @@ class _Sender:
                     session.commit()
                     due = self._next_due(session)
                     if due is None:
-                        return self._finish(session, "done", "")
+                        return self._finish(session, RunState.DONE, "")
                     if not self.wait_for_retries:
-                        return self._finish(session, "paused",
+                        return self._finish(session, RunState.PAUSED,
                                             f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
                                             " UTC")
                     self._wait_until(session, due)
@@ -238,7 +279,7 @@ class _Sender:
                 if pause:
                     self._apply(session, pending_updates)
                     self._requeue_streak(session)
-                    return self._finish(session, "paused", pause)
+                    return self._finish(session, RunState.PAUSED, pause)
                 self._report_progress(session, final=False)
         finally:
             if executor is not None:
@@ -261,7 +302,7 @@ class _Sender:
             t = Delivery.__table__
             batch += [_Row(*r) for r in session.connection().execute(
                 select(*self._columns).where(t.c.run_id == self.run_id,
-                                             t.c.state == "deferred",
+                                             t.c.state == DeliveryState.DEFERRED,
                                              t.c.next_attempt_at <= self.clock.now())
                 .order_by(t.c.id).limit(self.batch_size - len(batch)))]
         return batch
@@ -269,7 +310,7 @@ class _Sender:
     def _refill(self, session: Session) -> None:
         t = Delivery.__table__
         statement = (select(*self._columns)
-                     .where(t.c.run_id == bindparam("run"), t.c.state == "queued",
+                     .where(t.c.run_id == bindparam("run"), t.c.state == DeliveryState.QUEUED,
                             t.c.id > bindparam("after"))
                      .order_by(t.c.id).limit(READ_AHEAD))
         connection = session.connection()
@@ -285,7 +326,7 @@ class _Sender:
     def _next_due(self, session: Session):
         return session.scalar(
             select(Delivery.next_attempt_at).where(Delivery.run_id == self.run_id,
-                                                   Delivery.state == "deferred")
+                                                   Delivery.state == DeliveryState.DEFERRED)
             .order_by(Delivery.next_attempt_at).limit(1))
 
     def _wait_until(self, session: Session, due) -> None:
@@ -308,7 +349,7 @@ class _Sender:
         skipped = [r.id for r in batch if r.subscription_id in gone]
         session.execute(
             update(Delivery).where(Delivery.id.in_(skipped))
-            .values(state="skipped", detail="no longer subscribed when its turn came")
+            .values(state=DeliveryState.SKIPPED, detail="no longer subscribed when its turn came")
             .execution_options(synchronize_session=False))
         return [r for r in batch if r.subscription_id not in gone]
 
@@ -321,7 +362,7 @@ class _Sender:
                                                               .sender_domain)
             row.attempts += 1
             row.first_attempt_at = row.first_attempt_at or now
-            updates.append({"id": row.id, "state": "sending", "attempts": row.attempts,
+            updates.append({"id": row.id, "state": DeliveryState.SENDING, "attempts": row.attempts,
                             "message_id": row.message_id, "last_attempt_at": now,
                             "first_attempt_at": row.first_attempt_at})
         self._apply(session, updates)
@@ -383,11 +424,10 @@ class _Sender:
             _, data = self.template.for_recipient(envelope, row.name, unsubscribe_url,
                                                   preferences_url, message_id=row.message_id)
         except MessageError as exc:
-            return Outcome("failed", None, f"cannot build the message: {exc}")
-        if self.limiter is not None:
-            self.limiter.acquire()
+            return Outcome(DeliveryState.FAILED, None, f"cannot build the message: {exc}",
+                           cause=Cause.MESSAGE)
         try:
-            self.transport.send(self.template.mail_from, [envelope], data)
+            self.transport.send(self.return_path(row.id), [envelope], data)
         except TransportError as exc:
             return classify(exc)
         return classify(None)
@@ -423,68 +463,124 @@ class _Sender:
                 st.consecutive_refusals = 0
                 st.streak.clear()
                 st.sent_now += 1
-                values.update(state="sent", sent_at=now, next_attempt_at=None, detail="")
-            elif outcome.state == "deferred":
+                values.update(state=DeliveryState.SENT, sent_at=now, next_attempt_at=None,
+                              detail="")
+            elif outcome.state == DeliveryState.UNCERTAIN:
+                values.update(state=DeliveryState.UNCERTAIN, next_attempt_at=None)
+            elif outcome.state == DeliveryState.DEFERRED:
                 retry_at = now + timedelta(seconds=backoff(row.attempts))
                 first = row.first_attempt_at or now
                 if retry_at - first > self.retry_horizon:
-                    values.update(state="failed", next_attempt_at=None,
+                    values.update(state=DeliveryState.FAILED, next_attempt_at=None,
                                   detail=f"gave up after {row.attempts} attempts: "
                                          f"{outcome.detail}"[:2000])
                 else:
-                    values.update(state="deferred", next_attempt_at=retry_at)
+                    values.update(state=DeliveryState.DEFERRED, next_attempt_at=retry_at)
+            elif outcome.cause == Cause.SENDER:
+                # About us, not the reader: no verdict on them, they wait for the resume.
+                values.update(state=DeliveryState.QUEUED, next_attempt_at=None)
             else:
-                values.update(state="failed", next_attempt_at=None)
+                values.update(state=DeliveryState.FAILED, next_attempt_at=None)
                 if outcome.hard_bounce and row.subscription_id is not None and not self.is_test:
                     values["bounced"] = True
-            if outcome.refusal:
+            check_delivery(DeliveryState.SENDING, values["state"])
+            if outcome.against_server or outcome.state == DeliveryState.UNCERTAIN:
                 st.consecutive_refusals += 1
-                st.streak.append(row.id)
+                if outcome.state != DeliveryState.UNCERTAIN:
+                    st.streak.append(row.id)
                 st.last_error = outcome.detail
+                st.last_cause = outcome.cause
             updates.append(values)
         if st.consecutive_refusals >= self.pause_after:
             for values in updates:
                 values.pop("bounced", None)  # the server refuses everyone: no verdict on them
+            if st.last_cause == Cause.SENDER:
+                advice = sender_advice(st.last_error)
+            else:
+                advice = "check the mail server or its limits"
             return updates, (f"the server refused the last {st.consecutive_refusals} messages "
-                             f"with no success ({st.last_error}); check the mail server or "
-                             f"its limits, then resume with `letterpress send --resume "
-                             f"{self.run_id}`")
+                             f"with no success ({st.last_error}); {advice}, then resume with "
+                             f"`letterpress send --resume {self.run_id}`")
+        return updates, self._judge_bounces(session, batch, updates)
+
+    def _judge_bounces(self, session: Session, batch: list[_Row],
+                       updates: list[dict]) -> str | None:
+        """Mark hard bounces in the audience — held back while the bounce window is open."""
+        st = self.state
+        in_window = st.window_left > 0
         for values, row in zip(updates, batch, strict=True):
+            if values["state"] in (DeliveryState.QUEUED, DeliveryState.DEFERRED):
+                continue
+            if in_window:
+                st.window_left -= 1
             if values.get("bounced"):
-                try:
-                    if mark_bounced(session, row.subscription_id, clock=self.clock,
-                                    detail=f"{values['code']} {values['detail']}"[:500]):
-                        st.bounced += 1
-                except AudienceError:
-                    pass  # the subscription was erased meanwhile: nothing left to mark
-        return updates, None
+                why = f"{values['code']} {values['detail']}"[:500]
+                if in_window:
+                    st.window_bounces += 1
+                    st.held.append((row.id, row.subscription_id, why))
+                else:
+                    self._mark_bounced(session, row.subscription_id, why)
+        limit = self.bounce_rate * self.bounce_window
+        if st.held and st.window_bounces > limit:
+            n, seen = st.window_bounces, self.bounce_window - st.window_left
+            return (f"circuit breaker: {n} hard bounces among the first {seen} deliveries "
+                    f"(more than {self.bounce_rate:.0%} of {self.bounce_window}); the list "
+                    "looks stale or was not collected with consent, and sending on would hurt "
+                    "the sender's reputation. Clean the list (remove the bounced addresses), "
+                    f"then resume with `letterpress send --resume {self.run_id}`")
+        if st.window_left <= 0:
+            self._release_held(session)
+        return None
+
+    def _mark_bounced(self, session: Session, subscription_id: int, why: str) -> None:
+        try:
+            if mark_bounced(session, subscription_id, clock=self.clock, detail=why):
+                self.state.bounced += 1
+        except AudienceError:
+            pass  # the subscription was erased meanwhile: nothing left to mark
+
+    def _release_held(self, session: Session) -> None:
+        """The window closed (or the run ended) without tripping: the bounces stand."""
+        held, self.state.held = self.state.held, []
+        for _, subscription_id, why in held:
+            self._mark_bounced(session, subscription_id, why)
 
     def _requeue_streak(self, session: Session) -> None:
-        """The refusals that led to a pause say nothing about those readers: queue them again."""
+        """The refusals that led to a pause say nothing about those readers: queue them again.
+
+        So do the hard bounces held in the bounce window when the breaker trips.
+        """
         ids = list(self.state.streak)
         for start in range(0, len(ids), 500):
             session.execute(
                 update(Delivery).where(Delivery.id.in_(ids[start:start + 500]),
                                        Delivery.bounced.is_(False))
-                .values(state="queued", next_attempt_at=None)
+                .values(state=DeliveryState.QUEUED, next_attempt_at=None)
+                .execution_options(synchronize_session=False))
+        held, self.state.held = [h[0] for h in self.state.held], []
+        for start in range(0, len(held), 500):
+            session.execute(
+                update(Delivery).where(Delivery.id.in_(held[start:start + 500]))
+                .values(state=DeliveryState.QUEUED, next_attempt_at=None, bounced=False)
                 .execution_options(synchronize_session=False))
 
     # ------------------------------------------------------------------ end and report
 
-    def _finish(self, session: Session, state: str, message: str, *,
+    def _finish(self, session: Session, state: RunState, message: str, *,
                 stopped: bool = False) -> RunReport:
+        self._release_held(session)
         run = get_run(session, self.run_id)
         session.refresh(run)
         if run.lease_owner == self.owner or run.lease_owner is None:
-            run.state = state
-            if message or state == "done":
+            run.state = check_run(run.state, state)
+            if message or state == RunState.DONE:
                 run.message = message
-            if state == "done":
+            if state == RunState.DONE:
                 run.finished_at = self.clock.now()
             release_lease(session, self.run_id, self.owner)
         session.commit()
         report = self._report(session, run, stopped=stopped,
-                              paused_reason=message if state == "paused" else None)
+                              paused_reason=message if state == RunState.PAUSED else None)
         if self.progress is not None:
             self.progress(self._snapshot(report.counts, final=True))
         return report
@@ -498,7 +594,7 @@ class _Sender:
             uncertain_ids=tuple(i for i, _ in uncertain),
             uncertain_emails=tuple(e for _, e in uncertain),
             paused_reason=paused_reason if paused_reason is not None else (
-                run.message or None if run.state == "paused" else None),
+                run.message or None if run.state == RunState.PAUSED else None),
             stopped=stopped,
             bounced=session.scalar(select(func.count()).select_from(Delivery).where(
                 Delivery.run_id == run.id, Delivery.bounced.is_(True))) or 0,
