@@ -41,7 +41,7 @@ from ..audience.tokens import TokenSigner
 from ..errors import AudienceError, SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
 from ..transports.base import Transport, limits_of
-from .lifecycle import DeliveryState, RunState, check_delivery, check_run
+from .lifecycle import DeliveryState, RunState, SendOutcome, check_delivery, check_run
 from .models import Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Cause, Outcome, backoff, classify, sender_advice
 from .progress import ProgressSnapshot
@@ -231,7 +231,7 @@ class _Sender:
                 with contextlib.suppress(Exception):  # never hide the original error
                     session.rollback()
                     self._apply(session, self.pending)
-                    self._finish(session, RunState.PAUSED, reason)
+                    self._finish(session, RunState.PAUSED, reason, outcome=SendOutcome.FAILED)
                 raise
 
     # ------------------------------------------------------------------ the loop
@@ -247,7 +247,7 @@ class _Sender:
                     self._apply(session, pending_updates)
                     return self._finish(session, RunState.PAUSED, "stopped before the end; resume it "
                                         f"with `letterpress send --resume {self.run_id}`",
-                                        stopped=True)
+                                        outcome=SendOutcome.STOPPED)
                 batch, fetched = upcoming or self._prepare_next(session)
                 upcoming = None
                 if not fetched:
@@ -256,11 +256,12 @@ class _Sender:
                     session.commit()
                     due = self._next_due(session)
                     if due is None:
-                        return self._finish(session, RunState.DONE, "")
+                        return self._finish(session, RunState.DONE, "",
+                                            outcome=SendOutcome.DONE)
                     if not self.wait_for_retries:
                         return self._finish(session, RunState.PAUSED,
                                             f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
-                                            " UTC")
+                                            " UTC", outcome=SendOutcome.WAITING)
                     self._wait_until(session, due)
                     continue
                 self._mark_sending(session, batch, pending_updates)
@@ -279,7 +280,8 @@ class _Sender:
                 if pause:
                     self._apply(session, pending_updates)
                     self._requeue_streak(session)
-                    return self._finish(session, RunState.PAUSED, pause)
+                    return self._finish(session, RunState.PAUSED, pause,
+                                        outcome=SendOutcome.PAUSED)
                 self._report_progress(session, final=False)
         finally:
             if executor is not None:
@@ -567,7 +569,7 @@ class _Sender:
     # ------------------------------------------------------------------ end and report
 
     def _finish(self, session: Session, state: RunState, message: str, *,
-                stopped: bool = False) -> RunReport:
+                outcome: SendOutcome) -> RunReport:
         self._release_held(session)
         run = get_run(session, self.run_id)
         session.refresh(run)
@@ -579,23 +581,23 @@ class _Sender:
                 run.finished_at = self.clock.now()
             release_lease(session, self.run_id, self.owner)
         session.commit()
-        report = self._report(session, run, stopped=stopped,
+        report = self._report(session, run, outcome=outcome,
                               paused_reason=message if state == RunState.PAUSED else None)
         if self.progress is not None:
             self.progress(self._snapshot(report.counts, final=True))
         return report
 
-    def _report(self, session: Session, run: SendRun, *, stopped: bool = False,
+    def _report(self, session: Session, run: SendRun, *, outcome: SendOutcome | None = None,
                 paused_reason: str | None = None) -> RunReport:
         counts = run_counts(session, run.id)
         uncertain = uncertain_rows(session, run.id)
         return RunReport(
-            run_id=run.id, state=run.state, total=run.total, counts=counts,
+            run_id=run.id, state=RunState(run.state), total=run.total, counts=counts,
             uncertain_ids=tuple(i for i, _ in uncertain),
             uncertain_emails=tuple(e for _, e in uncertain),
             paused_reason=paused_reason if paused_reason is not None else (
                 run.message or None if run.state == RunState.PAUSED else None),
-            stopped=stopped,
+            stopped=outcome is SendOutcome.STOPPED, outcome=outcome,
             bounced=session.scalar(select(func.count()).select_from(Delivery).where(
                 Delivery.run_id == run.id, Delivery.bounced.is_(True))) or 0,
             elapsed=time.monotonic() - self._started if hasattr(self, "_started") else 0.0,
