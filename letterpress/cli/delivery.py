@@ -131,12 +131,16 @@ def _announce(project, transport, template: str):
               help="Send to the list even though this issue already went to it.")
 @click.option("--resume", "resume_id", type=int, default=None, metavar="RUN",
               help="Continue send run RUN where it stopped.")
+@click.option("--share", is_flag=True,
+              help="PostgreSQL: send this run together with other senders started with "
+                   "--share (on this machine or others); each claims batches of readers. "
+                   "SQLite allows one sender per run.")
 @click.option("--resend-uncertain", is_flag=True,
               help="When resuming, send again the messages that were in flight when the "
                    "previous sender stopped (they may arrive twice).")
 @pass_project
 def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, again, resume_id,
-         resend_uncertain):
+                 share, resend_uncertain):
     """Send ISSUE_FILE to its publication's list (or resume a run with --resume RUN).
 
     Ctrl-C stops in order: the messages in flight are awaited and recorded, the run is
@@ -158,7 +162,7 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
         click.echo(f"Resuming run {resume_id} ({run.identity} → {run.list_name}) via "
                    f"{_describe(transport)}", err=True)
         _run_and_report(project, transport, run_id=resume_id, rendered=rendered,
-                        resend_uncertain=resend_uncertain)
+                        resend_uncertain=resend_uncertain, share=share)
         return
     if issue_file is None:
         raise click.UsageError("give an ISSUE_FILE to send, or --resume RUN")
@@ -205,7 +209,7 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
                            f"{_describe(transport)}", err=True)
 
     _run_and_report(project, transport, rendered=rendered, list_name=list_name, again=again,
-                    resend_uncertain=resend_uncertain, on_prepared=announce)
+                    resend_uncertain=resend_uncertain, on_prepared=announce, share=share)
 
 
 @click.group(invoke_without_command=True)

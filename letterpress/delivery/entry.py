@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..errors import LetterpressError, SendRunLocked
 from ..transports.base import Transport
+from .claims import supports_sharing
 from .lifecycle import RunState, SendOutcome
 from .progress import ProgressSnapshot
 from .report import RunReport
@@ -77,7 +78,7 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
          resend_uncertain: bool = False,
          return_path: Callable[[int], str] | None = None,
          on_prepared: Callable[[int], None] | None = None,
-         wait_for_retries: bool = True, **tuning: Any) -> SendResult:
+         wait_for_retries: bool = True, share: bool = False, **tuning: Any) -> SendResult:
     """Send ``rendered`` to ``list_name`` (or resume run ``run_id``) through ``transport``.
 
     Preparing is idempotent (see :func:`~letterpress.delivery.prepare_run`): with ``key`` the
@@ -95,7 +96,10 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
     ``return_path(delivery_id)`` gives the envelope sender (MAIL FROM, the future Return-Path)
     of each delivery — e.g. a VERP address ``bounces+<signed id>@domain``; by default every
     row uses the publication's sender address.  ``on_prepared(run_id)`` is called once the
-    run exists, before anything is sent (a scheduler records it).  ``tuning`` goes to
+    run exists, before anything is sent (a scheduler records it).  ``share`` lets several
+    senders send one run together on PostgreSQL (each claims batches with ``SELECT … FOR
+    UPDATE SKIP LOCKED``); SQLite keeps one sender per run and a second one gets ``LOCKED``
+    with a detail that says so.  ``tuning`` goes to
     :func:`~letterpress.delivery.send_run` (``pause_after``, ``retry_horizon``,
     ``bounce_rate``, ``bounce_window``, ``batch_size``, ``lease_seconds``).
     """
@@ -110,9 +114,13 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
         report = send_run(project, run_id, transport, stop=stop, progress=progress,
                           resend_uncertain=resend_uncertain, rendered=rendered,
                           return_path=return_path, wait_for_retries=wait_for_retries,
-                          **tuning)
+                          share=share, **tuning)
     except SendRunLocked as exc:
-        return SendResult(SendOutcome.LOCKED, run_id, None, str(exc))
+        detail = str(exc)
+        if not supports_sharing(project.engine):
+            detail += ("; SQLite allows a single sender per run (PostgreSQL lets several "
+                       "senders share one with --share)")
+        return SendResult(SendOutcome.LOCKED, run_id, None, detail)
     except LetterpressError as exc:
         return SendResult(SendOutcome.FAILED, run_id, None, str(exc))
     except Exception as exc:  # noqa: BLE001 - the run is left resumable; the caller records it

@@ -1,6 +1,7 @@
 """Send runs: preparing one (audience snapshot into the ledger), its lease, and reading it.
 
-Only one process sends a run at a time.  The lease is two columns changed by a single
+Only one process sends a run at a time, unless the run is shared (PostgreSQL, every sender
+asking for it: the lease owner is then :data:`SHARED_LEASE`, see ``claims``).  The lease is two columns changed by a single
 conditional UPDATE (``… WHERE lease_owner IS NULL OR lease_until < now OR lease_owner = me``),
 which both SQLite and PostgreSQL execute atomically; the holder renews it while sending.  A
 lease whose holder was a process on this machine that no longer exists (``kill -9``) is taken
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from ..render import RenderedIssue
 
 __all__ = [
+    "SHARED_LEASE",
     "RunContentChanged",
     "acquire_lease",
     "find_run",
@@ -49,6 +51,8 @@ __all__ = [
 ]
 
 SNAPSHOT_BATCH = 1000
+SHARED_LEASE = "shared"
+"""The lease owner of a run shared by several senders (PostgreSQL, see ``claims``)."""
 UNFINISHED = (RunState.PENDING, RunState.SENDING, RunState.PAUSED)
 
 

@@ -41,12 +41,14 @@ from ..audience.tokens import TokenSigner
 from ..errors import AudienceError, SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
 from ..transports.base import Transport, limits_of
+from .claims import SenderPresence, claim_query, recover_dead_senders, supports_sharing
 from .lifecycle import DeliveryState, RunState, SendOutcome, check_delivery, check_run
 from .models import Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Cause, Outcome, backoff, classify, sender_advice
 from .progress import ProgressSnapshot
 from .report import RunReport
 from .runs import (
+    SHARED_LEASE,
     RunContentChanged,
     acquire_lease,
     get_run,
@@ -122,7 +124,7 @@ def send_run(project: Project, run_id: int, transport: Transport, *,
              lease_seconds: float = LEASE_SECONDS,
              return_path: Callable[[int], str] | None = None,
              bounce_rate: float = DEFAULT_BOUNCE_RATE,
-             bounce_window: int = DEFAULT_BOUNCE_WINDOW) -> RunReport:
+             bounce_window: int = DEFAULT_BOUNCE_WINDOW, share: bool = False) -> RunReport:
     """Send (or resume) run ``run_id`` through ``transport`` until every row is settled.
 
     The send loop under :func:`letterpress.delivery.send`, which callers use.  Returns when
@@ -130,14 +132,16 @@ def send_run(project: Project, run_id: int, transport: Transport, *,
     first —, the server or the sender was refused ``pause_after`` times in a row, or the
     bounce breaker tripped), or — with ``wait_for_retries=False`` — when only deferred rows
     are left.  ``return_path(delivery_id)`` gives each message's envelope sender (MAIL FROM;
-    default: the publication's sender address).  Raises :class:`SendRunLocked` when another
-    sender holds the run.
+    default: the publication's sender address).  With ``share`` on PostgreSQL, several
+    senders (threads, processes, machines) send the run together, each claiming its batches
+    (:mod:`.claims`); otherwise — and always on SQLite — a run has one sender.  Raises
+    :class:`SendRunLocked` when another sender holds the run (and it cannot be shared).
     """
     sender = _Sender(project, run_id, transport, progress=progress, stop=stop,
                      batch_size=batch_size, retry_horizon=retry_horizon,
                      pause_after=pause_after, wait_for_retries=wait_for_retries,
                      lease_seconds=lease_seconds, return_path=return_path,
-                     bounce_rate=bounce_rate, bounce_window=bounce_window)
+                     bounce_rate=bounce_rate, bounce_window=bounce_window, share=share)
     return sender.run(resend_uncertain=resend_uncertain, rendered=rendered)
 
 
@@ -146,7 +150,7 @@ class _Sender:
 
     def __init__(self, project: Project, run_id: int, transport: Transport, *, progress,
                  stop, batch_size, retry_horizon, pause_after, wait_for_retries,
-                 lease_seconds, return_path, bounce_rate, bounce_window):
+                 lease_seconds, return_path, bounce_rate, bounce_window, share):
         self.project = project
         self.clock = project.clock
         self.run_id = run_id
@@ -171,6 +175,9 @@ class _Sender:
         self.wait_for_retries = wait_for_retries
         self.lease_seconds = lease_seconds
         self.owner = lease_owner_id()
+        self.shared = share and supports_sharing(project.engine)
+        self.lease_name = SHARED_LEASE if self.shared else self.owner
+        self.presence: SenderPresence | None = None
         self.state = _State()
         self._started = time.monotonic()
         self._lease_renewed = 0.0
@@ -192,10 +199,14 @@ class _Sender:
             run = get_run(session, self.run_id)
             if run.state == RunState.DONE:
                 return self._report(session, run)
-            acquire_lease(session, self.run_id, self.owner, clock=self.clock,
+            acquire_lease(session, self.run_id, self.lease_name, clock=self.clock,
                           ttl=self.lease_seconds)
             self._lease_renewed = self.clock.monotonic()
-            recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
+            if self.shared:
+                self.presence = SenderPresence(self.project.engine, self.owner)
+                recovered, _ = recover_dead_senders(session, self.run_id, self.owner)
+            else:
+                recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
             run = get_run(session, self.run_id)
             session.refresh(run)
             run.state = check_run(run.state, RunState.SENDING)
@@ -233,6 +244,10 @@ class _Sender:
                     self._apply(session, self.pending)
                     self._finish(session, RunState.PAUSED, reason, outcome=SendOutcome.FAILED)
                 raise
+            finally:
+                if self.presence is not None:
+                    with contextlib.suppress(Exception):  # the connection may be gone
+                        self.presence.close()
 
     # ------------------------------------------------------------------ the loop
 
@@ -254,6 +269,14 @@ class _Sender:
                     self._apply(session, pending_updates)
                     self.pending = pending_updates = []
                     session.commit()
+                    if self.shared:
+                        _, held = recover_dead_senders(session, self.run_id, self.owner)
+                        session.commit()
+                        if held:  # others are still sending: the last one closes the run
+                            self._renew(session)
+                            session.commit()
+                            self.stop.wait(0.2)
+                            continue
                     due = self._next_due(session)
                     if due is None:
                         return self._finish(session, RunState.DONE, "",
@@ -272,7 +295,8 @@ class _Sender:
                 # Read (not mark) the next batch while this one is on the wire, then commit:
                 # the wait for the server's answers must not hold the database's write lock
                 # (on SQLite, unsubscribes would queue behind the whole SMTP round trip).
-                upcoming = self._prepare_next(session)
+                # Shared runs claim (lock and mark) each batch only when they take it.
+                upcoming = None if self.shared else self._prepare_next(session)
                 session.commit()
                 outcomes = self._collect(started)
                 pending_updates, pause = self._record(session, batch, outcomes)
@@ -297,6 +321,9 @@ class _Sender:
     def _next_batch(self, session: Session) -> list[_Row]:
         """The next rows to send: queued ones in id order (read ahead, they stay queued in
         the database until marked), then deferred ones whose retry time has come."""
+        if self.shared:
+            return [_Row(*r) for r in session.connection().execute(
+                claim_query(self._columns, self.run_id, self.clock.now(), self.batch_size))]
         if len(self._buffer) < self.batch_size:
             self._refill(session)
         batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
@@ -364,7 +391,8 @@ class _Sender:
                                                               .sender_domain)
             row.attempts += 1
             row.first_attempt_at = row.first_attempt_at or now
-            updates.append({"id": row.id, "state": DeliveryState.SENDING, "attempts": row.attempts,
+            updates.append({"id": row.id, "state": DeliveryState.SENDING,
+                            "claimed_by": self.owner, "attempts": row.attempts,
                             "message_id": row.message_id, "last_attempt_at": now,
                             "first_attempt_at": row.first_attempt_at})
         self._apply(session, updates)
@@ -401,7 +429,7 @@ class _Sender:
         now = self.clock.monotonic()
         if not force and now - self._lease_renewed < self.lease_seconds / 3:
             return
-        if not renew_lease(session, self.run_id, self.owner, clock=self.clock,
+        if not renew_lease(session, self.run_id, self.lease_name, clock=self.clock,
                            ttl=self.lease_seconds):
             session.rollback()
             holder = session.scalar(select(SendRun.lease_owner)
@@ -573,13 +601,15 @@ class _Sender:
         self._release_held(session)
         run = get_run(session, self.run_id)
         session.refresh(run)
-        if run.lease_owner == self.owner or run.lease_owner is None:
-            run.state = check_run(run.state, state)
+        if run.lease_owner == self.lease_name or run.lease_owner is None:
+            if run.state != state:  # a shared run may already be closed by another sender
+                run.state = check_run(run.state, state)
             if message or state == RunState.DONE:
                 run.message = message
             if state == RunState.DONE:
                 run.finished_at = self.clock.now()
-            release_lease(session, self.run_id, self.owner)
+            if not self.shared or state == RunState.DONE:
+                release_lease(session, self.run_id, self.lease_name)
         session.commit()
         report = self._report(session, run, outcome=outcome,
                               paused_reason=message if state == RunState.PAUSED else None)
