@@ -21,8 +21,7 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── AlreadySent             this issue already went to this list (use --again)
     │   ├── SendRunNotFound
     │   ├── SendRunPaused           the server refused everything: the run was paused
-    │   ├── StateTransitionError    a run/delivery state change the lifecycle forbids
-    │   └── SenderRefused           the relay refuses the sender (policy, auth, blocklist)
+    │   └── StateTransitionError    a run/delivery state change the lifecycle forbids
     └── ScheduleError
         ├── ContentChanged          the issue changed after it was approved for scheduling
         └── ScheduleNotFound
@@ -49,7 +48,6 @@ __all__ = [
     "SendRunLocked",
     "SendRunNotFound",
     "SendRunPaused",
-    "SenderRefused",
     "StateTransitionError",
     "SubscriberNotFound",
     "Suppressed",
@@ -270,12 +268,3 @@ class StateTransitionError(DeliveryError):
         self.wanted = wanted
         super().__init__(f"a {kind} cannot go from {current!r} to {wanted!r}")
 
-
-class SenderRefused(DeliveryError):
-    """The relay refuses the sender itself (policy, authentication, blocklist): pause."""
-
-    def __init__(self, run_id: int, reason: str, advice: str):
-        self.run_id = run_id
-        self.reason = reason
-        self.advice = advice
-        super().__init__(f"send run {run_id}: the relay refuses the sender ({reason}); {advice}")
