@@ -20,7 +20,8 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── SendRunLocked           another process holds the lease on this send run
     │   ├── AlreadySent             this issue already went to this list (use --again)
     │   ├── SendRunNotFound
-    │   └── SendRunPaused           the server refused everything: the run was paused
+    │   ├── SendRunPaused           the server refused everything: the run was paused
+    │   └── StateTransitionError    a run/delivery state change the lifecycle forbids
     └── ScheduleError
         ├── ContentChanged          the issue changed after it was approved for scheduling
         └── ScheduleNotFound
@@ -47,6 +48,7 @@ __all__ = [
     "SendRunLocked",
     "SendRunNotFound",
     "SendRunPaused",
+    "StateTransitionError",
     "SubscriberNotFound",
     "Suppressed",
     "TokenError",
@@ -171,15 +173,20 @@ class TransportError(LetterpressError):
     """A transport could not hand a message over.
 
     ``code`` is the SMTP reply code when there is one (0 for connection problems);
-    ``permanent`` is True for 5xx answers, which retrying will not fix.
+    ``permanent`` is True for 5xx answers, which retrying will not fix; ``uncertain`` is True
+    when the whole message had been handed over and its answer never came (the server may
+    have accepted it: sending it again may deliver it twice); ``stage`` is the SMTP command
+    answered (``MAIL FROM``, ``RCPT TO``, ``DATA``) or "" for the connection.
     """
 
     def __init__(self, message: str, *, code: int = 0, permanent: bool = False,
-                 enhanced: str | None = None):
+                 enhanced: str | None = None, uncertain: bool = False, stage: str = ""):
         self.message = message
         self.code = code
         self.permanent = permanent
         self.enhanced = enhanced
+        self.uncertain = uncertain
+        self.stage = stage
         super().__init__(f"{code} {message}" if code else message)
 
 
@@ -250,3 +257,14 @@ class ScheduleNotFound(ScheduleError):
     def __init__(self, schedule_id: object):
         self.schedule_id = schedule_id
         super().__init__(f"no scheduled send {schedule_id}")
+
+
+class StateTransitionError(DeliveryError):
+    """A send run or delivery state change that the send lifecycle does not allow."""
+
+    def __init__(self, kind: str, current: str, wanted: str):
+        self.kind = kind
+        self.current = current
+        self.wanted = wanted
+        super().__init__(f"a {kind} cannot go from {current!r} to {wanted!r}")
+

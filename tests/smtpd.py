@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class Behaviour:
     refuse_all: str | None = None  # e.g. "554 5.7.1 Service unavailable"
     drop_after: int | None = None  # close the connection after accepting N messages in total
     credentials: tuple[str, str] | None = None  # require AUTH with these
+    data_delay: float = 0.0  # seconds before answering the final dot (a relay scanning mail)
+    data_delay_for: set[str] = field(default_factory=set)  # only for these (empty: everyone)
+    close_after_dot_every: int | None = None  # accept every Nth message, then close, no reply
 
 
 class _Handler:
@@ -63,6 +67,9 @@ class _Handler:
 
     async def handle_DATA(self, smtp, session, envelope):
         b = self.server.behaviour
+        if b.data_delay and (not b.data_delay_for or b.data_delay_for
+                             & {a.lower() for a in envelope.rcpt_tos}):
+            await asyncio.sleep(b.data_delay)
         if b.data_replies:
             reply = b.data_replies.pop(0)
             if not reply.startswith("250"):
@@ -73,6 +80,8 @@ class _Handler:
                          or envelope.content, session.peer)
             )
             count = len(self.server.received)
+        if b.close_after_dot_every and count % b.close_after_dot_every == 0:
+            smtp.transport.close()  # accepted, and the answer never leaves
         if b.drop_after is not None and count >= b.drop_after:
             b.drop_after = None
             # Accepted, then the connection dies before the client hears more.

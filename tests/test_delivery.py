@@ -145,13 +145,14 @@ def test_a_dropped_connection_loses_nobody(project, rendered, add_subscribers, s
     smtp_server.behaviour.drop_after = 3
     run_id = prepare(project, rendered)
     report = send_run(project, run_id, smtp_transport, rendered=rendered)
-    assert report.state == "done" and report.sent == 8
+    # The connection died right after the third message's final dot: the server had it,
+    # letterpress cannot know — uncertain, reported, never sent a second time by itself.
+    assert report.state == "done" and report.sent == 7 and report.uncertain == 1
+    assert report.uncertain_emails == (emails[2],)
     got = received(smtp_server)
     assert set(got) == set(emails)
-    # Only the message whose answer was lost with the connection can arrive twice.
-    assert sum(got.values()) - len(emails) <= 1
-    dropped = [d for d in ledger(project, run_id).values() if d.attempts == 2]
-    assert len(dropped) == 1
+    assert max(got.values()) == 1  # nobody twice
+    assert all(d.attempts == 1 for d in ledger(project, run_id).values())
 
 
 def test_a_server_refusing_everything_pauses_the_run(project, rendered, add_subscribers,

@@ -5,7 +5,10 @@ Each command opens the project, calls :mod:`letterpress.delivery` and prints wha
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -13,42 +16,43 @@ import click
 from ..audience import count_recipients, ensure_lists
 from ..content import load_issue
 from ..delivery import (
+    SendOutcome,
     get_run,
     list_runs,
-    prepare_run,
     progress_for,
     retry_run,
     run_counts,
     run_problems,
-    send_run,
+    send,
 )
 from ..delivery.report import RunReport
 from ..message import MessageTemplate, sample_message
 from ..render import render_issue
-from ..transports import SMTPTransport, transport_for
+from ..transports import SMTPTransport, limits_of, transport_for
 from .common import pass_project
 
-__all__ = ["commands", "runs", "send"]
+__all__ = ["commands", "runs", "send_command"]
 
 
 def _transport(project, publication, rate: float | None):
-    transport = transport_for(project.settings, publication)
-    if rate is not None and isinstance(transport, SMTPTransport):
-        transport.limiter.rate = 0  # the --rate given here is applied by the send loop
-    return transport
+    # --rate is part of the transport's configuration, like its pool size.
+    return transport_for(project.settings, publication, rate=rate)
 
 
 def _describe(transport) -> str:
+    limits = limits_of(transport)
+    rate = f", {limits.rate:g}/s" if limits.rate else ""
     if isinstance(transport, SMTPTransport):
-        return f"smtp {transport.url.host}:{transport.url.port} (pool {transport.pool_size})"
+        return f"smtp {transport.url.host}:{transport.url.port} (pool {limits.pool}{rate})"
     return f"outbox {getattr(transport, 'directory', '')}"
 
 
 def _print_report(report: RunReport) -> None:
     click.echo(report.summary())
     if report.uncertain_emails:
-        click.echo(f"{len(report.uncertain_emails)} message(s) were in flight when a previous "
-                   "sender stopped; they may or may not have arrived and were not sent again:")
+        click.echo(f"{len(report.uncertain_emails)} message(s) were handed to the server "
+                   "without a confirmed answer (no reply, or a sender stopped); they may or "
+                   "may not have arrived and were not sent again:")
         for email in report.uncertain_emails[:50]:
             click.echo(f"  {email}")
         if len(report.uncertain_emails) > 50:
@@ -57,20 +61,61 @@ def _print_report(report: RunReport) -> None:
         click.echo(f"Send them again with: letterpress runs retry {report.run_id} --uncertain")
 
 
-def _run_and_report(project, run_id: int, transport, *, rate, resend_uncertain, rendered
-                    ) -> None:
+@contextlib.contextmanager
+def _orderly_stop(stop: threading.Event):
+    """First Ctrl-C (or SIGTERM): finish the batch in flight, record it, pause the run.
+
+    A second Ctrl-C aborts at once (its rows are then reported uncertain on resume).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nStopping after the messages in flight (their answers are recorded); "
+                   "Ctrl-C again to abort now.", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        report = send_run(project, run_id, transport, rate=rate,
-                          progress=progress_for(sys.stderr), resend_uncertain=resend_uncertain,
-                          rendered=rendered)
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run_and_report(project, transport, **kwargs) -> None:
+    stop = threading.Event()
+    try:
+        with _orderly_stop(stop):
+            result = send(project, transport, stop=stop, progress=progress_for(sys.stderr),
+                          **kwargs)
     finally:
         transport.close()
+    run_id, report = result.run_id, result.report
+    if report is None:
+        raise click.ClickException(f"run {run_id}: {result.detail}")
     _print_report(report)
-    if report.state == "paused":
+    if result.outcome is SendOutcome.STOPPED:
+        raise click.ClickException(f"run {run_id} stopped before the end: {report.pending} "
+                                   f"not sent yet, {report.deferred} deferred; resume it with "
+                                   f"`letterpress send --resume {run_id}`")
+    if result.outcome is not SendOutcome.DONE:
         raise click.ClickException(f"run {run_id} paused: {report.paused_reason}")
 
 
-@click.command()
+def _announce(project, transport, template: str):
+    def announce(run_id: int) -> None:
+        with project.session() as session:
+            run = get_run(session, run_id)
+            click.echo(template.format(run=run, via=_describe(transport)), err=True)
+    return announce
+
+
+@click.command("send")
 @click.argument("issue_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-l", "--list", "list_name", default=None, metavar="NAME",
               help="Mailing list (default: the publication's first list).")
@@ -86,13 +131,20 @@ def _run_and_report(project, run_id: int, transport, *, rate, resend_uncertain, 
               help="Send to the list even though this issue already went to it.")
 @click.option("--resume", "resume_id", type=int, default=None, metavar="RUN",
               help="Continue send run RUN where it stopped.")
+@click.option("--share", is_flag=True,
+              help="PostgreSQL: send this run together with other senders started with "
+                   "--share (on this machine or others); each claims batches of readers. "
+                   "SQLite allows one sender per run.")
 @click.option("--resend-uncertain", is_flag=True,
               help="When resuming, send again the messages that were in flight when the "
                    "previous sender stopped (they may arrive twice).")
 @pass_project
-def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, resume_id,
-         resend_uncertain):
+def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, again, resume_id,
+                 share, resend_uncertain):
     """Send ISSUE_FILE to its publication's list (or resume a run with --resume RUN).
+
+    Ctrl-C stops in order: the messages in flight are awaited and recorded, the run is
+    paused and `--resume RUN` continues it.
 
     \b
     letterpress send issues/2024-12-pvd-42.yaml --to me@example.org    test send
@@ -109,8 +161,8 @@ def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, res
         transport = _transport(project, rendered.publication, rate)
         click.echo(f"Resuming run {resume_id} ({run.identity} → {run.list_name}) via "
                    f"{_describe(transport)}", err=True)
-        _run_and_report(project, resume_id, transport, rate=rate,
-                        resend_uncertain=resend_uncertain, rendered=rendered)
+        _run_and_report(project, transport, run_id=resume_id, rendered=rendered,
+                        resend_uncertain=resend_uncertain, share=share)
         return
     if issue_file is None:
         raise click.UsageError("give an ISSUE_FILE to send, or --resume RUN")
@@ -125,7 +177,7 @@ def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, res
             count = count_recipients(session, list_name)
         size = len(sample_message(rendered, settings))
         MessageTemplate.from_rendered(rendered, settings)  # proves the DKIM key loads
-        transport = transport_for(settings, publication)
+        transport = _transport(project, publication, rate)
         click.echo(f"dry run: {identity} «{rendered.subject}» would go to "
                    f"{len(test_to) if test_to else count} recipient(s)"
                    f"{'' if test_to else f' of list {list_name}'} via {_describe(transport)}; "
@@ -133,34 +185,31 @@ def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, res
         return
 
     transport = _transport(project, publication, rate)
-    if test_to:
-        with project.session() as session:
-            ensure_lists(session, settings)
-            run = prepare_run(session, rendered, list_name, clock=project.clock,
-                              test_recipients=list(test_to))
-            session.flush()
-            run_id = run.id
-        click.echo(f"Test send of {identity} to {', '.join(test_to)} (run {run_id})", err=True)
-        _run_and_report(project, run_id, transport, rate=rate, resend_uncertain=False,
-                        rendered=rendered)
-        return
-
     with project.session() as session:
         ensure_lists(session, settings)
         count = count_recipients(session, list_name)
+    if test_to:
+        _run_and_report(project, transport, rendered=rendered, list_name=list_name,
+                        test_recipients=list(test_to),
+                        on_prepared=_announce(project, transport, f"Test send of {identity} "
+                                              f"to {', '.join(test_to)} (run {{run.id}})"))
+        return
     if not yes:
         click.confirm(f"Send {identity} «{rendered.subject}» to {count} subscriber(s) of list "
                       f"{list_name} via {_describe(transport)}?", abort=True, err=True)
-    with project.session() as session:
-        run = prepare_run(session, rendered, list_name, clock=project.clock, again=again)
-        session.flush()
-        run_id, state, total = run.id, run.state, run.total
-    if state != "pending":
-        click.echo(f"Resuming run {run_id}, left {state} ({total} recipients)", err=True)
-    else:
-        click.echo(f"Run {run_id}: {total} recipient(s) via {_describe(transport)}", err=True)
-    _run_and_report(project, run_id, transport, rate=rate, resend_uncertain=resend_uncertain,
-                    rendered=rendered)
+
+    def announce(run_id: int) -> None:
+        with project.session() as session:
+            run = get_run(session, run_id)
+            if run.state != "pending":
+                click.echo(f"Resuming run {run.id}, left {run.state} ({run.total} recipients)",
+                           err=True)
+            else:
+                click.echo(f"Run {run.id}: {run.total} recipient(s) via "
+                           f"{_describe(transport)}", err=True)
+
+    _run_and_report(project, transport, rendered=rendered, list_name=list_name, again=again,
+                    resend_uncertain=resend_uncertain, on_prepared=announce, share=share)
 
 
 @click.group(invoke_without_command=True)
@@ -238,8 +287,7 @@ def runs_retry(project, run_id, uncertain, rate):
     settings = project.settings
     rendered = render_issue(load_issue(path, settings), settings)
     transport = _transport(project, rendered.publication, rate)
-    _run_and_report(project, run_id, transport, rate=rate, resend_uncertain=False,
-                    rendered=rendered)
+    _run_and_report(project, transport, run_id=run_id, rendered=rendered)
 
 
-commands = [send, runs]
+commands = [send_command, runs]

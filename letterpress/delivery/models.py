@@ -1,14 +1,9 @@
 """Tables of delivery: send runs and their per-recipient ledger.
 
 A :class:`SendRun` is one issue sent to one list (or a test send to a few addresses).  Each
-recipient has exactly one :class:`Delivery` row in it, whose state moves through a closed
-vocabulary::
-
-    queued ──► sending ──► sent
-       ▲          │  ├───► deferred ──► (queued again when due) … ──► failed
-       │          │  └───► failed      (5xx, or deferred past the retry horizon)
-       │          └──────► uncertain   (found "sending" after a crash: maybe sent, maybe not)
-       └── skipped                     (unsubscribed after the run started)
+recipient has exactly one :class:`Delivery` row in it.  Both ``state`` columns hold the closed
+vocabularies of :mod:`letterpress.delivery.lifecycle` (drawn there with their transitions),
+kept within them by CHECK constraints.
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -28,17 +24,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
+from .lifecycle import DeliveryState, RunState, sql_check
 
 __all__ = ["DELIVERY_STATES", "RUN_STATES", "Delivery", "SendRun"]
 
-RUN_STATES = ("pending", "sending", "paused", "done", "failed")
-DELIVERY_STATES = ("queued", "sending", "sent", "deferred", "failed", "skipped", "uncertain")
+RUN_STATES: tuple[str, ...] = tuple(s.value for s in RunState)
+DELIVERY_STATES: tuple[str, ...] = tuple(s.value for s in DeliveryState)
 
 
 class SendRun(Base):
     """One issue going to one list: identity, content hash, state, lease and timestamps."""
 
     __tablename__ = "send_runs"
+    __table_args__ = (CheckConstraint(sql_check("state", RunState), name="state"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     publication: Mapped[str] = mapped_column(String(100), index=True)
@@ -50,7 +48,7 @@ class SendRun(Base):
     list_name: Mapped[str] = mapped_column(String(200))
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
     key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
-    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=RunState.PENDING.value, index=True)
     total: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -77,6 +75,7 @@ class Delivery(Base):
         UniqueConstraint("run_id", "subscription_id", name="uq_deliveries_run_subscription"),
         UniqueConstraint("run_id", "email", name="uq_deliveries_run_email"),
         Index("ix_deliveries_run_state", "run_id", "state"),
+        CheckConstraint(sql_check("state", DeliveryState), name="state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -86,7 +85,7 @@ class Delivery(Base):
     list_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
-    state: Mapped[str] = mapped_column(String(20), default="queued")
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     code: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -96,6 +95,9 @@ class Delivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The sender holding the row while it is "sending" (its lease owner id): after a crash,
+    # only the rows of a sender that is gone become uncertain.
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} run {self.run_id} {self.email} {self.state}>"

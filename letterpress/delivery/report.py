@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .lifecycle import RunState, SendOutcome
+
 __all__ = ["RunReport"]
 
 
@@ -12,7 +14,7 @@ class RunReport:
     """What a send run has done so far: ledger counts, the uncertain set, why it stopped."""
 
     run_id: int
-    state: str  # pending | sending | paused | done | failed
+    state: RunState
     total: int
     counts: dict[str, int]
     uncertain_ids: tuple[int, ...] = ()
@@ -22,6 +24,7 @@ class RunReport:
     bounced: int = 0
     elapsed: float = 0.0
     sent_now: int = 0  # messages accepted by this call
+    outcome: SendOutcome | None = None  # why this call ended (None: a report read later)
 
     @property
     def sent(self) -> int:
@@ -45,7 +48,8 @@ class RunReport:
 
     @property
     def uncertain(self) -> int:
-        """In flight when a sender died: may or may not have arrived."""
+        """No answer after the message was handed over (or in flight when a sender died):
+        may or may not have arrived."""
         return self.counts.get("uncertain", 0)
 
     @property

@@ -1,6 +1,7 @@
 """Send runs: preparing one (audience snapshot into the ledger), its lease, and reading it.
 
-Only one process sends a run at a time.  The lease is two columns changed by a single
+Only one process sends a run at a time, unless the run is shared (PostgreSQL, every sender
+asking for it: the lease owner is then :data:`SHARED_LEASE`, see ``claims``).  The lease is two columns changed by a single
 conditional UPDATE (``… WHERE lease_owner IS NULL OR lease_until < now OR lease_owner = me``),
 which both SQLite and PostgreSQL execute atomically; the holder renews it while sending.  A
 lease whose holder was a process on this machine that no longer exists (``kill -9``) is taken
@@ -25,12 +26,14 @@ from ..audience import get_list, iter_recipients, normalise_email
 from ..audience.models import MailingList, Subscriber, Subscription
 from ..clock import Clock
 from ..errors import AlreadySent, DeliveryError, SendRunLocked, SendRunNotFound
+from .lifecycle import DeliveryState, RunState, check_run, delivery_sources
 from .models import DELIVERY_STATES, Delivery, SendRun
 
 if TYPE_CHECKING:
     from ..render import RenderedIssue
 
 __all__ = [
+    "SHARED_LEASE",
     "RunContentChanged",
     "acquire_lease",
     "find_run",
@@ -48,7 +51,9 @@ __all__ = [
 ]
 
 SNAPSHOT_BATCH = 1000
-UNFINISHED = ("pending", "sending", "paused")
+SHARED_LEASE = "shared"
+"""The lease owner of a run shared by several senders (PostgreSQL, see ``claims``)."""
+UNFINISHED = (RunState.PENDING, RunState.SENDING, RunState.PAUSED)
 
 
 class RunContentChanged(DeliveryError):
@@ -125,7 +130,8 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
                               else f"{fields['publication']}#{fields['issue_number']}",
                               list_name)
     run = SendRun(**fields, list_name=mailing_list.name, is_test=False, key=key,
-                  state="pending", total=0, message="", created_at=now, snapshot_at=now)
+                  state=RunState.PENDING.value, total=0, message="", created_at=now,
+                  snapshot_at=now)
     if key is not None:
         # Two schedulers may prepare the same occurrence at once: the unique key decides,
         # and the loser gets the winner's run.
@@ -146,7 +152,8 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
     for r in iter_recipients(session, list_name, batch_size=SNAPSHOT_BATCH):
         chunk.append({"run_id": run.id, "subscription_id": r.subscription_id,
                       "subscriber_id": r.subscriber_id, "list_id": r.list_id,
-                      "email": r.email, "name": (r.name or "")[:200], "state": "queued",
+                      "email": r.email, "name": (r.name or "")[:200],
+                      "state": DeliveryState.QUEUED.value,
                       "attempts": 0, "detail": "", "bounced": False})
         if len(chunk) >= SNAPSHOT_BATCH:
             session.execute(insert(Delivery), chunk)
@@ -164,7 +171,8 @@ def _prepare_test(session: Session, fields: dict, list_name: str, addresses: Seq
                   now: datetime, key: str | None) -> SendRun:
     mailing_list = session.scalars(select(MailingList).where(MailingList.name == list_name)) \
         .first()
-    run = SendRun(**fields, list_name=list_name, is_test=True, key=key, state="pending",
+    run = SendRun(**fields, list_name=list_name, is_test=True, key=key,
+                  state=RunState.PENDING.value,
                   total=0, message="", created_at=now, snapshot_at=now)
     session.add(run)
     session.flush()
@@ -188,7 +196,8 @@ def _prepare_test(session: Session, fields: dict, list_name: str, addresses: Seq
             if found is not None:
                 subscriber_id, name, list_id = found[0], found[1] or "", mailing_list.id
         rows.append({"run_id": run.id, "subscription_id": None, "subscriber_id": subscriber_id,
-                     "list_id": list_id, "email": email, "name": name, "state": "queued",
+                     "list_id": list_id, "email": email, "name": name,
+                     "state": DeliveryState.QUEUED.value,
                      "attempts": 0, "detail": "", "bounced": False})
     if rows:
         session.execute(insert(Delivery), rows)
@@ -300,11 +309,12 @@ def run_counts(session: Session, run_id: int) -> dict[str, int]:
 
 
 def run_problems(session: Session, run_id: int, *,
-                 states: Iterable[str] = ("failed", "deferred", "uncertain", "skipped"),
+                 states: Iterable[str] = (DeliveryState.FAILED, DeliveryState.DEFERRED,
+                                          DeliveryState.UNCERTAIN, DeliveryState.SKIPPED),
                  limit: int = 200) -> list[Delivery]:
     """Ledger rows that did not end as sent, with their codes and reasons."""
     return list(session.scalars(
-        select(Delivery).where(Delivery.run_id == run_id, Delivery.state.in_(tuple(states)))
+        select(Delivery).where(Delivery.run_id == run_id, Delivery.state.in_([str(s) for s in states]))
         .order_by(Delivery.id).limit(limit)))
 
 
@@ -312,7 +322,7 @@ def uncertain_rows(session: Session, run_id: int) -> list[tuple[int, str]]:
     """(delivery id, address) of every uncertain row."""
     return [(i, e) for i, e in session.execute(
         select(Delivery.id, Delivery.email)
-        .where(Delivery.run_id == run_id, Delivery.state == "uncertain")
+        .where(Delivery.run_id == run_id, Delivery.state == DeliveryState.UNCERTAIN.value)
         .order_by(Delivery.id))]
 
 
@@ -323,9 +333,12 @@ def recover_in_flight(session: Session, run_id: int, *, resend: bool = False) ->
 
     Only call while holding the lease.  Returns how many rows there were.
     """
+    wanted = DeliveryState.QUEUED if resend else DeliveryState.UNCERTAIN
+    assert DeliveryState.SENDING.value in delivery_sources(wanted)
     result = session.execute(
-        update(Delivery).where(Delivery.run_id == run_id, Delivery.state == "sending")
-        .values(state="queued" if resend else "uncertain",
+        update(Delivery).where(Delivery.run_id == run_id,
+                               Delivery.state == DeliveryState.SENDING.value)
+        .values(state=wanted.value,
                 detail="handed to the server when the sender stopped; it may have arrived")
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
@@ -337,16 +350,18 @@ def retry_run(session: Session, run_id: int, *, clock: Clock, uncertain: bool = 
     Hard bounces are not retried: the address does not exist and is suppressed.
     """
     run = get_run(session, run_id)
-    states = ["failed", "deferred"] + (["uncertain"] if uncertain else [])
+    states = [DeliveryState.FAILED.value, DeliveryState.DEFERRED.value] + (
+        [DeliveryState.UNCERTAIN.value] if uncertain else [])
+    assert set(states) <= set(delivery_sources(DeliveryState.QUEUED))
     result = session.execute(
         update(Delivery)
         .where(Delivery.run_id == run_id, Delivery.state.in_(states),
                Delivery.bounced.is_(False))
-        .values(state="queued", next_attempt_at=None, first_attempt_at=None)
+        .values(state=DeliveryState.QUEUED.value, next_attempt_at=None, first_attempt_at=None)
         .execution_options(synchronize_session=False))
     n = result.rowcount or 0
-    if n and run.state in ("done", "failed"):
-        run.state = "paused"
+    if n and run.state in (RunState.DONE, RunState.FAILED):
+        run.state = check_run(run.state, RunState.PAUSED).value
         run.message = f"{n} deliveries queued again on {clock.now():%Y-%m-%d %H:%M} UTC"
     session.flush()
     return n

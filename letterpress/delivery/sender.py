@@ -7,6 +7,18 @@ failed) right after the server answered — in the same commit that marks the ne
 transport's connection pool), so after a crash the rows still ``sending`` are exactly the
 messages that may or may not have arrived: the *uncertain* set, reported and, by default,
 not sent again (``resend_uncertain=True`` sends them again, with the same Message-ID).
+A message whose answer never came after it was handed over whole is uncertain too, at once.
+
+What pauses a run: only answers about the server or the sender — connections that fail, and
+refusals about the sender (5.7.x policy, authentication, DMARC, blocklists), ``pause_after``
+in a row with no success; those readers go back to ``queued``, never failed nor bounced.
+Refusals about a reader (5.1.x, 5.2.1, a 550 at RCPT TO) are that reader's outcome and
+never count toward it.  A circuit breaker also pauses the run when hard bounces among its
+first ``bounce_window`` deliveries exceed ``bounce_rate`` (a stale or bought list burns the
+sender's reputation); the audience is told of those bounces only once the window is passed.
+
+Rate and concurrency belong to the transport (:func:`~letterpress.transports.limits_of`):
+the batch is as large as its pool allows, and its own rate limiter spaces the messages.
 """
 
 from __future__ import annotations
@@ -17,23 +29,27 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ..audience import envelope_address, inactive_among, mark_bounced
+from ..audience import envelope_address, inactive_among
 from ..audience.tokens import TokenSigner
-from ..errors import AudienceError, SendRunLocked, TransportError
+from ..errors import SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
-from ..transports.base import RateLimiter, Transport
+from ..transports.base import Transport, limits_of
+from .claims import SenderPresence, claim_query, recover_dead_senders, supports_sharing
+from .lifecycle import DeliveryState, RunState, SendOutcome, check_run
 from .models import Delivery, SendRun
-from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify
+from .outcomes import DEFAULT_RETRY_HORIZON, Cause, Outcome, classify
 from .progress import ProgressSnapshot
+from .recording import OutcomeRecorder, RecorderState
 from .report import RunReport
 from .runs import (
+    SHARED_LEASE,
     RunContentChanged,
     acquire_lease,
     get_run,
@@ -49,10 +65,16 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..render import RenderedIssue
 
-__all__ = ["DEFAULT_PAUSE_AFTER", "RunReport", "send_run"]
+__all__ = ["DEFAULT_BOUNCE_RATE", "DEFAULT_BOUNCE_WINDOW", "DEFAULT_PAUSE_AFTER", "RunReport",
+           "send_run"]
 
 DEFAULT_PAUSE_AFTER = 20
-"""Consecutive refusals (5xx or no connection) with no success that pause a run."""
+"""Consecutive failures about the server or the sender, with no success, that pause a run."""
+
+DEFAULT_BOUNCE_RATE = 0.05
+DEFAULT_BOUNCE_WINDOW = 500
+"""More hard bounces than ``DEFAULT_BOUNCE_RATE`` of the first ``DEFAULT_BOUNCE_WINDOW``
+deliveries of a run pause it (normal lists bounce well under 2%)."""
 
 LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
@@ -73,15 +95,6 @@ class _Row:
     first_attempt_at: object
 
 
-@dataclass
-class _State:
-    consecutive_refusals: int = 0
-    streak: list[int] = field(default_factory=list)
-    sent_now: int = 0
-    bounced: int = 0
-    last_error: str = ""
-
-
 def _render_for(project: Project, run: SendRun) -> RenderedIssue:
     from ..content import load_issue
     from ..render import render_issue
@@ -90,41 +103,54 @@ def _render_for(project: Project, run: SendRun) -> RenderedIssue:
     return render_issue(issue, project.settings)
 
 
-def send_run(project: Project, run_id: int, transport: Transport, *, rate: float | None = None,
+def send_run(project: Project, run_id: int, transport: Transport, *,
              progress: Callable[[ProgressSnapshot], None] | None = None,
              stop: threading.Event | None = None, resend_uncertain: bool = False,
              rendered: RenderedIssue | None = None, batch_size: int | None = None,
              retry_horizon: timedelta = DEFAULT_RETRY_HORIZON,
              pause_after: int = DEFAULT_PAUSE_AFTER, wait_for_retries: bool = True,
-             lease_seconds: float = LEASE_SECONDS) -> RunReport:
+             lease_seconds: float = LEASE_SECONDS,
+             return_path: Callable[[int], str] | None = None,
+             bounce_rate: float = DEFAULT_BOUNCE_RATE,
+             bounce_window: int = DEFAULT_BOUNCE_WINDOW, share: bool = False) -> RunReport:
     """Send (or resume) run ``run_id`` through ``transport`` until every row is settled.
 
-    Returns when the run is done, paused (``stop`` was set, or the server refused
-    everything), or — with ``wait_for_retries=False`` — when only deferred rows are left.
-    Raises :class:`SendRunLocked` when another sender holds the run.
+    The send loop under :func:`letterpress.delivery.send`, which callers use.  Returns when
+    the run is done, paused (``stop`` was set — the batch in flight is awaited and recorded
+    first —, the server or the sender was refused ``pause_after`` times in a row, or the
+    bounce breaker tripped), or — with ``wait_for_retries=False`` — when only deferred rows
+    are left.  ``return_path(delivery_id)`` gives each message's envelope sender (MAIL FROM;
+    default: the publication's sender address).  With ``share`` on PostgreSQL, several
+    senders (threads, processes, machines) send the run together, each claiming its batches
+    (:mod:`.claims`); otherwise — and always on SQLite — a run has one sender.  Raises
+    :class:`SendRunLocked` when another sender holds the run (and it cannot be shared).
     """
-    sender = _Sender(project, run_id, transport, rate=rate, progress=progress, stop=stop,
+    sender = _Sender(project, run_id, transport, progress=progress, stop=stop,
                      batch_size=batch_size, retry_horizon=retry_horizon,
                      pause_after=pause_after, wait_for_retries=wait_for_retries,
-                     lease_seconds=lease_seconds)
+                     lease_seconds=lease_seconds, return_path=return_path,
+                     bounce_rate=bounce_rate, bounce_window=bounce_window, share=share)
     return sender.run(resend_uncertain=resend_uncertain, rendered=rendered)
 
 
-class _Sender:
+class _Sender(OutcomeRecorder):
     """One sender process's hold on one run."""
 
-    def __init__(self, project: Project, run_id: int, transport: Transport, *, rate, progress,
+    def __init__(self, project: Project, run_id: int, transport: Transport, *, progress,
                  stop, batch_size, retry_horizon, pause_after, wait_for_retries,
-                 lease_seconds):
+                 lease_seconds, return_path, bounce_rate, bounce_window, share):
         self.project = project
         self.clock = project.clock
         self.run_id = run_id
         self.transport = transport
-        self.limiter = RateLimiter(rate, self.clock) if rate else None
+        self.return_path = return_path
+        self.bounce_rate = bounce_rate
+        self.bounce_window = bounce_window
         self.progress = progress
         self.stop = stop or threading.Event()
-        pool = int(getattr(transport, "pool_size", 1) or 1)
-        self.concurrency = max(1, pool)
+        limits = limits_of(transport)
+        rate = limits.rate
+        self.concurrency = max(1, limits.pool)
         # One batch = the messages in flight at once: that bounds the uncertain set after a
         # crash, and how late a mid-run unsubscribe can take effect.  Four per connection
         # halves the ledger commits per message (bench: 1,475 → 1,610 msg/s with 8
@@ -137,7 +163,10 @@ class _Sender:
         self.wait_for_retries = wait_for_retries
         self.lease_seconds = lease_seconds
         self.owner = lease_owner_id()
-        self.state = _State()
+        self.shared = share and supports_sharing(project.engine)
+        self.lease_name = SHARED_LEASE if self.shared else self.owner
+        self.presence: SenderPresence | None = None
+        self.state = RecorderState()
         self._started = time.monotonic()
         self._lease_renewed = 0.0
         self.pending: list[dict] = []
@@ -156,16 +185,24 @@ class _Sender:
         settings = self.project.settings
         with self.project.sessionmaker() as session:
             run = get_run(session, self.run_id)
-            if run.state == "done":
+            if run.state == RunState.DONE:
                 return self._report(session, run)
-            acquire_lease(session, self.run_id, self.owner, clock=self.clock,
+            acquire_lease(session, self.run_id, self.lease_name, clock=self.clock,
                           ttl=self.lease_seconds)
             self._lease_renewed = self.clock.monotonic()
-            recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
+            if self.shared:
+                self.presence = SenderPresence(self.project.engine, self.owner)
+                recovered, _ = recover_dead_senders(session, self.run_id, self.owner)
+            else:
+                recovered = recover_in_flight(session, self.run_id, resend=resend_uncertain)
             run = get_run(session, self.run_id)
             session.refresh(run)
-            run.state = "sending"
+            run.state = check_run(run.state, RunState.SENDING)
             run.finished_at = None
+            counts = run_counts(session, self.run_id)
+            settled = sum(counts[k] for k in (DeliveryState.SENT, DeliveryState.FAILED,
+                                              DeliveryState.UNCERTAIN))
+            self.state.window_left = max(0, self.bounce_window - settled)
             run.message = (f"{recovered} deliveries were in flight when the previous sender "
                            "stopped" if recovered else "")
             session.commit()
@@ -176,6 +213,9 @@ class _Sender:
                     raise RunContentChanged(run.id, run.content_hash, rendered.content_hash)
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
+                if self.return_path is None:
+                    mail_from = self.template.mail_from
+                    self.return_path = lambda _delivery_id: mail_from
                 self.signer = TokenSigner(settings.secret_keys)
                 self.base_url = settings.base_url
                 self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
@@ -190,8 +230,12 @@ class _Sender:
                 with contextlib.suppress(Exception):  # never hide the original error
                     session.rollback()
                     self._apply(session, self.pending)
-                    self._finish(session, "paused", reason)
+                    self._finish(session, RunState.PAUSED, reason, outcome=SendOutcome.FAILED)
                 raise
+            finally:
+                if self.presence is not None:
+                    with contextlib.suppress(Exception):  # the connection may be gone
+                        self.presence.close()
 
     # ------------------------------------------------------------------ the loop
 
@@ -204,22 +248,31 @@ class _Sender:
             while True:
                 if self.stop.is_set():
                     self._apply(session, pending_updates)
-                    return self._finish(session, "paused", "stopped before the end; resume it "
+                    return self._finish(session, RunState.PAUSED, "stopped before the end; resume it "
                                         f"with `letterpress send --resume {self.run_id}`",
-                                        stopped=True)
+                                        outcome=SendOutcome.STOPPED)
                 batch, fetched = upcoming or self._prepare_next(session)
                 upcoming = None
                 if not fetched:
                     self._apply(session, pending_updates)
                     self.pending = pending_updates = []
                     session.commit()
+                    if self.shared:
+                        _, held = recover_dead_senders(session, self.run_id, self.owner)
+                        session.commit()
+                        if held:  # others are still sending: the last one closes the run
+                            self._renew(session)
+                            session.commit()
+                            self.stop.wait(0.2)
+                            continue
                     due = self._next_due(session)
                     if due is None:
-                        return self._finish(session, "done", "")
+                        return self._finish(session, RunState.DONE, "",
+                                            outcome=SendOutcome.DONE)
                     if not self.wait_for_retries:
-                        return self._finish(session, "paused",
+                        return self._finish(session, RunState.PAUSED,
                                             f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
-                                            " UTC")
+                                            " UTC", outcome=SendOutcome.WAITING)
                     self._wait_until(session, due)
                     continue
                 self._mark_sending(session, batch, pending_updates)
@@ -230,7 +283,8 @@ class _Sender:
                 # Read (not mark) the next batch while this one is on the wire, then commit:
                 # the wait for the server's answers must not hold the database's write lock
                 # (on SQLite, unsubscribes would queue behind the whole SMTP round trip).
-                upcoming = self._prepare_next(session)
+                # Shared runs claim (lock and mark) each batch only when they take it.
+                upcoming = None if self.shared else self._prepare_next(session)
                 session.commit()
                 outcomes = self._collect(started)
                 pending_updates, pause = self._record(session, batch, outcomes)
@@ -238,7 +292,8 @@ class _Sender:
                 if pause:
                     self._apply(session, pending_updates)
                     self._requeue_streak(session)
-                    return self._finish(session, "paused", pause)
+                    return self._finish(session, RunState.PAUSED, pause,
+                                        outcome=SendOutcome.PAUSED)
                 self._report_progress(session, final=False)
         finally:
             if executor is not None:
@@ -254,6 +309,9 @@ class _Sender:
     def _next_batch(self, session: Session) -> list[_Row]:
         """The next rows to send: queued ones in id order (read ahead, they stay queued in
         the database until marked), then deferred ones whose retry time has come."""
+        if self.shared:
+            return [_Row(*r) for r in session.connection().execute(
+                claim_query(self._columns, self.run_id, self.clock.now(), self.batch_size))]
         if len(self._buffer) < self.batch_size:
             self._refill(session)
         batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
@@ -261,7 +319,7 @@ class _Sender:
             t = Delivery.__table__
             batch += [_Row(*r) for r in session.connection().execute(
                 select(*self._columns).where(t.c.run_id == self.run_id,
-                                             t.c.state == "deferred",
+                                             t.c.state == DeliveryState.DEFERRED,
                                              t.c.next_attempt_at <= self.clock.now())
                 .order_by(t.c.id).limit(self.batch_size - len(batch)))]
         return batch
@@ -269,7 +327,7 @@ class _Sender:
     def _refill(self, session: Session) -> None:
         t = Delivery.__table__
         statement = (select(*self._columns)
-                     .where(t.c.run_id == bindparam("run"), t.c.state == "queued",
+                     .where(t.c.run_id == bindparam("run"), t.c.state == DeliveryState.QUEUED,
                             t.c.id > bindparam("after"))
                      .order_by(t.c.id).limit(READ_AHEAD))
         connection = session.connection()
@@ -285,7 +343,7 @@ class _Sender:
     def _next_due(self, session: Session):
         return session.scalar(
             select(Delivery.next_attempt_at).where(Delivery.run_id == self.run_id,
-                                                   Delivery.state == "deferred")
+                                                   Delivery.state == DeliveryState.DEFERRED)
             .order_by(Delivery.next_attempt_at).limit(1))
 
     def _wait_until(self, session: Session, due) -> None:
@@ -308,7 +366,7 @@ class _Sender:
         skipped = [r.id for r in batch if r.subscription_id in gone]
         session.execute(
             update(Delivery).where(Delivery.id.in_(skipped))
-            .values(state="skipped", detail="no longer subscribed when its turn came")
+            .values(state=DeliveryState.SKIPPED, detail="no longer subscribed when its turn came")
             .execution_options(synchronize_session=False))
         return [r for r in batch if r.subscription_id not in gone]
 
@@ -321,7 +379,8 @@ class _Sender:
                                                               .sender_domain)
             row.attempts += 1
             row.first_attempt_at = row.first_attempt_at or now
-            updates.append({"id": row.id, "state": "sending", "attempts": row.attempts,
+            updates.append({"id": row.id, "state": DeliveryState.SENDING,
+                            "claimed_by": self.owner, "attempts": row.attempts,
                             "message_id": row.message_id, "last_attempt_at": now,
                             "first_attempt_at": row.first_attempt_at})
         self._apply(session, updates)
@@ -358,7 +417,7 @@ class _Sender:
         now = self.clock.monotonic()
         if not force and now - self._lease_renewed < self.lease_seconds / 3:
             return
-        if not renew_lease(session, self.run_id, self.owner, clock=self.clock,
+        if not renew_lease(session, self.run_id, self.lease_name, clock=self.clock,
                            ttl=self.lease_seconds):
             session.rollback()
             holder = session.scalar(select(SendRun.lease_owner)
@@ -383,11 +442,10 @@ class _Sender:
             _, data = self.template.for_recipient(envelope, row.name, unsubscribe_url,
                                                   preferences_url, message_id=row.message_id)
         except MessageError as exc:
-            return Outcome("failed", None, f"cannot build the message: {exc}")
-        if self.limiter is not None:
-            self.limiter.acquire()
+            return Outcome(DeliveryState.FAILED, None, f"cannot build the message: {exc}",
+                           cause=Cause.MESSAGE)
         try:
-            self.transport.send(self.template.mail_from, [envelope], data)
+            self.transport.send(self.return_path(row.id), [envelope], data)
         except TransportError as exc:
             return classify(exc)
         return classify(None)
@@ -410,96 +468,40 @@ class _Sender:
                 outcomes[started[future]] = future.result()  # a crash propagates as is
         return outcomes
 
-    def _record(self, session: Session, batch: list[_Row],
-                outcomes: dict[int, Outcome]) -> tuple[list[dict], str | None]:
-        """Ledger updates for a batch (committed with the next one); a pause reason or None."""
-        now = self.clock.now()
-        updates = []
-        st = self.state
-        for row in batch:
-            outcome = outcomes[row.id]
-            values: dict = {"id": row.id, "code": outcome.code, "detail": outcome.detail[:2000]}
-            if outcome.ok:
-                st.consecutive_refusals = 0
-                st.streak.clear()
-                st.sent_now += 1
-                values.update(state="sent", sent_at=now, next_attempt_at=None, detail="")
-            elif outcome.state == "deferred":
-                retry_at = now + timedelta(seconds=backoff(row.attempts))
-                first = row.first_attempt_at or now
-                if retry_at - first > self.retry_horizon:
-                    values.update(state="failed", next_attempt_at=None,
-                                  detail=f"gave up after {row.attempts} attempts: "
-                                         f"{outcome.detail}"[:2000])
-                else:
-                    values.update(state="deferred", next_attempt_at=retry_at)
-            else:
-                values.update(state="failed", next_attempt_at=None)
-                if outcome.hard_bounce and row.subscription_id is not None and not self.is_test:
-                    values["bounced"] = True
-            if outcome.refusal:
-                st.consecutive_refusals += 1
-                st.streak.append(row.id)
-                st.last_error = outcome.detail
-            updates.append(values)
-        if st.consecutive_refusals >= self.pause_after:
-            for values in updates:
-                values.pop("bounced", None)  # the server refuses everyone: no verdict on them
-            return updates, (f"the server refused the last {st.consecutive_refusals} messages "
-                             f"with no success ({st.last_error}); check the mail server or "
-                             f"its limits, then resume with `letterpress send --resume "
-                             f"{self.run_id}`")
-        for values, row in zip(updates, batch, strict=True):
-            if values.get("bounced"):
-                try:
-                    if mark_bounced(session, row.subscription_id, clock=self.clock,
-                                    detail=f"{values['code']} {values['detail']}"[:500]):
-                        st.bounced += 1
-                except AudienceError:
-                    pass  # the subscription was erased meanwhile: nothing left to mark
-        return updates, None
-
-    def _requeue_streak(self, session: Session) -> None:
-        """The refusals that led to a pause say nothing about those readers: queue them again."""
-        ids = list(self.state.streak)
-        for start in range(0, len(ids), 500):
-            session.execute(
-                update(Delivery).where(Delivery.id.in_(ids[start:start + 500]),
-                                       Delivery.bounced.is_(False))
-                .values(state="queued", next_attempt_at=None)
-                .execution_options(synchronize_session=False))
-
     # ------------------------------------------------------------------ end and report
 
-    def _finish(self, session: Session, state: str, message: str, *,
-                stopped: bool = False) -> RunReport:
+    def _finish(self, session: Session, state: RunState, message: str, *,
+                outcome: SendOutcome) -> RunReport:
+        self._release_held(session)
         run = get_run(session, self.run_id)
         session.refresh(run)
-        if run.lease_owner == self.owner or run.lease_owner is None:
-            run.state = state
-            if message or state == "done":
+        if run.lease_owner == self.lease_name or run.lease_owner is None:
+            if run.state != state:  # a shared run may already be closed by another sender
+                run.state = check_run(run.state, state)
+            if message or state == RunState.DONE:
                 run.message = message
-            if state == "done":
+            if state == RunState.DONE:
                 run.finished_at = self.clock.now()
-            release_lease(session, self.run_id, self.owner)
+            if not self.shared or state == RunState.DONE:
+                release_lease(session, self.run_id, self.lease_name)
         session.commit()
-        report = self._report(session, run, stopped=stopped,
-                              paused_reason=message if state == "paused" else None)
+        report = self._report(session, run, outcome=outcome,
+                              paused_reason=message if state == RunState.PAUSED else None)
         if self.progress is not None:
             self.progress(self._snapshot(report.counts, final=True))
         return report
 
-    def _report(self, session: Session, run: SendRun, *, stopped: bool = False,
+    def _report(self, session: Session, run: SendRun, *, outcome: SendOutcome | None = None,
                 paused_reason: str | None = None) -> RunReport:
         counts = run_counts(session, run.id)
         uncertain = uncertain_rows(session, run.id)
         return RunReport(
-            run_id=run.id, state=run.state, total=run.total, counts=counts,
+            run_id=run.id, state=RunState(run.state), total=run.total, counts=counts,
             uncertain_ids=tuple(i for i, _ in uncertain),
             uncertain_emails=tuple(e for _, e in uncertain),
             paused_reason=paused_reason if paused_reason is not None else (
-                run.message or None if run.state == "paused" else None),
-            stopped=stopped,
+                run.message or None if run.state == RunState.PAUSED else None),
+            stopped=outcome is SendOutcome.STOPPED, outcome=outcome,
             bounced=session.scalar(select(func.count()).select_from(Delivery).where(
                 Delivery.run_id == run.id, Delivery.bounced.is_(True))) or 0,
             elapsed=time.monotonic() - self._started if hasattr(self, "_started") else 0.0,

@@ -76,6 +76,12 @@ REASONS: dict[str, dict[str, str]] = {
                    "  letterpress schedule {path} --at \"AAAA-MM-JJ HH:MM\" --replace",
         "broken": "Le fichier {path} ne se construit plus. Rien n'a été envoyé.",
         "sent": "Tous les destinataires ont été traités.",
+        "sent_uncertain": "L'envoi est allé jusqu'au bout, mais {uncertain} message(s) sont "
+                          "incertains : ils avaient été remis au serveur quand l'envoi a été "
+                          "interrompu, ou le serveur n'a jamais confirmé leur réception. Ils "
+                          "sont peut-être arrivés, peut-être pas, et n'ont pas été renvoyés. "
+                          "Pour les envoyer (au risque d'un doublon) :\n"
+                          "  letterpress runs retry {run} --uncertain",
         "failed": "L'envoi n'a pas pu aller jusqu'au bout. Une fois la cause corrigée, "
                   "reprenez-le avec : letterpress schedule run-now {ref}",
         "no_ready": "Aucun numéro daté de {month} n'est marqué « status: ready ». "
@@ -96,6 +102,11 @@ REASONS: dict[str, dict[str, str]] = {
                    "  letterpress schedule {path} --at \"YYYY-MM-DD HH:MM\" --replace",
         "broken": "The file {path} no longer builds. Nothing was sent.",
         "sent": "Every recipient has been handled.",
+        "sent_uncertain": "The send went to the end, but {uncertain} message(s) are "
+                          "uncertain: they had been handed to the server when the send was "
+                          "interrupted, or the server never confirmed them. They may or may "
+                          "not have arrived and were not sent again. To send them (a reader "
+                          "may get two copies):\n  letterpress runs retry {run} --uncertain",
         "failed": "The send could not finish. Once the cause is fixed, continue it with: "
                   "letterpress schedule run-now {ref}",
         "no_ready": "No issue dated {month} is marked `status: ready`. Nothing was sent.",

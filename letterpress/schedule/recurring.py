@@ -16,25 +16,21 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import content, render
-from ..errors import AlreadySent, ContentError, RenderError, ScheduleNotFound
+from ..errors import ContentError, RenderError, ScheduleNotFound
 from ..project import Project
 from ..settings import Publication
 from ..transports import Transport
 from . import notify
 from .models import ScheduledSend, ScheduleOccurrence
+from .pipeline import Job, Outcome, send_job
 from .rules import month_key
 from .service import (
     ACTIVE_STATES,
-    Outcome,
-    counts_of,
     decide,
     describe_delay,
     grace_of,
     is_stale,
-    prepare_keyed_run,
-    send_run_safely,
     stored_path,
-    verdict_of,
 )
 
 __all__ = [
@@ -199,8 +195,8 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
                                      reason=reason, params={"month": month, **params})
         return Outcome(outcome, run_id, detail, acted=won)
 
-    run_id, rendered = row.run_id, None
-    if run_id is None:
+    rendered = None
+    if row.run_id is None:
         issue, why = find_ready_issue(project, publication, planned_at)
         if issue is None:
             # Two ready issues is an editorial mistake to fix, not an absent letter.
@@ -219,30 +215,13 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
             return finish("failed", f"{issue.source_path.name} does not build: {exc}",
                           "broken", path=issue.source_path.name)
         _update_occurrence(project, row.id, issue_path=stored_path(project, issue.source_path))
-        try:
-            run_id = prepare_keyed_run(project, rendered, publication.default_list, row.occurrence_key)
-        except AlreadySent as exc:
-            return finish("skipped", f"nothing sent: {exc}", "already_sent",
-                          run_id=exc.run_id)
-        _update_occurrence(project, row.id, run_id=run_id)
-    report, error = send_run_safely(project, run_id, transport, stop, publication, rendered)
-    if report is None:
-        if error.startswith("locked:"):
-            return Outcome("running", run_id, error, acted=False)
-        return finish("failed", f"send run {run_id}: {error}", "failed", run_id=run_id)
-    counts = counts_of(report)
-    verdict = verdict_of(report)
-    if verdict == "done":
-        return finish("sent", "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-                      "sent", counts=counts, run_id=run_id)
-    if verdict == "failed":
-        return finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
-                      f"with `letterpress schedule run-now R{row.id}`", "failed",
-                      counts=counts, run_id=run_id)
-    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
-              "it resumes when the scheduler starts again")
-    _update_occurrence(project, row.id, detail=detail)
-    return Outcome("running", run_id, detail)
+    job = Job(key=row.occurrence_key, list_name=publication.default_list, run_id=row.run_id,
+              ref=f"R{row.id}", done_state="sent", already_sent_state="skipped",
+              set_run=lambda run_id: _update_occurrence(project, row.id, run_id=run_id),
+              finish=finish, note=lambda detail: _update_occurrence(project, row.id,
+                                                                    detail=detail))
+    return send_job(project, job, publication, transport=transport, stop=stop,
+                    rendered=rendered)
 
 
 def get_occurrence(project: Project, occurrence_id: int) -> ScheduleOccurrence:

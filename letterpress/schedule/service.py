@@ -17,23 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import content, delivery, render
-from ..errors import (
-    AlreadySent,
-    ContentError,
-    LetterpressError,
-    RenderError,
-    ScheduleError,
-    ScheduleNotFound,
-    SendRunLocked,
-)
+from ..errors import ContentError, RenderError, ScheduleError, ScheduleNotFound
 from ..project import Project
 from ..settings import Publication
 from ..transports import Transport
 from . import notify
 from .models import ScheduledSend
+from .pipeline import Job, Outcome, send_job
 from .rules import month_key, parse_rule, to_utc
 
 __all__ = [
@@ -42,7 +34,6 @@ __all__ = [
     "Outcome",
     "Upcoming",
     "cancel_scheduled",
-    "counts_of",
     "decide",
     "describe_delay",
     "get_scheduled",
@@ -50,13 +41,10 @@ __all__ = [
     "is_stale",
     "list_scheduled",
     "parse_planned_time",
-    "prepare_keyed_run",
     "run_scheduled_send",
     "schedule_issue",
-    "send_run_safely",
     "stored_path",
     "upcoming",
-    "verdict_of",
 ]
 
 log = logging.getLogger("letterpress.schedule")
@@ -252,16 +240,6 @@ def upcoming(project: Project, *, per_rule: int = 3) -> list[Upcoming]:
 
 # --------------------------------------------------------------------------- firing
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt at a scheduled send or an occurrence did."""
-
-    state: str  # the row's state/outcome afterwards
-    run_id: int | None = None
-    detail: str = ""
-    acted: bool = True  # False when another process had it, or nothing was due
-
-
 def _set_state(project: Project, schedule_id: int, expected: tuple[str, ...],
                **values: Any) -> bool:
     """Compare-and-set the state of a schedule row; True when this process won."""
@@ -344,125 +322,36 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
                  row.issue_number, row.list_name)
     else:
         return Outcome(row.state, row.run_id, row.message, acted=False)
+    if row.run_id is None and rendered is None:
+        # Interrupted between claiming and preparing: check the content again.
+        rendered, problem, reason = _check_approved(project, row)
+        if rendered is None:
+            return _job_of(project, row).finish("failed", problem, reason)
+    return send_job(project, _job_of(project, row), publication, transport=transport,
+                    stop=stop, rendered=rendered)
 
-    def fail(detail: str, reason: str) -> Outcome:
-        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
-        if won:
-            log.error("schedule %s failed: %s", row.id, detail)
-            notify.notify_schedule(project, row, "failed", detail, reason=reason)
-        return Outcome("failed", row.run_id, detail, acted=won)
 
-    run_id = row.run_id
-    if run_id is None:
-        if rendered is None:  # interrupted between claiming and preparing: check again
-            rendered, problem, reason = _check_approved(project, row)
-            if rendered is None:
-                return fail(problem, reason)
-        try:
-            run_id = prepare_keyed_run(project, rendered, row.list_name, row.occurrence_key)
-        except AlreadySent as exc:
-            return fail(f"nothing sent: {exc}", "already_sent")
+def _job_of(project: Project, row: ScheduledSend) -> Job:
+    """The pipeline's view of a claimed scheduled send."""
+
+    def set_run(run_id: int) -> None:
         _set_state(project, row.id, ("running",), run_id=run_id)
         row.run_id = run_id
-    return _send_and_record(project, row, run_id, transport, stop, publication, rendered)
 
-
-def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> int:
-    """The send run of ``key``, created once whoever asks and however often."""
-    try:
-        with project.session() as session:
-            run = delivery.prepare_run(session, rendered, list_name, clock=project.clock,
-                                       key=key)
-            session.flush()
-            return run.id
-    except (IntegrityError, OperationalError):
-        # Another process created the run of this key between our look-up and our insert
-        # (SQLite reports that race as "database is locked"); asking again returns that run.
-        with project.session() as session:
-            return delivery.prepare_run(session, rendered, list_name, clock=project.clock,
-                                        key=key).id
-
-
-def send_run_safely(project: Project, run_id: int, transport: Transport | None,
-                    stop: threading.Event | None, publication: Publication,
-                    rendered=None) -> tuple[delivery.RunReport | None, str]:
-    """Run delivery; returns (report, "") or (None, why): errors are outcomes to record."""
-    own = transport is None
-    if own:
-        from ..transports import transport_for
-
-        transport = transport_for(project.settings, publication)
-    try:
-        # Handing over the issue rendered for the approval check saves rendering it twice.
-        return delivery.send_run(project, run_id, transport, stop=stop, rendered=rendered), ""
-    except SendRunLocked as exc:
-        return None, f"locked: {exc}"
-    except LetterpressError as exc:
-        return None, str(exc)
-    except Exception as exc:  # noqa: BLE001 - recorded as a failure and mailed to the editors
-        log.exception("send run %s stopped by an unexpected error", run_id)
-        return None, f"unexpected error: {exc.__class__.__name__}: {exc}"
-    finally:
-        if own:
-            transport.close()
-
-
-def counts_of(report: delivery.RunReport) -> dict[str, int]:
-    """The counters worth telling editors: total, then the non-zero outcomes."""
-    out = {"total": report.total, "sent": report.sent}
-    for name in ("deferred", "failed", "skipped", "uncertain"):
-        if getattr(report, name):
-            out[name] = getattr(report, name)
-    if report.bounced:
-        out["hard bounces"] = report.bounced
-    return out
-
-
-def verdict_of(report: delivery.RunReport) -> str:
-    """done, paused (our stop: resume later) or failed (the run cannot go on by itself)."""
-    if report.state == "done":
-        return "done"
-    if report.state == "paused" and report.stopped:
-        return "paused"
-    return "failed"
-
-
-def _send_and_record(project: Project, row: ScheduledSend, run_id: int, transport, stop,
-                     publication: Publication, rendered=None) -> Outcome:
-    report, error = send_run_safely(project, run_id, transport, stop, publication, rendered)
-    if report is None:
-        if error.startswith("locked:"):  # another scheduler holds this run: not ours to record
-            return Outcome("running", run_id, error, acted=False)
-        detail = f"send run {run_id}: {error}"
-        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
+    def finish(state: str, detail: str, reason: str, counts=None, run_id=None,
+               **params: object) -> Outcome:
+        won = _set_state(project, row.id, ("running",), state=state, message=detail)
         if won:
-            notify.notify_schedule(project, row, "failed", detail, reason="failed")
-        return Outcome("failed", run_id, detail, acted=won)
-    counts = counts_of(report)
-    verdict = verdict_of(report)
-    # Only the process that moves the row out of "running" records and announces the end:
-    # a second one that resumed a run someone else had just finished did nothing.
-    if verdict == "done":
-        detail = "sent: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-        won = _set_state(project, row.id, ("running",), state="done", message=detail)
-        if won:
-            log.info("schedule %s done (run %s): %s", row.id, run_id, detail)
-            notify.notify_schedule(project, row, "done", detail, counts=counts, reason="sent")
-        return Outcome("done", run_id, detail, acted=won)
-    if verdict == "failed":
-        detail = (f"{report.summary()}. Once the cause is fixed, continue it with "
-                  f"`letterpress schedule run-now {row.id}`")
-        won = _set_state(project, row.id, ("running",), state="failed", message=detail)
-        if won:
-            log.error("schedule %s failed: %s", row.id, detail)
-            notify.notify_schedule(project, row, "failed", detail, counts=counts,
-                                   reason="failed")
-        return Outcome("failed", run_id, detail, acted=won)
-    detail = (f"paused in run {run_id} ({report.sent}/{report.total} sent); "
-              "it resumes when the scheduler starts again")
-    _set_state(project, row.id, ("running",), message=detail)
-    log.warning("schedule %s %s", row.id, detail)
-    return Outcome("running", run_id, detail)
+            level = logging.INFO if state == "done" else logging.ERROR
+            log.log(level, "schedule %s %s: %s", row.id, state, detail)
+            notify.notify_schedule(project, row, state, detail, counts=counts, reason=reason,
+                                   params=params)
+        return Outcome(state, run_id or row.run_id, detail, acted=won)
+
+    return Job(key=row.occurrence_key, list_name=row.list_name, run_id=row.run_id,
+               ref=str(row.id), done_state="done", already_sent_state="failed",
+               set_run=set_run, finish=finish,
+               note=lambda detail: _set_state(project, row.id, ("running",), message=detail))
 
 
 STALE_CLAIM = timedelta(minutes=10)

@@ -7,6 +7,7 @@ to whatever sends (delivery, the web pages' confirmation mails), never looked up
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..clock import Clock, SystemClock
@@ -14,7 +15,20 @@ from ..clock import Clock, SystemClock
 if TYPE_CHECKING:
     from ..settings import Publication, Settings
 
-__all__ = ["RateLimiter", "Transport", "transport_for"]
+__all__ = ["Limits", "RateLimiter", "Transport", "limits_of", "transport_for"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How hard a transport may be driven: its own configuration, read by whoever sends.
+
+    ``pool`` is the number of messages in flight at once (SMTP connections); ``rate`` the
+    messages per second it lets through (0: unlimited), enforced by the transport itself.
+    A send run sizes its batches from them and never limits the rate a second time.
+    """
+
+    pool: int = 1
+    rate: float = 0.0
 
 
 @runtime_checkable
@@ -28,6 +42,18 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release connections and files; the transport may be used again afterwards."""
         ...
+
+
+@runtime_checkable
+class LimitedTransport(Transport, Protocol):
+    """A transport that states its :class:`Limits` (every transport of letterpress does)."""
+
+    limits: Limits
+
+
+def limits_of(transport: Transport) -> Limits:
+    """The transport's limits; one message at a time, unlimited rate, when it states none."""
+    return transport.limits if isinstance(transport, LimitedTransport) else Limits()
 
 
 class RateLimiter:
@@ -55,13 +81,18 @@ class RateLimiter:
         self.clock.sleep(slot - now)
 
 
-def transport_for(settings: Settings, publication: Publication) -> Transport:
-    """SMTP when the publication (or ``LETTERPRESS_SMTP_URL``) names a server, else the outbox."""
+def transport_for(settings: Settings, publication: Publication, *,
+                  rate: float | None = None) -> Transport:
+    """SMTP when the publication (or ``LETTERPRESS_SMTP_URL``) names a server, else the outbox.
+
+    ``rate`` (messages per second) replaces the configured one, e.g. ``send --rate``.
+    """
     config = settings.transport_for(publication)
     if config.url:
         from .smtp import SMTPTransport
 
-        return SMTPTransport.from_url(config.url, pool=config.pool, rate=config.rate)
+        return SMTPTransport.from_url(config.url, pool=config.pool, rate=config.rate,
+                                      override_rate=rate)
     from .outbox import OutboxTransport
 
-    return OutboxTransport(settings.outbox_dir)
+    return OutboxTransport(settings.outbox_dir, limits=Limits(rate=rate or 0.0))

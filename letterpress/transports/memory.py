@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+from .base import Limits
+
 __all__ = ["MemoryTransport", "SentMessage"]
 
 
@@ -28,7 +30,9 @@ class SentMessage:
 class MemoryTransport:
     """Accepts everything into ``messages``; ``fail`` may raise to simulate a refusal."""
 
-    def __init__(self, fail: Callable[[str, list[str], bytes], None] | None = None):
+    def __init__(self, fail: Callable[[str, list[str], bytes], None] | None = None, *,
+                 limits: Limits | None = None):
+        self.limits = limits or Limits()
         self.messages: list[SentMessage] = []
         self.fail = fail
         self.closed = False

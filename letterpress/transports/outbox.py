@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..errors import TransportError
+from .base import Limits, RateLimiter
 
 __all__ = ["OutboxTransport"]
 
@@ -23,14 +24,17 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
 class OutboxTransport:
     """Writes ``<outbox>/<time>-<n>-<recipient>.eml``; each file appears whole or not at all."""
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, *, limits: Limits | None = None):
         self.directory = Path(directory)
+        self.limits = limits or Limits()
+        self._limiter = RateLimiter(self.limits.rate)
         self._counter = itertools.count(1)
         self._lock = threading.Lock()
         self._stamp = time.strftime("%Y%m%d-%H%M%S")
 
     def send(self, mail_from: str, recipients: list[str], data: bytes) -> None:
         """Write the message with an envelope header (``X-Envelope-*``) for the reader."""
+        self._limiter.acquire()
         with self._lock:
             n = next(self._counter)
         first = _UNSAFE.sub("_", recipients[0] if recipients else "nobody")[:80]

@@ -3,6 +3,12 @@
 This is the only module that imports :mod:`smtplib`.  Each connection serves one thread at a
 time; a connection that failed is closed and replaced by a fresh one on the next send,
 because after an error the server's idea of the session state is unknown.
+
+Once the final dot of a message is written, the server may already have taken
+responsibility for it: a missing answer (timeout, connection closed) raises a
+``TransportError`` with ``uncertain=True``, never a plain temporary failure, so nobody
+sends it again by accident.  That answer is awaited ``data_timeout`` seconds, 10 minutes by
+default as RFC 5321 §4.5.3.2.6 recommends (relays scanning attachments take their time).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 
 from ..clock import Clock
 from ..errors import TransportError
-from .base import RateLimiter
+from .base import Limits, RateLimiter
 from .url import SMTPURL, parse_smtp_url
 
 __all__ = ["SMTPTransport"]
@@ -38,35 +44,47 @@ def _error(code: int, reply: bytes | str, stage: str) -> TransportError:
     match = _ENHANCED.match(text)
     return TransportError(f"{text} (at {stage})" if text else f"refused at {stage}",
                           code=code, permanent=500 <= code < 600,
-                          enhanced=match.group(1) if match else None)
+                          enhanced=match.group(1) if match else None, stage=stage)
 
 
 class SMTPTransport:
-    """Sends over up to ``pool`` persistent SMTP connections; safe to share between threads."""
+    """Sends over up to ``limits.pool`` persistent SMTP connections; thread-safe.
+
+    Its :class:`Limits` come from the URL (``pool=``, ``rate=``), else from ``pool``/``rate``
+    (the publication's configuration); ``override_rate`` replaces the rate (``send --rate``).
+    """
 
     def __init__(self, url: SMTPURL, *, pool: int = 2, rate: float = 0.0,
-                 clock: Clock | None = None, pipelining: bool | None = None):
+                 clock: Clock | None = None, pipelining: bool | None = None,
+                 override_rate: float | None = None):
         self.url = url
         self.pipelining = pipelining  # None: when the server offers it
-        self.pool_size = max(1, url.pool or pool)
-        self.limiter = RateLimiter(url.rate if url.rate is not None else rate, clock)
+        if override_rate is None:
+            override_rate = url.rate if url.rate is not None else rate
+        self.limits = Limits(pool=max(1, url.pool or pool), rate=float(override_rate or 0))
+        self.limiter = RateLimiter(self.limits.rate, clock)
         self._idle: queue.LifoQueue[smtplib.SMTP] = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(self.pool_size)
+        self._slots = threading.BoundedSemaphore(self.limits.pool)
         self._lock = threading.Lock()
         self._open: set[smtplib.SMTP] = set()
 
     @classmethod
     def from_url(cls, url: str, *, pool: int = 2, rate: float = 0.0,
-                 clock: Clock | None = None, pipelining: bool | None = None
-                 ) -> SMTPTransport:
+                 clock: Clock | None = None, pipelining: bool | None = None,
+                 override_rate: float | None = None) -> SMTPTransport:
         """A transport for ``smtp://user:pass@host:port?tls=…&pool=…&rate=…``."""
         return cls(parse_smtp_url(url), pool=pool, rate=rate, clock=clock,
-                   pipelining=pipelining)
+                   pipelining=pipelining, override_rate=override_rate)
+
+    @property
+    def pool_size(self) -> int:
+        """Connections (messages in flight) at most."""
+        return self.limits.pool
 
     @property
     def rate(self) -> float:
         """Messages per second this transport allows (0: unlimited)."""
-        return self.limiter.rate
+        return self.limits.rate
 
     def __repr__(self) -> str:
         return f"SMTPTransport({self.url!r}, pool={self.pool_size})"
@@ -165,10 +183,10 @@ class SMTPTransport:
 
     def _transaction(self, conn: smtplib.SMTP, mail_from: str, recipients: list[str],
                      data: bytes) -> None:
-        for address in (mail_from, *recipients):
+        for address, stage in ((mail_from, "MAIL FROM"), *((r, "RCPT TO") for r in recipients)):
             if _BAD_ADDRESS.search(address):
                 raise TransportError(f"refusing an address that would break the SMTP "
-                                     f"command: {address!r}", permanent=True)
+                                     f"command: {address!r}", permanent=True, stage=stage)
         commands = ([f"MAIL FROM:<{mail_from}>"] + [f"RCPT TO:<{r}>" for r in recipients]
                     + ["DATA"])
         pipelining = self.pipelining
@@ -214,11 +232,24 @@ class SMTPTransport:
                 raise failure
             for chunk in _stuffed(data):
                 conn.send(chunk)
-            code, reply = conn.getreply()
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            # After RCPT the server may or may not have accepted the message: report a
-            # temporary failure; the send run records it and retries later.
-            raise TransportError(f"connection lost during the transaction: {exc}") from exc
+            # The final dot was not written: the server cannot have accepted the message.
+            raise TransportError(f"connection lost before the end of the message: {exc}") \
+                from exc
+        try:
+            conn.sock.settimeout(self.url.data_timeout)
+            code, reply = conn.getreply()
+            conn.sock.settimeout(self.url.timeout)
+        except (OSError, smtplib.SMTPServerDisconnected, AttributeError) as exc:
+            # The whole message was handed over and no answer came: the server may have
+            # accepted it (RFC 5321 §4.5.3.2.6, §6.1).  Never a "try again later".
+            raise TransportError(
+                f"no answer to the end of the message within {self.url.data_timeout:g} s "
+                f"({exc}); it may have been accepted", uncertain=True, stage="DATA") from exc
+        if code == -1:  # smtplib's "connection closed" while reading the answer
+            raise TransportError("the server closed the connection after the end of the "
+                                 "message without answering; it may have been accepted",
+                                 uncertain=True, stage="DATA")
         if code != 250:
             raise _error(code, reply, "DATA")
 

@@ -1,5 +1,9 @@
 """Parse SMTP URLs: ``smtp://user:pass@host:587?tls=starttls&pool=4&rate=10``.
 
+Options: ``tls``, ``pool`` (connections), ``rate`` (messages per second), ``timeout``
+(seconds per command, 30), ``data_timeout`` (seconds to wait for the answer to the end of a
+message, 600 as RFC 5321 §4.5.3.2.6 recommends), ``verify``, ``helo``.
+
 ``smtps://`` (or port 465) means implicit TLS.  Without ``tls=``, a loopback host is spoken
 to in clear text and any other host must offer STARTTLS, so credentials never cross a
 network unencrypted by accident.
@@ -30,6 +34,7 @@ class SMTPURL:
     pool: int | None = None
     rate: float | None = None
     timeout: float = 30.0
+    data_timeout: float = 600.0  # wait for the answer to the final dot (RFC 5321 §4.5.3.2.6)
     verify: bool = True
     helo: str | None = None
 
@@ -67,7 +72,7 @@ def parse_smtp_url(url: str) -> SMTPURL:
     except ValueError:
         raise ConfigError(f"SMTP URL has an invalid port: {redact(url)}") from None
     query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-    allowed = {"tls", "pool", "rate", "timeout", "verify", "helo"}
+    allowed = {"tls", "pool", "rate", "timeout", "data_timeout", "verify", "helo"}
     unknown = sorted(set(query) - allowed)
     if unknown:
         raise ConfigError(f"unknown SMTP URL option(s) {', '.join(unknown)} "
@@ -88,8 +93,12 @@ def parse_smtp_url(url: str) -> SMTPURL:
         pool = int(query["pool"]) if "pool" in query else None
         rate = float(query["rate"]) if "rate" in query else None
         timeout = float(query.get("timeout", 30))
+        data_timeout = float(query.get("data_timeout", 600))
     except ValueError:
-        raise ConfigError(f"pool, rate and timeout must be numbers: {redact(url)}") from None
+        raise ConfigError(f"pool, rate, timeout and data_timeout must be numbers: "
+                          f"{redact(url)}") from None
+    if timeout <= 0 or data_timeout <= 0:
+        raise ConfigError(f"timeout and data_timeout must be positive: {redact(url)}")
     if pool is not None and not 1 <= pool <= 64:
         raise ConfigError(f"pool must be between 1 and 64: {redact(url)}")
     return SMTPURL(
@@ -101,6 +110,7 @@ def parse_smtp_url(url: str) -> SMTPURL:
         pool=pool,
         rate=rate,
         timeout=timeout,
+        data_timeout=data_timeout,
         verify=_bool(query.get("verify", "true"), "verify", url),
         helo=query.get("helo") or None,
     )
