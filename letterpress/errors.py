@@ -21,9 +21,12 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── AlreadySent             this issue already went to this list (use --again)
     │   ├── SendRunNotFound
     │   └── SendRunPaused           the server refused everything: the run was paused
-    └── ScheduleError
-        ├── ContentChanged          the issue changed after it was approved for scheduling
-        └── ScheduleNotFound
+    ├── ScheduleError
+    │   ├── ContentChanged          the issue changed after it was approved for scheduling
+    │   └── ScheduleNotFound
+    └── BounceError
+        ├── BounceSourceError       a bounce mailbox cannot be opened or read
+        └── BounceNotFound
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from dataclasses import dataclass, field
 __all__ = [
     "AlreadySent",
     "AudienceError",
+    "BounceError",
+    "BounceNotFound",
+    "BounceSourceError",
     "ConfigError",
     "ContentChanged",
     "ContentError",
@@ -250,3 +256,24 @@ class ScheduleNotFound(ScheduleError):
     def __init__(self, schedule_id: object):
         self.schedule_id = schedule_id
         super().__init__(f"no scheduled send {schedule_id}")
+
+
+class BounceError(LetterpressError):
+    """Base class for bounce-processing errors."""
+
+
+class BounceSourceError(BounceError):
+    """A bounce mailbox cannot be opened or read (URL with its password hidden, reason)."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}" if source else reason)
+
+
+class BounceNotFound(BounceError):
+    """No bounce record with this id."""
+
+    def __init__(self, record_id: int):
+        self.record_id = record_id
+        super().__init__(f"no bounce record {record_id}")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..audience import envelope_address, inactive_among, mark_bounced
 from ..audience.tokens import TokenSigner
+from ..bounces.verp import ReturnPath
 from ..errors import AudienceError, SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
 from ..transports.base import RateLimiter, Transport
@@ -177,6 +178,8 @@ class _Sender:
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
                 self.signer = TokenSigner(settings.secret_keys)
+                self.return_path = ReturnPath(self.template.publication.bounce_address,
+                                              settings.secret_keys, self.template.mail_from)
                 self.base_url = settings.base_url
                 self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
                 self.is_test = run.is_test
@@ -387,7 +390,7 @@ class _Sender:
         if self.limiter is not None:
             self.limiter.acquire()
         try:
-            self.transport.send(self.template.mail_from, [envelope], data)
+            self.transport.send(self.return_path(row.id), [envelope], data)
         except TransportError as exc:
             return classify(exc)
         return classify(None)
