@@ -6,17 +6,81 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from string import Template
 
 import pytest
 
-__all__ = ["DATA", "Dovecot", "dovecot", "free_port", "make_delivery"]
+from letterpress.audience import Consent, ensure_lists, subscribe
+from letterpress.delivery.models import SendRun
+from letterpress.settings import load_settings
+
+__all__ = ["DATA", "KEY", "WORLD", "Dovecot", "dovecot", "free_port", "make_delivery",
+           "project_env", "settings", "world"]
 
 DATA = Path(__file__).parent / "data" / "bounces"
 MAIL_UID = 65534  # nobody: Dovecot refuses to deliver as root
+KEY = "fixture-key"  # the key scripts/postfix_bounces.py signed its VERP return paths with
+
+# delivery id → (publication, list, recipient, Message-ID of the original)
+WORLD = {
+    1: ("pvd", "pvd", "nobody-here@lettres.example.org", "<fixture-1@lettres.example.org>"),
+    2: ("pvd", "pvd", "jean.inconnu@lettres.example.org", "<fixture-2@lettres.example.org>"),
+    3: ("pvd", "pvd", "full@quota.example.org", "<fixture-3@lettres.example.org>"),
+    4: ("pvd", "pvd", "personne@lettres.example.org", "<fixture-4@lettres.example.org>"),
+    5: ("acv", "acv", "plaignant@example.org", "<fixture-arf@lettres.example.org>"),
+    6: ("pvd", "pvd", "lectrice@gmail.example.org", "<fixture-policy@lettres.example.org>"),
+    7: ("pvd", "pvd", "ancien.agent@exim.example.org", "<fixture-exim@lettres.example.org>"),
+}
+
+
+@pytest.fixture
+def project_env(db_url):
+    return {"LETTERPRESS_DATABASE_URL": db_url, "LETTERPRESS_SECRET_KEY": KEY,
+            "LETTERPRESS_BASE_URL": "https://lettre.example.org"}
+
+
+@pytest.fixture
+def settings(project_dir, project_env):
+    loaded = load_settings(project_dir, project_env)
+    pubs = dict(loaded.publications)
+    pubs["pvd"] = replace(pubs["pvd"], bounce_address="bounces@bounces.example.org")
+    return loaded.with_overrides(publications=pubs)
+
+
+@pytest.fixture
+def world(project):
+    """Runs of pvd and acv, and the deliveries the fixture messages are about."""
+    subs = {}
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        runs = {}
+        for slug in ("pvd", "acv"):
+            run = SendRun(publication=slug, issue_number=42, issue_path="issues/x.yaml",
+                          subject="Lettre n°42", content_hash="0" * 64, list_name=slug,
+                          is_test=False, state="done", total=0, message="",
+                          created_at=project.clock.now())
+            session.add(run)
+            session.flush()
+            runs[slug] = run.id
+        for delivery_id, (slug, list_name, email, message_id) in WORLD.items():
+            sub = subscribe(session, email, list_name=list_name, clock=project.clock,
+                            consent=Consent("import", "liste importée"))
+            if delivery_id == 5:  # the complainer reads both lists of acv, and pvd
+                subscribe(session, email, list_name="acv-elus", clock=project.clock,
+                          consent=Consent("import", "liste importée"))
+                subscribe(session, email, list_name="pvd", clock=project.clock,
+                          consent=Consent("import", "liste importée"))
+            make_delivery(session, run_id=runs[slug], email=email, subscription_id=sub.id,
+                          subscriber_id=sub.subscriber_id, list_id=sub.list_id,
+                          message_id=message_id, delivery_id=delivery_id)
+            subs[delivery_id] = sub.id
+    return {"runs": runs, "subs": subs}
+
+
 
 
 def free_port() -> int:
@@ -80,14 +144,14 @@ class Dovecot:
 
 
 @pytest.fixture
-def dovecot(tmp_path):
+def dovecot():
     """A Dovecot started from tests/data/bounces/dovecot/dovecot.conf, stopped after the test."""
     if shutil.which("dovecot") is None:
         pytest.skip("dovecot is not installed (scripts/system-deps.sh)")
-    root = tmp_path / "dovecot"
-    root.mkdir()
+    # Not under pytest's tmp_path: its parents are private to root, and Dovecot's auth and
+    # mail processes run as other users.
+    root = Path(tempfile.mkdtemp(prefix="letterpress-dovecot-"))
     root.chmod(0o755)
-    tmp_path.chmod(0o755)
     server = Dovecot(root, free_port(), free_port(), free_port())
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
@@ -114,6 +178,7 @@ def dovecot(tmp_path):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_delivery(session, *, run_id: int, email: str, subscription_id=None,

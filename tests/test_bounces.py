@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from letterpress.audience import Consent, SubscriptionEvent, ensure_lists, subscribe
+from letterpress.audience import SubscriptionEvent
 from letterpress.audience.models import Subscription, Suppression
 from letterpress.bounces import (
     BounceRecord,
@@ -19,71 +19,16 @@ from letterpress.bounces import (
     verp_address,
 )
 from letterpress.bounces.verp import ForgedVerp
-from letterpress.delivery.models import Delivery, SendRun
+from letterpress.delivery.models import Delivery
 from letterpress.project import Project
 from letterpress.settings import BounceThresholds, load_settings
 
-from .fixtures_bounces import DATA, make_delivery
+from .fixtures_bounces import *  # noqa: F403 - fixtures
+from .fixtures_bounces import DATA, KEY
 from .fixtures_delivery import *  # noqa: F403 - fixtures
 
 POSTFIX = DATA / "postfix"
 SAMPLES = DATA / "samples"
-KEY = "fixture-key"  # the key scripts/postfix_bounces.py signed its VERP return paths with
-
-# delivery id → (publication, list, recipient, Message-ID of the original)
-WORLD = {
-    1: ("pvd", "pvd", "nobody-here@lettres.example.org", "<fixture-1@lettres.example.org>"),
-    2: ("pvd", "pvd", "jean.inconnu@lettres.example.org", "<fixture-2@lettres.example.org>"),
-    3: ("pvd", "pvd", "full@quota.example.org", "<fixture-3@lettres.example.org>"),
-    4: ("pvd", "pvd", "personne@lettres.example.org", "<fixture-4@lettres.example.org>"),
-    5: ("acv", "acv", "plaignant@example.org", "<fixture-arf@lettres.example.org>"),
-    6: ("pvd", "pvd", "lectrice@gmail.example.org", "<fixture-policy@lettres.example.org>"),
-    7: ("pvd", "pvd", "ancien.agent@exim.example.org", "<fixture-exim@lettres.example.org>"),
-}
-
-
-@pytest.fixture
-def project_env(db_url):
-    return {"LETTERPRESS_DATABASE_URL": db_url, "LETTERPRESS_SECRET_KEY": KEY,
-            "LETTERPRESS_BASE_URL": "https://lettre.example.org"}
-
-
-@pytest.fixture
-def settings(project_dir, project_env):
-    loaded = load_settings(project_dir, project_env)
-    pubs = dict(loaded.publications)
-    pubs["pvd"] = replace(pubs["pvd"], bounce_address="bounces@bounces.example.org")
-    return loaded.with_overrides(publications=pubs)
-
-
-@pytest.fixture
-def world(project):
-    """Runs of pvd and acv, and the deliveries the fixture messages are about."""
-    subs = {}
-    with project.session() as session:
-        ensure_lists(session, project.settings)
-        runs = {}
-        for slug in ("pvd", "acv"):
-            run = SendRun(publication=slug, issue_number=42, issue_path="issues/x.yaml",
-                          subject="Lettre n°42", content_hash="0" * 64, list_name=slug,
-                          is_test=False, state="done", total=0, message="",
-                          created_at=project.clock.now())
-            session.add(run)
-            session.flush()
-            runs[slug] = run.id
-        for delivery_id, (slug, list_name, email, message_id) in WORLD.items():
-            sub = subscribe(session, email, list_name=list_name, clock=project.clock,
-                            consent=Consent("import", "liste importée"))
-            if delivery_id == 5:  # the complainer reads both lists of acv, and pvd
-                subscribe(session, email, list_name="acv-elus", clock=project.clock,
-                          consent=Consent("import", "liste importée"))
-                subscribe(session, email, list_name="pvd", clock=project.clock,
-                          consent=Consent("import", "liste importée"))
-            make_delivery(session, run_id=runs[slug], email=email, subscription_id=sub.id,
-                          subscriber_id=sub.subscriber_id, list_id=sub.list_id,
-                          message_id=message_id, delivery_id=delivery_id)
-            subs[delivery_id] = sub.id
-    return {"runs": runs, "subs": subs}
 
 
 def _status(project, subscription_id):
