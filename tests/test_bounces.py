@@ -274,3 +274,32 @@ def test_mbox_and_stdin_sources(project, world, tmp_path):
     assert ingest(project, mbox).counts == {"hard": 2}
     stream = io.BytesIO((POSTFIX / "over-quota-verp.eml").read_bytes())
     assert ingest(project, stream).counts == {"soft": 1}
+
+
+BOUNCE_TABLES = {"bounce_records", "bounce_scores", "deliveries"}
+
+
+def test_migration_matches_the_models(engine):
+    """Migration 0006 and the bounce models (and the ledger's new columns) agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from letterpress.models import Base
+
+    def table_of(diff):
+        op = diff[0] if isinstance(diff, list) else diff
+        for item in op[1:]:
+            table = getattr(item, "table", None)
+            if table is not None:
+                return table.name
+            if isinstance(item, str) and item in BOUNCE_TABLES:
+                return item
+            name = getattr(item, "name", None)
+            if name in BOUNCE_TABLES:
+                return name
+        return None
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diffs = [d for d in compare_metadata(ctx, Base.metadata) if table_of(d) in BOUNCE_TABLES]
+    assert diffs == []
