@@ -26,7 +26,9 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   └── ScheduleNotFound
     └── BounceError
         ├── BounceSourceError       a bounce mailbox cannot be opened or read
-        └── BounceNotFound
+        ├── BounceNotFound
+        ├── AlreadyRecorded         another process recorded the same message meanwhile
+        └── WebhookPayloadError     a webhook body is not the relay's JSON
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AlreadyRecorded",
     "AlreadySent",
     "AudienceError",
     "BounceError",
@@ -59,6 +62,7 @@ __all__ = [
     "TokenExpired",
     "TransportError",
     "UnknownList",
+    "WebhookPayloadError",
 ]
 
 
@@ -277,3 +281,15 @@ class BounceNotFound(BounceError):
     def __init__(self, record_id: int):
         self.record_id = record_id
         super().__init__(f"no bounce record {record_id}")
+
+
+class AlreadyRecorded(BounceError):
+    """The same returned message was recorded concurrently by another process (fingerprint)."""
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint = fingerprint
+        super().__init__(f"message {fingerprint[:16]} was recorded by another process")
+
+
+class WebhookPayloadError(BounceError):
+    """A relay webhook's body is not an event of that relay (HTTP 400)."""

@@ -27,13 +27,14 @@ from ..audience import find_subscriber, mark_bounced, mark_complained
 from ..audience.models import MailingList, Subscription
 from ..clock import Clock
 from ..delivery.models import Delivery, SendRun
-from ..errors import AudienceError
+from ..errors import AlreadyRecorded, AudienceError
 from ..settings import BounceThresholds, Settings
 from .detect import Failure, Verdict, detect
 from .models import BounceRecord, BounceScore
 from .verp import ForgedVerp, parse_verp
 
-__all__ = ["Processed", "fingerprint_of", "process_bytes", "record_failures"]
+__all__ = ["AlreadyRecorded", "Processed", "fingerprint_of", "process_bytes",
+           "record_failures"]
 
 log = logging.getLogger("letterpress.bounces")
 
@@ -82,7 +83,7 @@ def process_bytes(session: Session, raw: bytes, *, settings: Settings, clock: Cl
     fingerprint = fingerprint_of(raw)
     seen = _existing(session, fingerprint)
     if seen is not None:
-        return seen
+        return seen  # before parsing: a second fetch costs one query per message
     msg = message_from_bytes(raw)
     try:
         verdict = detect(msg)
@@ -93,8 +94,11 @@ def process_bytes(session: Session, raw: bytes, *, settings: Settings, clock: Cl
             "message_id": " ".join(str(msg.get("Message-ID", "")).split())[:500],
             "subject": " ".join(str(msg.get("Subject", "")).split())[:1000],
             "received_at": _date(msg.get("Date"))}
-    return record_failures(session, fingerprint, verdict, settings=settings, clock=clock,
-                           **meta)
+    try:
+        return _record(session, fingerprint, verdict, settings=settings, clock=clock,
+                       delivery_id=None, **meta)
+    except IntegrityError as exc:
+        raise AlreadyRecorded(fingerprint) from exc
 
 
 def record_failures(session: Session, fingerprint: str, verdict: Verdict, *,
@@ -102,16 +106,21 @@ def record_failures(session: Session, fingerprint: str, verdict: Verdict, *,
                     message_id: str = "", subject: str = "",
                     received_at: datetime | None = None,
                     delivery_id: int | None = None) -> Processed:
-    """Write the records of ``verdict`` and apply them (one savepoint: all or nothing)."""
+    """Write the records of ``verdict`` and apply them, unless that fingerprint is already
+    recorded; the caller commits.
+
+    Raises :class:`AlreadyRecorded` when another process recorded the same message between
+    our check and our insert (the unique fingerprint refused it): roll back, nothing to do.
+    """
+    seen = _existing(session, fingerprint)
+    if seen is not None:
+        return seen
     try:
-        with session.begin_nested():
-            return _record(session, fingerprint, verdict, settings=settings, clock=clock,
-                           source=source, source_ref=source_ref, message_id=message_id,
-                           subject=subject, received_at=received_at,
-                           delivery_id=delivery_id)
-    except IntegrityError:
-        # Another process recorded the same message between our check and our insert.
-        return _existing(session, fingerprint) or Processed("ignored", already=True)
+        return _record(session, fingerprint, verdict, settings=settings, clock=clock,
+                       source=source, source_ref=source_ref, message_id=message_id,
+                       subject=subject, received_at=received_at, delivery_id=delivery_id)
+    except IntegrityError as exc:
+        raise AlreadyRecorded(fingerprint) from exc
 
 
 def _match(session: Session, verdict: Verdict, settings: Settings,
@@ -184,9 +193,18 @@ def _record(session: Session, fingerprint: str, verdict: Verdict, *, settings: S
                      note=refusal)
 
 
+_RUN_PUBLICATION: dict[int, str] = {}  # a run's publication never changes: ask once
+
+
 def _publication_of(session: Session, delivery: Delivery | None, settings: Settings):
     if delivery is not None:
-        slug = session.scalar(select(SendRun.publication).where(SendRun.id == delivery.run_id))
+        slug = _RUN_PUBLICATION.get(delivery.run_id)
+        if slug is None:
+            slug = session.scalar(select(SendRun.publication)
+                                  .where(SendRun.id == delivery.run_id))
+            if len(_RUN_PUBLICATION) > 10_000:
+                _RUN_PUBLICATION.clear()
+            _RUN_PUBLICATION[delivery.run_id] = slug
         if slug in settings.publications:
             return settings.publications[slug]
     return None

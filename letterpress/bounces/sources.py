@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import mailbox
+import os
 import poplib
 import ssl
 from collections import Counter
@@ -29,7 +30,7 @@ from imapclient.exceptions import IMAPClientError
 
 from ..errors import BounceSourceError
 from ..project import Project
-from .record import Processed, process_bytes
+from .record import AlreadyRecorded, Processed, process_bytes
 
 __all__ = ["FetchReport", "Mailbox", "fetch", "ingest", "iter_raw", "open_mailbox"]
 
@@ -187,7 +188,11 @@ class POP3Mailbox(Mailbox):
 
 
 class MaildirMailbox(Mailbox):
-    """A Maildir: recorded messages are removed; unparsed ones are left in place."""
+    """A Maildir: recorded messages are removed; unparsed ones are left in place.
+
+    Files are streamed from ``new/`` and ``cur/`` (``os.scandir``), never listed all at
+    once: memory stays flat however many messages wait.
+    """
 
     source = "maildir"
 
@@ -195,20 +200,28 @@ class MaildirMailbox(Mailbox):
         self.path = Path(path)
         if not (self.path / "cur").is_dir() and not (self.path / "new").is_dir():
             raise BounceSourceError(str(path), "not a Maildir (no cur/ or new/)")
-        self.box = mailbox.Maildir(self.path, factory=None, create=False)
         self.delete = delete
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
-        for key in sorted(self.box.iterkeys()):
-            try:
-                yield key, self.box.get_bytes(key)
-            except KeyError:
-                continue  # removed meanwhile
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or not entry.is_file():
+                        continue
+                    try:
+                        with open(entry.path, "rb") as fh:
+                            data = fh.read()
+                    except FileNotFoundError:
+                        continue  # removed meanwhile
+                    yield f"{sub}/{entry.name}", data
 
     def done(self, ref: str, kind: str) -> None:
         if self.delete and kind != "unparsed":
-            with contextlib.suppress(KeyError):
-                self.box.remove(ref)
+            with contextlib.suppress(FileNotFoundError):
+                (self.path / ref).unlink()
 
 
 def _safe(url: str) -> str:
@@ -238,9 +251,15 @@ def _run(project: Project, box: Mailbox, progress: Callable[[FetchReport], None]
     report = FetchReport()
     settings, clock = project.settings, project.clock
     for ref, raw in box.messages():
-        with project.session() as session:
-            result = process_bytes(session, raw, settings=settings, clock=clock,
-                                   source=box.source, source_ref=ref)
+        try:
+            with project.session() as session:
+                result = process_bytes(session, raw, settings=settings, clock=clock,
+                                       source=box.source, source_ref=ref)
+        except AlreadyRecorded:
+            # Another fetch recorded it between our check and our commit: read its outcome.
+            with project.session() as session:
+                result = process_bytes(session, raw, settings=settings, clock=clock,
+                                       source=box.source, source_ref=ref)
         # Committed: only now may the message leave its mailbox.
         box.done(ref, result.kind)
         report.add(result)

@@ -34,17 +34,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
-from ..errors import BounceError
+from ..errors import WebhookPayloadError
 from ..settings import Settings
 from .detect import Failure, Verdict
 from .record import Processed, record_failures
 
 __all__ = ["RELAYS", "WebhookPayloadError", "brevo_events", "mailjet_events",
            "process_webhook"]
-
-
-class WebhookPayloadError(BounceError):
-    """The request body is not an event of this relay."""
 
 
 _BREVO = {"hard_bounce": ("hard", "5.0.0"), "invalid_email": ("hard", "5.1.3"),
