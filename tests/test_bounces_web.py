@@ -190,3 +190,12 @@ def test_cli_dry_run_changes_nothing(project, world, lp):
 def test_cli_fetch_needs_a_mailbox(lp):
     result = lp("bounces", "fetch", code=2)
     assert "LETTERPRESS_BOUNCE_URL" in result.output + result.stderr
+
+
+def test_settings_hide_the_mailbox_password_and_the_webhook_secret(project_dir, db_url):
+    runner = CliRunner(env={"LETTERPRESS_DATABASE_URL": db_url,
+                            "LETTERPRESS_BOUNCE_URL": "imaps://bounces:hunter2@mail/INBOX",
+                            "LETTERPRESS_WEBHOOK_SECRET": SECRET})
+    result = runner.invoke(main, ["-C", str(project_dir), "settings"])
+    assert "imaps://bounces:***@mail/INBOX" in result.output
+    assert "hunter2" not in result.output and SECRET not in result.output
