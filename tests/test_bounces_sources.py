@@ -155,3 +155,33 @@ def test_kill_9_during_a_fetch_then_fetch_again(project, project_dir, db_url, do
         bounced = session.scalar(select(func.count()).select_from(SubscriptionEvent).where(
             SubscriptionEvent.new_status == "bounced"))
         assert bounced == N
+
+
+def test_the_scheduler_daemon_polls_the_bounce_mailbox(project_dir, db_url, clock, world,
+                                                       tmp_path):
+    import mailbox
+    import threading
+
+    from letterpress.project import Project
+    from letterpress.schedule import daemon
+    from letterpress.settings import load_settings
+
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add((POSTFIX / "unknown-user-verp.eml").read_bytes())
+    env = {"LETTERPRESS_DATABASE_URL": db_url, "LETTERPRESS_SECRET_KEY": KEY,
+           "LETTERPRESS_BOUNCE_URL": f"maildir://{tmp_path / 'Maildir'}",
+           "LETTERPRESS_BOUNCE_POLL_MINUTES": "0.01"}
+    live = Project(load_settings(project_dir, env))
+    d = daemon.SchedulerDaemon(live, threading.Event(), sweep_seconds=5)
+    d.start()
+    try:
+        assert d.scheduler.get_job("bounces", jobstore="local") is not None
+        deadline = time.monotonic() + 20
+        while len(box) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(box) == 0
+        with live.session() as session:
+            assert session.scalar(select(BounceRecord.kind)) == "hard"
+    finally:
+        d.shutdown()
+        live.close()
