@@ -303,3 +303,20 @@ def test_migration_matches_the_models(engine):
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = [d for d in compare_metadata(ctx, Base.metadata) if table_of(d) in BOUNCE_TABLES]
     assert diffs == []
+
+
+def test_gdpr_erasure_reaches_the_bounce_records(project_dir, project_env, world, project):
+    from click.testing import CliRunner
+
+    from letterpress.cli import main
+
+    ingest(project, POSTFIX / "unknown-user-verp.eml")
+    result = CliRunner(env=project_env).invoke(
+        main, ["-C", str(project_dir), "subscribers", "forget", "nobody-here@lettres.example.org",
+               "--yes"])
+    assert result.exit_code == 0, result.output
+    with project.session() as session:
+        record = session.scalars(select(BounceRecord)).one()
+        assert record.recipient.startswith("erased:") and record.diagnostic == ""
+        assert record.subscriber_id is None and record.kind == "hard"
+        assert session.get(Delivery, 1).async_detail == ""
