@@ -22,9 +22,14 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── SendRunNotFound
     │   ├── SendRunPaused           the server refused everything: the run was paused
     │   └── StateTransitionError    a run/delivery state change the lifecycle forbids
-    └── ScheduleError
-        ├── ContentChanged          the issue changed after it was approved for scheduling
-        └── ScheduleNotFound
+    ├── ScheduleError
+    │   ├── ContentChanged          the issue changed after it was approved for scheduling
+    │   └── ScheduleNotFound
+    └── BounceError
+        ├── BounceSourceError       a bounce mailbox cannot be opened or read
+        ├── BounceNotFound
+        ├── AlreadyRecorded         another process recorded the same message meanwhile
+        └── WebhookPayloadError     a webhook body is not the relay's JSON
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AlreadyRecorded",
     "AlreadySent",
     "AudienceError",
+    "BounceError",
+    "BounceNotFound",
+    "BounceSourceError",
     "ConfigError",
     "ContentChanged",
     "ContentError",
@@ -55,6 +64,7 @@ __all__ = [
     "TokenExpired",
     "TransportError",
     "UnknownList",
+    "WebhookPayloadError",
 ]
 
 
@@ -268,3 +278,34 @@ class StateTransitionError(DeliveryError):
         self.wanted = wanted
         super().__init__(f"a {kind} cannot go from {current!r} to {wanted!r}")
 
+class BounceError(LetterpressError):
+    """Base class for bounce-processing errors."""
+
+
+class BounceSourceError(BounceError):
+    """A bounce mailbox cannot be opened or read (URL with its password hidden, reason)."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}" if source else reason)
+
+
+class BounceNotFound(BounceError):
+    """No bounce record with this id."""
+
+    def __init__(self, record_id: int):
+        self.record_id = record_id
+        super().__init__(f"no bounce record {record_id}")
+
+
+class AlreadyRecorded(BounceError):
+    """The same returned message was recorded concurrently by another process (fingerprint)."""
+
+    def __init__(self, fingerprint: str):
+        self.fingerprint = fingerprint
+        super().__init__(f"message {fingerprint[:16]} was recorded by another process")
+
+
+class WebhookPayloadError(BounceError):
+    """A relay webhook's body is not an event of that relay (HTTP 400)."""

@@ -31,6 +31,7 @@ __all__ = [
     "Settings",
     "SubscribeForm",
     "Theme",
+    "BounceThresholds",
     "TransportConfig",
     "load_settings",
 ]
@@ -81,6 +82,14 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("client_timeout", 30,
             "`letterpress serve`: seconds a connection may stay silent (slow clients) before "
             "it is closed."),
+    Setting("bounce_url", "",
+            "Mailbox that receives bounces and complaints, read by `letterpress bounces fetch` "
+            "and polled by the scheduler: imaps://user:pass@host/INBOX, "
+            "pop3s://user:pass@host, or maildir:///path. Empty: not polled."),
+    Setting("bounce_poll_minutes", 5, "How often the scheduler daemon reads the bounce mailbox."),
+    Setting("webhook_secret", "",
+            "Secret of the relay webhooks (Brevo, Mailjet): /webhooks/<relay>/<secret>, or HTTP "
+            "Basic with this password. Empty: webhooks refused."),
 )
 
 
@@ -135,6 +144,16 @@ class TransportConfig:
 
 
 @dataclass(frozen=True)
+class BounceThresholds:
+    """When soft bounces stop a subscription (Mailman's bounce score, see docs/bounces.md)."""
+
+    score_threshold: float = 5.0  # score at which the subscription becomes bounced
+    decay_days: float = 7.0  # a score older than this starts again from zero
+    warnings: int = 0  # further bouncing days past the threshold before stopping
+    soft_score: float = 1.0  # what one soft bounce adds (at most once a day)
+
+
+@dataclass(frozen=True)
 class SubscribeForm:
     """What the public subscription form asks and shows."""
 
@@ -168,6 +187,8 @@ class Publication:
     transport: TransportConfig = field(default_factory=TransportConfig)
     subscribe: SubscribeForm = field(default_factory=SubscribeForm)
     default_sections: tuple[str, ...] = ()
+    bounce_address: str = ""  # VERP return path base, e.g. bounces@lettres.example.org
+    bounces: BounceThresholds = field(default_factory=BounceThresholds)
 
     @property
     def default_list(self) -> str:
@@ -211,6 +232,9 @@ class Settings:
     max_request_header: int = 16384
     max_connections: int = 100
     client_timeout: int = 30
+    bounce_url: str = ""
+    bounce_poll_minutes: float = 5.0
+    webhook_secret: str = ""
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -261,7 +285,8 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
     where = f"publications.{slug}"
     nested = {}
     for key, cls in (("theme", Theme), ("footer", Footer), ("transport", TransportConfig),
-                     ("subscribe", SubscribeForm)):
+                     ("subscribe", SubscribeForm),
+                     ("bounces", BounceThresholds)):
         if key in data:
             nested[key] = _dataclass_from(cls, data.pop(key), f"{where}.{key}", source)
     if "dkim" in data:
@@ -360,6 +385,9 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         timezone=str(values["timezone"]),
         publications=publications,
         **{name: _positive_int(name, values[name], source) for name in _SERVER_LIMITS},
+        bounce_url=str(values["bounce_url"]),
+        bounce_poll_minutes=float(values["bounce_poll_minutes"]),
+        webhook_secret=str(values["webhook_secret"]),
     )
 
 

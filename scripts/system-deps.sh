@@ -13,6 +13,7 @@ want=()
 command -v chromium >/dev/null 2>&1 || want+=(chromium)
 [ -x /usr/sbin/smtp-sink ] || [ -x /usr/sbin/postfix ] || want+=(postfix)
 [ -x /usr/sbin/dovecot ] || want+=(dovecot-imapd dovecot-pop3d)
+[ -x /usr/bin/openssl ] || want+=(openssl)   # the throwaway Dovecot's TLS certificate
 [ -x /usr/sbin/nsd ] || want+=(nsd)
 
 if ((${#want[@]})); then

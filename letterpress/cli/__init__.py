@@ -35,9 +35,10 @@ def main(ctx: click.Context, project_dir: str) -> None:
 
 
 def _register() -> None:
-    from . import audience, authoring, building, delivery, doctor, project, schedule, web
+    from . import audience, authoring, bounces, building, delivery, doctor, project, schedule, web
 
-    for module in (project, authoring, building, audience, delivery, schedule, web, doctor):
+    for module in (project, authoring, building, audience, delivery, bounces, schedule, web,
+                   doctor):
         for command in getattr(module, "commands", []):
             main.add_command(command)
 

@@ -25,6 +25,7 @@ from ..audience.csv_import import ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
 from ..audience.service import get_list
+from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
 from .common import pass_project, publication_option
 
@@ -260,6 +261,13 @@ def show_command(project, email):
                 line = (f"  {ev.at:%Y-%m-%d %H:%M} {ev.old_status or '(new)'} -> {ev.new_status}"
                         f"  by {ev.actor} via {ev.channel}")
                 click.echo(line + (f": {ev.detail}" if ev.detail else ""))
+        came_back = subscriber_bounces(session, subscriber.id)
+        if came_back:
+            click.echo("\nbounces and complaints:")
+            for r in came_back:
+                click.echo(f"  {r.processed_at:%Y-%m-%d %H:%M} #{r.id} {r.kind} {r.status}"
+                           f" run {r.run_id if r.run_id is not None else '-'}"
+                           f" ({r.message_id or r.source}): {r.action}")
 
 
 @subscribers.command("unsubscribe", short_help="Unsubscribe an address now.")
@@ -290,10 +298,12 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
 
 def _erasers() -> list:
     """Erasers of the modules downstream of the audience that keep copies of addresses."""
+    from ..bounces.erasure import erase_bounces
     from ..delivery import erase_recipient
 
     # The delivery ledger keeps the address each issue went to; it erases its own rows.
-    return [erase_recipient]
+    # Bounce records first: they find the person's ledger rows before those are blanked.
+    return [erase_bounces, erase_recipient]
 
 
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")

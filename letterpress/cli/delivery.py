@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..audience import count_recipients, ensure_lists
+from ..bounces import run_bounce_counts
 from ..content import load_issue
 from ..delivery import (
     SendOutcome,
@@ -237,6 +238,10 @@ def runs(ctx, publication, limit):
                        f"{run.created_at:%Y-%m-%d %H:%M}")
 
 
+_CAME_BACK = (("hard", "hard bounces"), ("soft", "soft bounces"), ("complaint", "complaints"),
+              ("policy", "sender-policy rejections"))
+
+
 @runs.command("show")
 @click.argument("run_id", type=int)
 @pass_project
@@ -256,6 +261,14 @@ def runs_show(project, run_id):
             f"{n} {state}" for state, n in counts.items() if n))
         if run.lease_owner:
             click.echo(f"  lease      held by {run.lease_owner} until {run.lease_until}")
+        came_back = run_bounce_counts(session, run_id)
+        if came_back:
+            click.echo("  came back  " + ", ".join(
+                f"{came_back[k]} {label}" for k, label in _CAME_BACK if came_back.get(k)))
+            if came_back.get("policy"):
+                click.echo("  sender problem: the receiving side refused the sender (5.7.x: "
+                           "SPF, DKIM, DMARC, blocklist) — see `letterpress bounces list "
+                           f"--run {run_id} --kind policy`")
         problems = run_problems(session, run_id)
         if problems:
             click.echo("Not sent:")

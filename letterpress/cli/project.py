@@ -20,7 +20,9 @@ def settings_command(project) -> None:
         value = getattr(s, setting.name, None)
         if setting.name == "secret_key":
             value = f"({len(s.secret_keys)} key(s) configured)"
-        elif setting.name == "smtp_url" and value:
+        elif setting.name == "webhook_secret" and value:
+            value = "(set)"
+        elif setting.name in ("smtp_url", "bounce_url") and value:
             value = _hide_password(str(value))
         elif setting.name == "database_url":
             value = _hide_password(s.database_url)

@@ -87,7 +87,7 @@ class Delivery(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(20), default=DeliveryState.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
     code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     bounced: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -98,6 +98,12 @@ class Delivery(Base):
     # The sender holding the row while it is "sending" (its lease owner id): after a crash,
     # only the rows of a sender that is gone become uncertain.
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # What came back later by mail or webhook (letterpress.bounces): kind, RFC 3463 status,
+    # diagnostic, when it was processed.
+    async_outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    async_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    async_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    async_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} run {self.run_id} {self.email} {self.state}>"

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from ..audience import envelope_address, inactive_among
 from ..audience.tokens import TokenSigner
+from ..bounces.verp import ReturnPath
 from ..errors import SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
 from ..transports.base import Transport, limits_of
@@ -214,8 +215,9 @@ class _Sender(OutcomeRecorder):
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
                 if self.return_path is None:
-                    mail_from = self.template.mail_from
-                    self.return_path = lambda _delivery_id: mail_from
+                    # VERP when the publication sets bounce_address, else its sender.
+                    self.return_path = ReturnPath(self.template.publication.bounce_address,
+                                                  settings.secret_keys, self.template.mail_from)
                 self.signer = TokenSigner(settings.secret_keys)
                 self.base_url = settings.base_url
                 self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"

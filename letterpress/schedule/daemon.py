@@ -290,8 +290,32 @@ class SchedulerDaemon:
         self.scheduler.add_job(self.sweep, "interval", seconds=self.sweep_seconds,
                                id="sweep", jobstore="local", next_run_time=datetime.now(UTC),
                                **_job_defaults(None))
+        if self.project.settings.bounce_url:
+            minutes = max(0.1, self.project.settings.bounce_poll_minutes)
+            self.scheduler.add_job(self.poll_bounces, "interval", seconds=minutes * 60,
+                                   id="bounces", jobstore="local", **_job_defaults(None))
+            log.info("bounce mailbox polled every %g min", minutes)
         log.info("scheduler started for %s (sweep every %gs)", self.project_dir,
                  self.sweep_seconds)
+
+    def poll_bounces(self) -> str:
+        """Read the bounce mailbox (letterpress.bounces); errors are logged, never fatal."""
+        from ..bounces import fetch
+        from ..errors import LetterpressError
+
+        def work():
+            try:
+                report = fetch(self.project, self.project.settings.bounce_url)
+            except LetterpressError as exc:
+                log.warning("bounce mailbox: %s", exc)
+                return "error"
+            if report.total:
+                log.info("bounce mailbox: %s", report.summary())
+            return "done"
+
+        if self.stop.is_set():
+            return "stopping"
+        return _exclusively(self.runtime, "bounces", work) or "busy"
 
     def sweep(self) -> None:
         """Apply the lateness guard and hand due work to the executor."""

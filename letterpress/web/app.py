@@ -205,9 +205,9 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
     app.jinja_env.autoescape = True
     app.jinja_env.globals.update(csrf_field=csrf_field, base_url=settings.base_url)
 
-    from . import archive, preferences, subscribe, unsubscribe
+    from . import archive, preferences, subscribe, unsubscribe, webhooks
 
-    for module in (unsubscribe, subscribe, preferences, archive):
+    for module in (unsubscribe, subscribe, preferences, archive, webhooks):
         app.register_blueprint(module.blueprint)
 
     @app.get("/healthz")
