@@ -152,6 +152,8 @@ class Publication:
     schedule: str = ""  # e.g. "third tuesday 10:00"
     grace_period_hours: float = 4.0
     tracking: bool = False
+    click_stats: bool = False  # count clicks per link and per day (never per reader)
+    open_stats: bool = False  # an aggregate open pixel without identifier (rough indicator)
     theme: Theme = field(default_factory=Theme)
     footer: Footer = field(default_factory=Footer)
     dkim: DkimConfig | None = None

@@ -28,6 +28,7 @@ from ..audience import envelope_address, inactive_among, mark_bounced
 from ..audience.tokens import TokenSigner
 from ..errors import AudienceError, SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
+from ..stats.links import register_rendered
 from ..transports.base import RateLimiter, Transport
 from .models import Delivery, SendRun
 from .outcomes import DEFAULT_RETRY_HORIZON, Outcome, backoff, classify
@@ -174,6 +175,7 @@ class _Sender:
                     rendered = _render_for(self.project, run)
                 if rendered.content_hash != run.content_hash:
                     raise RunContentChanged(run.id, run.content_hash, rendered.content_hash)
+                register_rendered(self.project, rendered)  # click targets the redirect answers
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
                 self.signer = TokenSigner(settings.secret_keys)
