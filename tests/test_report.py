@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -109,3 +110,50 @@ def test_text_report_of_an_empty_run_has_no_rates(project, report_run):
         run_id = run.id
     text = render_text(report_for(project, run_id))
     assert "complaints / sent" in text and "—" in text
+
+
+def test_list_growth_month_by_month(project, report_run):
+    from letterpress.report.series import list_growth
+
+    with project.read_session() as s:
+        g = list_growth(s, "pvd", now=project.clock.now())
+    assert g.months[0] == "2025-06" and g.months[-1] == "2026-05"
+    # 12 subscribed in January; in March p, m and n arrive, c, e, b, k unsubscribe and d, g, h
+    # bounce or complain; in April o arrives and i leaves.  8 are active today.
+    assert g.size == [0] * 7 + [12, 12, 8, 8, 8]
+    assert g.subscribes == [0] * 7 + [12, 0, 3, 1, 0]
+    assert g.unsubscribes == [0] * 9 + [4, 1, 0]
+    assert g.other_departures == [0] * 9 + [3, 0, 0]
+
+
+def test_delivery_timeline_counts_every_accepted_message(project, report_run):
+    from letterpress.report.series import delivery_timeline
+
+    with project.read_session() as s:
+        points = delivery_timeline(s, report_run)
+    assert sum(n for _, n in points) == 7
+    assert points[0][0].strftime("%H:%M") == "09:01"
+
+
+def test_html_report_is_self_contained(lp, report_run, tmp_path, browser, output_dir):
+    path = tmp_path / "report.html"
+    lp("report", str(report_run), "--html", "-o", str(path))
+    page = path.read_text()
+    assert "<script" not in page.lower()
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+    assert "url(" not in page and "@import" not in page and "@font-face" not in page
+    for key in ("deliveries", "providers", "clicks_links", "clicks_days", "growth", "movements"):
+        assert f'id="chart-{key}"' in page
+    assert page.count("<svg") >= 6
+    assert "Taux de plaintes au-dessus de la limite" in page
+    assert '<html lang="fr">' in page
+    requests = []
+    for width in (1280, 375):
+        ctx = browser.new_context(viewport={"width": width, "height": 900})
+        tab = ctx.new_page()
+        tab.on("request", lambda r: requests.append(r.url))
+        tab.goto(path.as_uri())
+        assert tab.locator("figure svg").count() == 6
+        tab.screenshot(path=str(output_dir / f"report-{width}.png"), full_page=True)
+        ctx.close()
+    assert all(url.startswith("file:") for url in requests)
