@@ -21,9 +21,13 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── AlreadySent             this issue already went to this list (use --again)
     │   ├── SendRunNotFound
     │   └── SendRunPaused           the server refused everything: the run was paused
-    └── ScheduleError
-        ├── ContentChanged          the issue changed after it was approved for scheduling
-        └── ScheduleNotFound
+    ├── ScheduleError
+    │   ├── ContentChanged          the issue changed after it was approved for scheduling
+    │   └── ScheduleNotFound
+    └── AdminError
+        ├── AdminAccountExists      an account with that user name exists
+        ├── AdminAccountNotFound
+        └── InvalidAdminAccount     bad user name, role or password (reason)
 """
 
 from __future__ import annotations
@@ -31,7 +35,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AdminAccountExists",
+    "AdminAccountNotFound",
+    "AdminError",
     "AlreadySent",
+    "InvalidAdminAccount",
     "AudienceError",
     "ConfigError",
     "ContentChanged",
@@ -250,3 +258,31 @@ class ScheduleNotFound(ScheduleError):
     def __init__(self, schedule_id: object):
         self.schedule_id = schedule_id
         super().__init__(f"no scheduled send {schedule_id}")
+
+
+class AdminError(LetterpressError):
+    """Base class for errors of the dashboard's accounts."""
+
+
+class AdminAccountExists(AdminError):
+    """An admin account with that user name already exists."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"admin account {username!r} already exists (use --reset-password)")
+
+
+class AdminAccountNotFound(AdminError):
+    """No admin account with that user name."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"no admin account {username!r}")
+
+
+class InvalidAdminAccount(AdminError):
+    """A user name, role or password that cannot be accepted (``reason`` says why)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

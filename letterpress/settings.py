@@ -71,6 +71,9 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_dir", "outbox",
             "Where the outbox transport writes .eml files when no SMTP server is configured."),
     Setting("timezone", "Europe/Paris", "Default time zone of publications."),
+    Setting("admin_auth_header", "",
+            "Name of the reverse proxy's authenticated-user header (e.g. X-Remote-User) to "
+            "trust for /admin, from loopback only; empty (default): log in with a password."),
 )
 
 
@@ -199,6 +202,7 @@ class Settings:
     outbox_dir: Path
     timezone: str
     publications: Mapping[str, Publication]
+    admin_auth_header: str = ""
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -347,4 +351,5 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         outbox_dir=resolve(values["outbox_dir"]),
         timezone=str(values["timezone"]),
         publications=publications,
+        admin_auth_header=str(values["admin_auth_header"]).strip(),
     )

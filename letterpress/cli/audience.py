@@ -290,10 +290,12 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
 
 def _erasers() -> list:
     """Erasers of the modules downstream of the audience that keep copies of addresses."""
+    from ..admin import anonymise_audit
     from ..delivery import erase_recipient
 
     # The delivery ledger keeps the address each issue went to; it erases its own rows.
-    return [erase_recipient]
+    # The dashboard's audit log keeps its lines, with the address replaced by its hash.
+    return [erase_recipient, anonymise_audit]
 
 
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")

@@ -66,7 +66,7 @@ def _client() -> tuple[str, str]:
 
 
 @blueprint.route("/c/<issue>/<link_id>", methods=["GET", "HEAD"])
-def click(issue: str, link_id: str):
+def click_redirect(issue: str, link_id: str):
     """Count one click on the link (never on the reader) and redirect to its target."""
     parsed = parse_issue_key(issue)
     if parsed is None or not LINK_ID.match(link_id):
