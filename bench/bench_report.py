@@ -233,6 +233,7 @@ def bench_redirect(workdir: Path, subscribers: int, seconds: float, clients: int
             {"User-Agent": f"Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 bench/{n}"}), 302)
         during = delivered.value - before
         still = sender.poll() is None
+        time.sleep(2.5)  # counts are written by the server once a second
         with engine.connect() as conn:
             counted, scanners = conn.execute(text(
                 "SELECT coalesce(sum(clicks), 0), coalesce(sum(scanner), 0) FROM link_clicks")

@@ -32,6 +32,13 @@ def project_dir(project_dir):
     return project_dir
 
 
+@pytest.fixture(autouse=True)
+def _counts_written_at_once(request):
+    """Counts written on every request, so the tests read them at once."""
+    if "client" in request.fixturenames:
+        request.getfixturevalue("app").config["LETTERPRESS_STATS_FLUSH_SECONDS"] = 0
+
+
 @pytest.fixture
 def sent(project, rendered, add_subscribers):
     """Issue #42 sent to 5 subscribers through a memory transport: (transport, emails)."""
@@ -219,3 +226,29 @@ def test_report_counts_clicks_of_the_sent_issue(project, sent, client):
     assert data["clicks"]["total"] == 1 and data["clicks"]["scanner"] == 1
     assert data["clicks"]["links"][0]["url"].startswith("https://")
     assert data["opens"] == {"total": 0, "scanner": 0, "by_day": {}}
+
+
+def test_counts_are_buffered_and_written_together(project):
+    from datetime import date
+
+    from letterpress.stats.counting import CountBuffer, Verdict
+
+    writes = []
+
+    def write(apply):
+        writes.append(1)
+        with project.session() as session:
+            apply(session)
+
+    buffer = CountBuffer(write, seconds=3600)
+    day = date(2026, 3, 17)
+    for _ in range(5):
+        buffer.click("pvd", 42, "aaaaaaaaaaaa", day, Verdict(False))
+    buffer.click("pvd", 42, "bbbbbbbbbbbb", day, Verdict(True, ("aaaaaaaaaaaa",)))
+    buffer.open("pvd", 42, day, False)
+    assert counts(project) == {}  # nothing written yet: the redirect never waits for the lock
+    buffer.close()
+    assert writes == [1]
+    assert counts(project) == {"aaaaaaaaaaaa": (4, 1), "bbbbbbbbbbbb": (0, 1)}
+    with project.session() as session:
+        assert [(r.opens, r.scanner) for r in session.scalars(select(OpenCount))] == [(1, 0)]

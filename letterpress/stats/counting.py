@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from .models import LinkClick, OpenCount
 
-__all__ = ["BURST_SECONDS", "SCANNER_AGENTS", "BurstDetector", "Verdict", "count_click",
+__all__ = ["BURST_SECONDS", "SCANNER_AGENTS", "BurstDetector", "CountBuffer", "Verdict", "count_click",
            "count_open", "is_scanner_agent"]
 
 BURST_SECONDS = 5.0
@@ -123,3 +123,99 @@ def count_open(session: Session, publication: str, number: int, day: date, scann
     """Add one load of the issue's pixel to the count of ``day``."""
     _upsert(session, OpenCount, {"publication": publication, "issue_number": number, "day": day},
             "opens", 0 if scanner else 1, 1 if scanner else 0)
+
+
+class CountBuffer:
+    """Counts held in memory and written together, at most every ``seconds``.
+
+    A click must not wait for the database's write lock, which a running send holds most of
+    the time on SQLite: the redirect only adds to this buffer, and one writer thread flushes it
+    in a single transaction.  ``seconds = 0`` writes at once (tests).  Counts not yet written
+    when the process is killed are lost (at most ``seconds`` of them); a clean exit flushes.
+    """
+
+    def __init__(self, write: Callable[[Callable[[Session], None]], None], *, seconds: float = 1.0):
+        self.write = write  # runs a function with a write session
+        self.seconds = seconds
+        self._clicks: dict[tuple[str, int, str, date], list[int]] = {}
+        self._opens: dict[tuple[str, int, date], list[int]] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def click(self, publication: str, number: int, link_id: str, day: date,
+              verdict: Verdict) -> None:
+        with self._lock:
+            c = self._clicks.setdefault((publication, number, link_id, day), [0, 0])
+            c[1 if verdict.scanner else 0] += 1
+            for moved in verdict.reclassify:
+                m = self._clicks.setdefault((publication, number, moved, day), [0, 0])
+                m[0] -= 1
+                m[1] += 1
+        self._after_add()
+
+    def open(self, publication: str, number: int, day: date, scanner: bool) -> None:
+        with self._lock:
+            self._opens.setdefault((publication, number, day), [0, 0])[1 if scanner else 0] += 1
+        self._after_add()
+
+    def _after_add(self) -> None:
+        if self.seconds <= 0:
+            self.flush()
+            return
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                    name="letterpress-stats")
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopped:
+            self._wake.wait(self.seconds)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep counting; the next flush retries
+                time.sleep(self.seconds)
+
+    def flush(self) -> int:
+        """Write what is held; returns how many rows were touched."""
+        with self._lock:
+            clicks, self._clicks = self._clicks, {}
+            opens, self._opens = self._opens, {}
+        if not clicks and not opens:
+            return 0
+
+        def apply(session: Session) -> None:
+            for (pub, number, link_id, day), (people, scanner) in sorted(clicks.items()):
+                _upsert(session, LinkClick, {"publication": pub, "issue_number": number,
+                                             "link_id": link_id, "day": day},
+                        "clicks", people, scanner)
+            for (pub, number, day), (people, scanner) in sorted(opens.items()):
+                _upsert(session, OpenCount, {"publication": pub, "issue_number": number,
+                                             "day": day}, "opens", people, scanner)
+
+        try:
+            self.write(apply)
+        except Exception:
+            with self._lock:  # put them back: counted next time
+                for key, (p, s) in clicks.items():
+                    c = self._clicks.setdefault(key, [0, 0])
+                    c[0] += p
+                    c[1] += s
+                for key, (p, s) in opens.items():
+                    o = self._opens.setdefault(key, [0, 0])
+                    o[0] += p
+                    o[1] += s
+            raise
+        return len(clicks) + len(opens)
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is left."""
+        self._stopped = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.flush()

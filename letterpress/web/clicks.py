@@ -10,6 +10,7 @@ anywhere else.  The pixel is counted per issue and day, only for a publication t
 
 from __future__ import annotations
 
+import atexit
 import base64
 import threading
 
@@ -17,10 +18,10 @@ from flask import Blueprint, abort, current_app, redirect, request
 from sqlalchemy import exists, select
 
 from ..delivery.models import SendRun
-from ..stats.counting import BurstDetector, Verdict, count_click, count_open, is_scanner_agent
+from ..stats.counting import BurstDetector, CountBuffer, Verdict, is_scanner_agent
 from ..stats.links import link_target
 from ..stats.rewrite import LINK_ID, parse_issue_key
-from .app import web, write_session
+from .app import web
 
 __all__ = ["blueprint"]
 
@@ -29,22 +30,47 @@ blueprint = Blueprint("clicks", __name__)
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
-class _ClickState:
-    """Per app: targets already looked up (they never change) and the burst detector."""
+FLUSH_SECONDS = 1.0
+"""How often counts held in memory are written (``LETTERPRESS_STATS_FLUSH_SECONDS`` in the
+app's config overrides it; 0 writes on every request)."""
 
-    def __init__(self, monotonic):
+
+class _ClickState:
+    """Per app: targets already looked up (they never change), the burst detector and the
+    buffer of counts not yet written."""
+
+    def __init__(self, ctx, seconds: float):
         self.targets: dict[tuple[str, int, str], str] = {}
         self.issues: set[tuple[str, int]] = set()
         self.lock = threading.Lock()
-        self.bursts = BurstDetector(monotonic=monotonic)
+        self.bursts = BurstDetector(monotonic=ctx.project.clock.monotonic)
+
+        def write(apply) -> None:
+            project = ctx.project
+            if project.engine.dialect.name == "sqlite":
+                with ctx.write_lock, project.session() as session:
+                    apply(session)
+            else:
+                with project.session() as session:
+                    apply(session)
+
+        self.counts = CountBuffer(write, seconds=seconds)
+        atexit.register(self.counts.close)
 
 
 def _state() -> _ClickState:
     state = current_app.extensions.get("letterpress.clicks")
     if state is None:
-        state = current_app.extensions.setdefault(
-            "letterpress.clicks", _ClickState(web().project.clock.monotonic))
+        with _CREATE:
+            state = current_app.extensions.get("letterpress.clicks")
+            if state is None:
+                seconds = float(current_app.config.get("LETTERPRESS_STATS_FLUSH_SECONDS",
+                                                       FLUSH_SECONDS))
+                state = current_app.extensions["letterpress.clicks"] = _ClickState(web(), seconds)
     return state
+
+
+_CREATE = threading.Lock()
 
 
 def _target(publication: str, number: int, link_id: str) -> str | None:
@@ -80,9 +106,7 @@ def click_redirect(issue: str, link_id: str):
         verdict = Verdict(True)
     else:
         verdict = _state().bursts.check(issue, link_id, address, agent)
-    ctx = web()
-    with write_session() as session:
-        count_click(session, publication, number, link_id, ctx.project.clock.now().date(), verdict)
+    _state().counts.click(publication, number, link_id, web().project.clock.now().date(), verdict)
     return redirect(target, code=302)
 
 
@@ -109,6 +133,5 @@ def open_pixel(issue: str):
     if pub is None or not pub.open_stats or not _issue_sent(publication, number):
         abort(404)
     scanner = request.method == "HEAD" or is_scanner_agent(request.headers.get("User-Agent"))
-    with write_session() as session:
-        count_open(session, publication, number, web().project.clock.now().date(), scanner)
+    _state().counts.open(publication, number, web().project.clock.now().date(), scanner)
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store, private"}
