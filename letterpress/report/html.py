@@ -19,7 +19,7 @@ from .figures import COMPLAINT_LIMIT, RunFigures
 from .series import delivery_timeline, list_growth
 from .text import percent
 
-__all__ = ["report_charts", "report_page", "summary_rows"]
+__all__ = ["chart_figure", "report_body", "report_charts", "report_page", "summary_rows"]
 
 CSS = """
 body{font-family:Marianne,Arial,Helvetica,sans-serif;color:#1e1e1e;margin:0;background:#f5f5fe}
