@@ -278,3 +278,23 @@ def test_admin_add_command(project_dir, project_env, project):
     out = runner.invoke(main, ["-C", str(project_dir), "admin", "list"]).output
     assert "claire\tadmin\tpassword" in out and "bob\teditor" in out
     assert [a for _, a, _, _ in audit_lines(project)] == ["account-add", "account-add"]
+
+
+def test_schedule_page_shows_next_and_missed_sends(login, project):
+    from datetime import UTC, datetime
+
+    from letterpress.schedule.models import ScheduledSend
+
+    now = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    project.clock.set(now)
+    with project.session() as s:
+        s.add(ScheduledSend(publication="pvd", issue_number=41, issue_path="issues/x.yaml",
+                            subject="Lettre de février", list_name="pvd",
+                            approved_content_hash="0" * 64, approved_source_hash="0" * 64,
+                            planned_at=datetime(2026, 2, 17, 9, tzinfo=UTC), state="missed",
+                            occurrence_key="pvd@2026-02", message="server down",
+                            created_at=now, updated_at=now))
+    page = login("paul").get("/admin/schedule").get_data(as_text=True)
+    upcoming, missed = page.split("Envois manqués")
+    assert "2026-03-17 09:00 UTC" in upcoming and "third tuesday 10:00" in upcoming
+    assert "2026-02-17 09:00 UTC" in missed and "n° 41" in missed and "server down" in missed
