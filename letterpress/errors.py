@@ -25,11 +25,15 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     ├── ScheduleError
     │   ├── ContentChanged          the issue changed after it was approved for scheduling
     │   └── ScheduleNotFound
-    └── BounceError
-        ├── BounceSourceError       a bounce mailbox cannot be opened or read
-        ├── BounceNotFound
-        ├── AlreadyRecorded         another process recorded the same message meanwhile
-        └── WebhookPayloadError     a webhook body is not the relay's JSON
+    ├── BounceError
+    │   ├── BounceSourceError       a bounce mailbox cannot be opened or read
+    │   ├── BounceNotFound
+    │   ├── AlreadyRecorded         another process recorded the same message meanwhile
+    │   └── WebhookPayloadError     a webhook body is not the relay's JSON
+    └── AdminError
+        ├── AdminAccountExists      an account with that user name exists
+        ├── AdminAccountNotFound
+        └── InvalidAdminAccount     bad user name, role or password (reason)
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "AdminAccountExists",
+    "AdminAccountNotFound",
+    "AdminError",
     "AlreadyRecorded",
     "AlreadySent",
     "AudienceError",
@@ -47,6 +54,7 @@ __all__ = [
     "ContentChanged",
     "ContentError",
     "DeliveryError",
+    "InvalidAdminAccount",
     "InvalidEmail",
     "InvalidTransition",
     "LetterpressError",
@@ -278,6 +286,7 @@ class StateTransitionError(DeliveryError):
         self.wanted = wanted
         super().__init__(f"a {kind} cannot go from {current!r} to {wanted!r}")
 
+
 class BounceError(LetterpressError):
     """Base class for bounce-processing errors."""
 
@@ -309,3 +318,31 @@ class AlreadyRecorded(BounceError):
 
 class WebhookPayloadError(BounceError):
     """A relay webhook's body is not an event of that relay (HTTP 400)."""
+
+
+class AdminError(LetterpressError):
+    """Base class for errors of the dashboard's accounts."""
+
+
+class AdminAccountExists(AdminError):
+    """An admin account with that user name already exists."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"admin account {username!r} already exists (use --reset-password)")
+
+
+class AdminAccountNotFound(AdminError):
+    """No admin account with that user name."""
+
+    def __init__(self, username: str):
+        self.username = username
+        super().__init__(f"no admin account {username!r}")
+
+
+class InvalidAdminAccount(AdminError):
+    """A user name, role or password that cannot be accepted (``reason`` says why)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)

@@ -90,6 +90,9 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("webhook_secret", "",
             "Secret of the relay webhooks (Brevo, Mailjet): /webhooks/<relay>/<secret>, or HTTP "
             "Basic with this password. Empty: webhooks refused."),
+    Setting("admin_auth_header", "",
+            "Name of the reverse proxy's authenticated-user header (e.g. X-Remote-User) to "
+            "trust for /admin, from loopback only; empty (default): log in with a password."),
 )
 
 
@@ -181,6 +184,8 @@ class Publication:
     schedule: str = ""  # e.g. "third tuesday 10:00"
     grace_period_hours: float = 4.0
     tracking: bool = False
+    click_stats: bool = False  # count clicks per link and per day (never per reader)
+    open_stats: bool = False  # an aggregate open pixel without identifier (rough indicator)
     theme: Theme = field(default_factory=Theme)
     footer: Footer = field(default_factory=Footer)
     dkim: DkimConfig | None = None
@@ -235,6 +240,7 @@ class Settings:
     bounce_url: str = ""
     bounce_poll_minutes: float = 5.0
     webhook_secret: str = ""
+    admin_auth_header: str = ""
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -388,6 +394,7 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         bounce_url=str(values["bounce_url"]),
         bounce_poll_minutes=float(values["bounce_poll_minutes"]),
         webhook_secret=str(values["webhook_secret"]),
+        admin_auth_header=str(values["admin_auth_header"]).strip(),
     )
 
 

@@ -35,10 +35,22 @@ def main(ctx: click.Context, project_dir: str) -> None:
 
 
 def _register() -> None:
-    from . import audience, authoring, bounces, building, delivery, doctor, project, schedule, web
+    from . import (
+        admin,
+        audience,
+        authoring,
+        bounces,
+        building,
+        delivery,
+        doctor,
+        project,
+        report,
+        schedule,
+        web,
+    )
 
-    for module in (project, authoring, building, audience, delivery, bounces, schedule, web,
-                   doctor):
+    for module in (project, authoring, building, audience, delivery, bounces, report, schedule,
+                   web, admin, doctor):
         for command in getattr(module, "commands", []):
             main.add_command(command)
 

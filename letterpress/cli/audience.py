@@ -298,12 +298,14 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
 
 def _erasers() -> list:
     """Erasers of the modules downstream of the audience that keep copies of addresses."""
+    from ..admin import anonymise_audit
     from ..bounces.erasure import erase_bounces
     from ..delivery import erase_recipient
 
     # The delivery ledger keeps the address each issue went to; it erases its own rows.
     # Bounce records first: they find the person's ledger rows before those are blanked.
-    return [erase_bounces, erase_recipient]
+    # The dashboard's audit log keeps its lines, with the address replaced by its hash.
+    return [erase_bounces, erase_recipient, anonymise_audit]
 
 
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")

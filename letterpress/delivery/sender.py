@@ -41,6 +41,7 @@ from ..audience.tokens import TokenSigner
 from ..bounces.verp import ReturnPath
 from ..errors import SendRunLocked, TransportError
 from ..message import MessageError, MessageTemplate, new_message_id
+from ..stats.links import register_rendered
 from ..transports.base import Transport, limits_of
 from .claims import SenderPresence, claim_query, recover_dead_senders, supports_sharing
 from .lifecycle import DeliveryState, RunState, SendOutcome, check_run
@@ -212,6 +213,7 @@ class _Sender(OutcomeRecorder):
                     rendered = _render_for(self.project, run)
                 if rendered.content_hash != run.content_hash:
                     raise RunContentChanged(run.id, run.content_hash, rendered.content_hash)
+                register_rendered(self.project, rendered)  # click targets the redirect answers
                 self.template = MessageTemplate.from_rendered(rendered, settings,
                                                               test=run.is_test)
                 if self.return_path is None:

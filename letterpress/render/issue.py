@@ -12,6 +12,7 @@ from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxE
 
 from ..errors import RenderError
 from ..settings import Footer, Publication, Settings
+from ..stats.rewrite import prepare_html
 from .assets import AssetRegistry
 from .dates import format_masthead
 from .environment import ImageView, Pictures, make_environment
@@ -43,6 +44,9 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     context = _context(issue, settings, publication, registry)
     source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
+    html, links = prepare_html(html, publication=publication.slug, number=issue.number,
+                               base_url=settings.base_url, click_stats=publication.click_stats,
+                               open_stats=publication.open_stats)  # aggregate statistics
     text = xml_safe(write_text(issue, TextContext(
         language=publication.language, t=context["t"], masthead=context["masthead"],
         publication_name=publication.name, web_url=context["web_url"],
@@ -57,7 +61,7 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
         issue=issue, publication=publication, subject=subject,
         preheader=single_line(xml_safe(issue.preheader)), html=html, text=text,
         web_url=context["web_url"], content_hash=content_hash(subject, html, text),
-        assets=registry.sorted_assets(), base_url=settings.base_url)
+        assets=registry.sorted_assets(), base_url=settings.base_url, links=links)
 
 
 def render_sources(issue: Any, settings: Settings) -> tuple[str, str]:

@@ -40,6 +40,7 @@ class RenderedIssue:
     content_hash: str
     assets: dict[str, Path] = field(default_factory=dict)
     base_url: str = ""
+    links: tuple = ()  # click-statistics targets of the HTML part (letterpress.stats.links)
 
     def personalise(self, unsubscribe_url: str, preferences_url: str,
                     recipient_name: str = "") -> tuple[str, str]:

@@ -205,9 +205,10 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
     app.jinja_env.autoescape = True
     app.jinja_env.globals.update(csrf_field=csrf_field, base_url=settings.base_url)
 
-    from . import archive, preferences, subscribe, unsubscribe, webhooks
+    from . import archive, clicks, preferences, subscribe, unsubscribe, webhooks
+    from .admin import views as admin
 
-    for module in (unsubscribe, subscribe, preferences, archive, webhooks):
+    for module in (unsubscribe, subscribe, preferences, archive, webhooks, clicks, admin):
         app.register_blueprint(module.blueprint)
 
     @app.get("/healthz")
