@@ -36,7 +36,7 @@ def test_build_writes_html_text_assets_and_sample_eml(runner, project_dir, rende
     out = tmp_path / "out"
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml", "-o", str(out))
     assert result.exit_code == 0, result.output
-    folder = out / "42"
+    folder = out / "pvd" / "42"
     html = (folder / "index.html").read_text()
     text = (folder / "index.txt").read_text()
     assert '<html lang="fr"' in html and "%%LP_" not in html  # the web version
@@ -58,14 +58,14 @@ def test_build_can_keep_the_mjml_source(runner, project_dir, tmp_path):
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml", "--mjml",
                     "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    source = (tmp_path / "42" / "index.mjml").read_text()
+    source = (tmp_path / "pvd" / "42" / "index.mjml").read_text()
     assert source.startswith("<mjml lang=\"fr\"") and "<mj-section" in source
 
 
 def test_build_defaults_to_the_build_dir(runner, project_dir):
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml")
     assert result.exit_code == 0, result.output
-    assert (project_dir / "build" / "42" / "index.html").exists()
+    assert (project_dir / "build" / "pvd" / "42" / "index.html").exists()
 
 
 def test_build_reports_content_errors_and_writes_nothing(runner, project_dir, tmp_path):

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .fields import ContentModel, Line, Markdown, Url, markdown_link_errors
+from .fields import ContentModel, Line, Markdown, Prose, Text, Url, markdown_link_errors
 from .parts import PHOTO_CREDITS_LABEL, Edito, Event, FooterOverride, Image, Link, Signature
 
 __all__ = [
@@ -131,9 +131,9 @@ class _Section(ContentModel):
 class ActuItem(ContentModel):
     """One news item."""
 
-    title: str
+    title: Text
     kicker: str = ""
-    text: Markdown
+    text: Prose
     image: Image | None = None
     links: list[Link] = []
     signature: Signature | None = None
@@ -150,9 +150,9 @@ class Chiffre(_Section):
     """A big figure with its unit, caption and source ("Le chiffre du mois")."""
 
     type: Literal["chiffre"]
-    figure: str
+    figure: Text
     unit: str = ""
-    caption: Markdown
+    caption: Prose
     source: str = ""
     link: Url | None = None
 
@@ -163,7 +163,7 @@ class ImageDuMois(_Section):
     type: Literal["image"]
     photo: Image
     kicker: str = ""
-    headline: str
+    headline: Text
     text: Markdown = ""
     links: list[Link] = []
 
@@ -172,9 +172,9 @@ class ClubItem(ContentModel):
     """An event or announcement of the club, with its date, time range, place and links."""
 
     label: str = ""
-    title: str
+    title: Text
     image: Image | None = None
-    text: Markdown
+    text: Prose
     event: Event | None = None
     links: list[Link] = []
 
@@ -196,10 +196,10 @@ class ClubDepartemental(_Section):
 class ProjectCard(ContentModel):
     """A project card of the projetothèque, with its département code."""
 
-    title: str
+    title: Text
     departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8])$")
     image: Image
-    summary: Markdown
+    summary: Prose
     url: Url
 
 
@@ -215,14 +215,14 @@ class Projetotheque(_Section):
 class Webinaire(ContentModel):
     """A webinar: organiser, date, time range, place/online, description, registration."""
 
-    title: str
-    organiser: str
+    title: Text
+    organiser: Text
     date: dt.date
     start: dt.time
     end: dt.time
     place: str = ""
     online: bool = True
-    text: Markdown
+    text: Prose
     registration_url: Url
     image: Image | None = None
 
@@ -246,8 +246,8 @@ class OffreItem(ContentModel):
     """A resource card of the services on offer."""
 
     kicker: str = ""
-    title: str
-    text: Markdown
+    title: Text
+    text: Prose
     image: Image | None = None
     url: Url | None = None
     links: list[Link] = []
@@ -266,8 +266,8 @@ class OnParleDeVous(_Section):
 
     type: Literal["on_parle_de_vous"]
     image: Image | None = None
-    headline: str
-    text: Markdown
+    headline: Text
+    text: Prose
     links: list[Link] = []
 
 
@@ -275,7 +275,7 @@ class VoirAussiItem(ContentModel):
     """A short pointer: a label ("Découvrir") and a text."""
 
     label: str = ""
-    text: Markdown
+    text: Prose
     image: Image | None = None
 
 
@@ -289,15 +289,15 @@ class VoirAussi(_Section):
 class QuestionAnswer(ContentModel):
     """One question and its answer."""
 
-    question: str
-    answer: Markdown
+    question: Text
+    answer: Prose
 
 
 class Interview(_Section):
     """An interview: person, role, photo and question/answer pairs."""
 
     type: Literal["interview"]
-    person: str
+    person: Text
     role: str = ""
     photo: Image
     intro: Markdown = ""
@@ -308,17 +308,17 @@ class Tribune(_Section):
     """A point of view signed by its author."""
 
     type: Literal["tribune"]
-    headline: str
-    author: str
+    headline: Text
+    author: Text
     role: str = ""
-    text: Markdown
+    text: Prose
     image: Image | None = None
 
 
 class AgendaEntry(ContentModel):
     """One entry of a grouped list: an event, a resource or a contest."""
 
-    title: str
+    title: Text
     date: dt.date | None = None
     end_date: dt.date | None = None
     place: str = ""
@@ -329,7 +329,7 @@ class AgendaEntry(ContentModel):
 class AgendaGroup(ContentModel):
     """A titled group of entries."""
 
-    title: str
+    title: Text
     items: list[AgendaEntry] = Field(min_length=1)
 
 
@@ -353,7 +353,7 @@ class Texte(_Section):
     """A free text section, so an editor is never stuck."""
 
     type: Literal["texte"]
-    text: Markdown
+    text: Prose
     image: Image | None = None
     links: list[Link] = []
 

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..settings import Footer
-from .fields import URL_SCHEME, ContentModel, Line, Markdown, Url
+from .fields import URL_SCHEME, ContentModel, Prose, TextLine, Url
 
 __all__ = ["PHOTO_CREDITS_LABEL", "Edito", "Event", "FooterOverride", "Image", "Link",
            "Signature"]
@@ -89,14 +89,14 @@ class Image(ContentModel):
 class Link(ContentModel):
     """A labelled link (a button or a "read more")."""
 
-    label: Line
+    label: TextLine
     url: Url
 
 
 class Signature(ContentModel):
     """Who signs a piece: name and role."""
 
-    name: Line
+    name: TextLine
     role: str = ""
 
 
@@ -124,8 +124,8 @@ class Edito(ContentModel):
     """A signed word from the programme direction at the top of the issue."""
 
     title: str = ""
-    text: Markdown
-    name: Line
+    text: Prose
+    name: TextLine
     role: str = ""
     image: Image | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
 
+from ..css import css_theme
 from ..errors import RenderError
 from ..settings import Footer, Publication, Settings
 from .assets import AssetRegistry
@@ -120,7 +121,7 @@ def _context(issue: Any, settings: Settings, publication: Publication,
     return {
         "issue": issue,
         "publication": publication,
-        "theme": publication.theme,
+        "theme": css_theme(publication.theme),  # values checked and CSS-safe (letterpress.css)
         "footer": footer,
         "copyright": footer.copyright.replace("{year}", str(issue.date.year)),
         "t": t,
