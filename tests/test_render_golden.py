@@ -73,8 +73,8 @@ def test_sample_reproduces_issue_42(sample_rendered):
         "Meurthe-et-Moselle", "(03)", "(08)", "(53)", "Mobiliscope",
         "la Banque des Territoires accompagne", "Renforcer la résilience",
         "Découvrez la veille presse du programme", "Saint-Gildas-les-Bois (44)",
-        "Transférez, partagez !", "Directeur de publication : Stanislas Bourron",
-        "Design graphique : Silvia Colato", "Informatique et libertés",
+        "Transférez, partagez\u202f!", "Directeur de publication\u00a0: Stanislas Bourron",
+        "Design graphique\u00a0: Silvia Colato", "Informatique et libertés",
         "© 2024 Agence nationale de la cohésion des territoires",
     ):
         assert expected in text, expected

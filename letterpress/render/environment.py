@@ -19,7 +19,14 @@ from markupsafe import Markup
 
 from .. import markup
 from .assets import AssetRegistry, image_size
-from .dates import format_day, format_event, format_long, format_masthead, format_time_range
+from .dates import (
+    format_date_range,
+    format_day,
+    format_event,
+    format_long,
+    format_masthead,
+    format_time_range,
+)
 from .placeholders import PLACEHOLDERS
 
 __all__ = ["ImageView", "Pictures", "credit_line", "make_environment"]
@@ -96,6 +103,7 @@ def make_environment(templates_dir: Path, language: str) -> Environment:
         md_inline=markup.inline_html,
         long_date=lambda d: format_long(d, language),
         masthead_date=lambda d: format_masthead(d, language),
+        date_range=lambda start, end=None: format_date_range(start, end, language),
         day=lambda d, with_year=False: format_day(d, language, with_year=with_year),
         time_range=lambda start, end=None: format_time_range(start, end, language),
         when=lambda d, start=None, end=None, reference=None: format_event(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from .placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .rendered import RenderedIssue, content_hash
 from .strings import strings_for
 from .text import TextContext, write_text
+from .typography import typeset, typeset_issue
 
 __all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml", "render_sources",
            "single_line"]
@@ -41,10 +43,11 @@ def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     """Render ``issue`` once: HTML and text with per-recipient placeholders. No I/O but reads."""
     publication = settings.publication(issue.publication)
     registry = AssetRegistry(settings.base_url)
-    context = _context(issue, settings, publication, registry)
+    content = typeset_issue(issue, publication.language)  # what readers see, typeset
+    context = _context(content, settings, publication, registry)
     source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
-    text = xml_safe(write_text(issue, TextContext(
+    text = xml_safe(write_text(content, TextContext(
         language=publication.language, t=context["t"], masthead=context["masthead"],
         publication_name=publication.name, web_url=context["web_url"],
         subscribe_url=context["subscribe_url"], unsubscribe_url=_TEXT_UNSUBSCRIBE,
@@ -65,7 +68,8 @@ def render_sources(issue: Any, settings: Settings) -> tuple[str, str]:
     """The MJML source of ``issue`` and the CSS to inline, before compilation (debugging and
     the benchmark)."""
     publication = settings.publication(issue.publication)
-    context = _context(issue, settings, publication, AssetRegistry(settings.base_url))
+    context = _context(typeset_issue(issue, publication.language), settings, publication,
+                       AssetRegistry(settings.base_url))
     return _sources(context, settings, publication)
 
 
@@ -92,9 +96,15 @@ def single_line(value: str) -> str:
 
 
 def _footer(issue: Any, publication: Publication) -> Footer:
-    if issue.footer is None:
-        return publication.footer
-    return issue.footer.apply(publication.footer, publication.language)
+    footer = (publication.footer if issue.footer is None
+              else issue.footer.apply(publication.footer, publication.language))
+    language = publication.language
+    return replace(
+        footer, **{name: typeset(getattr(footer, name), language)
+                   for name in ("organisation", "contact_label", "legal_mention", "copyright",
+                                "share_text")},
+        colophon=tuple((typeset(label, language), typeset(value, language))
+                       for label, value in footer.colophon))
 
 
 def _logo(publication: Publication, settings: Settings, registry: AssetRegistry) -> ImageView | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import markup
-from .dates import format_event, format_long
+from .dates import format_date_range, format_event
 
 __all__ = ["WIDTH", "TextContext", "write_text"]
 
@@ -109,7 +109,7 @@ def _footer(doc: _Doc) -> None:
     if footer.contact_email:
         lines.append(f"{footer.contact_label} {footer.contact_email}".strip())
     doc.add("\n".join(_wrap(line) for line in lines))
-    doc.add("\n".join(_wrap(f"{label} : {value}") for label, value in footer.colophon))
+    doc.add("\n".join(_wrap(f"{label}{ctx.t.colon}{value}") for label, value in footer.colophon))
     doc.add(ctx.t.text_subscribe.format(url=ctx.subscribe_url))
     if footer.legal_mention:
         doc.add(markup.to_text(footer.legal_mention, width=WIDTH))
@@ -140,7 +140,7 @@ def _chiffre(doc: _Doc, section: Any, issue: Any) -> None:
     doc.add(f"{section.figure} {section.unit}".strip())
     doc.md(section.caption)
     if section.source:
-        doc.para(f"({section.source})" if not section.link else f"({section.source} : {section.link})")
+        doc.para(f"({section.source})" if not section.link else f"({section.source}{doc.ctx.t.colon}{section.link})")
 
 
 def _image(doc: _Doc, section: Any, issue: Any) -> None:
@@ -211,7 +211,7 @@ def _voir_aussi(doc: _Doc, section: Any, issue: Any) -> None:
         # Unwrapped first, so the label can lead the first line; then each line is wrapped.
         text = markup.to_text(item.text, width=10**6, notes=doc.notes)
         if item.label:
-            text = f"{item.label} : {text}"
+            text = f"{item.label}{doc.ctx.t.colon}{text}"
         doc.add("\n".join(_wrap(line) if line.strip() else "" for line in text.split("\n")))
 
 
@@ -235,16 +235,14 @@ def _tribune(doc: _Doc, section: Any, issue: Any) -> None:
 
 def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
     doc.md(section.intro)
-    lang, t = doc.ctx.language, doc.ctx.t
+    lang = doc.ctx.language
     for group in section.groups:
         doc.title(group.title)
         entries = []
         for entry in group.items:
             lines = [_wrap(entry.title)]
             if entry.date:
-                when = (t.date_range.format(start=format_long(entry.date, lang),
-                                            end=format_long(entry.end_date, lang))
-                        if entry.end_date else format_long(entry.date, lang))
+                when = format_date_range(entry.date, entry.end_date, lang)
                 lines.append(when + (f" · {entry.place}" if entry.place else ""))
             elif entry.place:
                 lines.append(entry.place)
