@@ -154,6 +154,8 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"'{shown}' is not a whole number"
     if kind in ("bool_parsing", "bool_type"):
+        if str(shown).strip().lower() in ("oui", "non", "vrai", "faux", "o", "si"):
+            return f"'{shown}' is not true or false: write true (for oui) or false (for non)"
         return f"'{shown}' is not true or false"
     if kind == "string_type":
         return f"expected text, found {_kind(value)}"
