@@ -157,6 +157,8 @@ class Publication:
     transport: TransportConfig = field(default_factory=TransportConfig)
     subscribe: SubscribeForm = field(default_factory=SubscribeForm)
     default_sections: tuple[str, ...] = ()
+    # Section types declared without Python (type → {title, fields}): letterpress.content.custom
+    section_types: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def default_list(self) -> str:
@@ -270,6 +272,13 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
     for key in ("lists", "default_sections"):
         if key in values:
             values[key] = tuple(values[key])
+    if "section_types" in values:
+        from .content.custom import check_declarations
+
+        if not isinstance(values["section_types"], Mapping):
+            raise ConfigError(f"[{where}.section_types] expected a table of section types",
+                              source=source)
+        check_declarations(slug, values["section_types"])  # ConfigError naming the table
     pub = Publication(slug=slug, **values)
     if not pub.lists:
         pub = replace(pub, lists=(slug,))

@@ -61,7 +61,7 @@ sections:
     result = run("check", "issues/bad.yaml")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "issues/bad.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv)",
+        "issues/bad.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv, stt)",
         "issues/bad.yaml:6:5: sections[0].text: missing required field 'text'",
         "issues/bad.yaml:7:5: sections[0].txt: unknown field 'txt' (did you mean 'text'?)",
         "3 problems found.",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -28,6 +28,7 @@ __all__ = [
     "SECTION_TYPES",
     "Actu",
     "ActuItem",
+    "BUILTIN_SECTIONS",
     "Agenda",
     "AgendaEntry",
     "AgendaGroup",
@@ -124,7 +125,10 @@ class _Section(ContentModel):
         # an explicit "" keeps the section without a heading.
         if isinstance(data, dict) and data.get("title") is None:
             language = (info.context or {}).get("language", "fr")
-            data = {**data, "title": default_title(str(data.get("type")), language)}
+            declared = getattr(cls, "default_heading", None)  # a declared section type's
+            title = declared if declared is not None else default_title(
+                str(data.get("type")), language)
+            data = {**data, "title": title}
         return data
 
 
@@ -358,6 +362,10 @@ class Texte(_Section):
     links: list[Link] = []
 
 
+BUILTIN_SECTIONS = (Actu, Chiffre, ImageDuMois, Club, ClubDepartemental, Projetotheque,
+                    Webinaires, OffreDeServices, OnParleDeVous, VoirAussi, Interview, Tribune,
+                    Agenda, Recommandations, Texte)
+
 Section = Annotated[
     Actu | Chiffre | ImageDuMois | Club | ClubDepartemental | Projetotheque | Webinaires
     | OffreDeServices | OnParleDeVous | VoirAussi | Interview | Tribune | Agenda
@@ -379,6 +387,10 @@ class Issue(ContentModel):
     date: dt.date
     subject: Line = Field(min_length=1, max_length=200)
     preheader: Line = ""
+    # The letter's own identity when it differs from the publication's defaults.
+    name: Line = ""        # "La lettre d'information du Club des Petites villes de demain"
+    masthead: Line = ""    # "23 NOVEMBRE 2020 - #1" instead of the computed line
+    kicker: Line = ""      # "Communiqué de presse", under the masthead
     status: Literal["draft", "ready"] = "draft"
     edito: Edito | None = None
     intro: Markdown = ""
@@ -387,6 +399,9 @@ class Issue(ContentModel):
     # Set by the loader, never read from YAML.
     source_path: Path | None = Field(default=None, exclude=True)
     source_hash: str = Field(default="", exclude=True)
+
+    # The section types this model accepts (a publication may declare more: content.custom).
+    section_types: ClassVar[tuple[str, ...]] = SECTION_TYPES
 
     @field_validator("publication")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -141,6 +141,9 @@ class FooterOverride(ContentModel):
     legal_mention: str | None = None
     copyright: str | None = None
     share_text: str | None = None
+    # Footer blocks this issue does not carry.
+    hide: list[Literal["share", "organisation", "contact", "colophon", "subscribe", "legal",
+                       "copyright"]] = []
 
     def apply(self, footer: Footer, language: str = "fr") -> Footer:
         """The publication footer with this issue's overrides applied."""
@@ -155,4 +158,17 @@ class FooterOverride(ContentModel):
             label = PHOTO_CREDITS_LABEL.get(language, PHOTO_CREDITS_LABEL["fr"])
             colophon = tuple(p for p in colophon if p[0] != label) + ((label, self.photo_credits),)
         changes["colophon"] = tuple(tuple(p) for p in colophon)
+        for block, fields in _BLOCKS.items():
+            if block in self.hide:
+                changes.update(fields)
         return replace(footer, **changes)
+
+
+_BLOCKS: dict[str, dict[str, Any]] = {
+    "share": {"share_text": ""},
+    "organisation": {"organisation": ""},
+    "contact": {"contact_email": "", "contact_label": ""},
+    "colophon": {"colophon": ()},
+    "legal": {"legal_mention": ""},
+    "copyright": {"copyright": ""},
+}
