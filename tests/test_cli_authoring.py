@@ -200,8 +200,9 @@ def test_new_without_date_takes_the_next_scheduled_day(content_settings):
 
 
 def _uncomment(text: str) -> str:
-    """What an editor does: drop one '# ' in front of every example line."""
-    return re.sub(r"^(\s*)# ?", r"\1", text, flags=re.MULTILINE)
+    """What an editor does: drop one '# ' in front of every example line (the schema line
+    at the top is not an example)."""
+    return re.sub(r"^(\s*)(?!# ?yaml-language-server:)# ?", r"\1", text, flags=re.MULTILINE)
 
 
 def test_scaffold_round_trip(run, project_dir):

@@ -166,4 +166,36 @@ def check(project: Project, issue_files: tuple[str, ...], no_render: bool) -> No
         sys.exit(1)
 
 
-commands: list[click.Command] = [new, check]
+@click.command()
+@publication_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the schema to this file instead of printing it.")
+@click.option("--write", "write_all", is_flag=True,
+              help="Write schemas/<slug>.schema.json for every publication (what `new` "
+                   "references), refreshing those that changed.")
+@pass_project
+def schema(project: Project, publication: str | None, output: str | None,
+           write_all: bool) -> None:
+    """Print the JSON Schema of the issue format of a publication.
+
+    Generated from the content model, the publication's declared section types included.
+    Editors that read `# yaml-language-server: $schema=…` (VS Code, JetBrains, Neovim…)
+    then complete and validate fields as you type; every scaffold written by `new` has it.
+    """
+    import json
+
+    from ..content.schema import issue_schema, write_schema
+
+    settings = project.settings
+    if write_all:
+        for pub in settings.publications.values():
+            click.echo(f"Wrote {_shown(project, write_schema(settings, pub))}")
+        return
+    pub = settings.publication(publication)
+    if output:
+        click.echo(f"Wrote {write_schema(settings, pub, Path(output))}")
+        return
+    click.echo(json.dumps(issue_schema(pub), ensure_ascii=False, indent=2, sort_keys=True))
+
+
+commands: list[click.Command] = [new, check, schema]
