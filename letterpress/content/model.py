@@ -41,6 +41,7 @@ __all__ = [
     "FooterOverride",
     "Image",
     "ImageDuMois",
+    "KeyFigure",
     "Interview",
     "Issue",
     "Link",
@@ -150,15 +151,41 @@ class Actu(_Section):
     items: list[ActuItem] = Field(min_length=1)
 
 
-class Chiffre(_Section):
-    """A big figure with its unit, caption and source ("Le chiffre du mois")."""
+class KeyFigure(ContentModel):
+    """One figure of a set ("239" communes, "220" projects…)."""
 
-    type: Literal["chiffre"]
     figure: Text
     unit: str = ""
     caption: Prose
+
+
+class Chiffre(_Section):
+    """A big figure with its unit, caption and source ("Le chiffre du mois"), or a set of
+    key figures side by side (``figures``)."""
+
+    type: Literal["chiffre"]
+    figure: Text | None = None
+    unit: str = ""
+    caption: Markdown = ""
+    figures: list[KeyFigure] = []
     source: str = ""
     link: Url | None = None
+
+    @model_validator(mode="after")
+    def _one_or_several(self) -> Chiffre:
+        if self.figures:
+            if self.figure is not None:
+                raise PydanticCustomError(
+                    "figure_and_figures", "give either 'figure' or 'figures', not both",
+                    {"at": "figure"})
+            return self
+        if self.figure is None:
+            raise PydanticCustomError("missing_figure", "missing required field 'figure' (or "
+                                      "a list of 'figures')")
+        if not self.caption:
+            raise PydanticCustomError("missing_caption", "missing required field 'caption'",
+                                      {"field": "caption"})
+        return self
 
 
 class ImageDuMois(_Section):
@@ -166,6 +193,7 @@ class ImageDuMois(_Section):
 
     type: Literal["image"]
     photo: Image
+    photo_first: bool = False  # the photo above its kicker and headline
     kicker: str = ""
     headline: Text
     text: Markdown = ""
@@ -312,11 +340,11 @@ class Tribune(_Section):
     """A point of view signed by its author."""
 
     type: Literal["tribune"]
-    headline: Text
+    headline: str = ""  # often none: the author's name and role introduce the text
     author: Text
     role: str = ""
     text: Prose
-    image: Image | None = None
+    image: Image | None = None  # the author's portrait, shown beside the name
 
 
 class AgendaEntry(ContentModel):
@@ -326,8 +354,10 @@ class AgendaEntry(ContentModel):
     date: dt.date | None = None
     end_date: dt.date | None = None
     place: str = ""
+    organiser: str = ""
     text: Markdown = ""
-    url: Url | None = None
+    url: Url | None = None  # links the title
+    links: list[Link] = []  # labelled links: "Inscription ici", "Plus d'informations ici"
 
 
 class AgendaGroup(ContentModel):

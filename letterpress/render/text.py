@@ -151,8 +151,14 @@ def _actu(doc: _Doc, section: Any, issue: Any) -> None:
 
 
 def _chiffre(doc: _Doc, section: Any, issue: Any) -> None:
-    doc.add(f"{section.figure} {section.unit}".strip())
-    doc.md(section.caption)
+    if section.figures:
+        doc.md(section.caption)
+        for one in section.figures:
+            doc.add(f"{one.figure} {one.unit}".strip())
+            doc.md(one.caption)
+    else:
+        doc.add(f"{section.figure} {section.unit}".strip())
+        doc.md(section.caption)
     if section.source:
         doc.para(f"({section.source})" if not section.link else f"({section.source}{doc.ctx.t.colon}{section.link})")
 
@@ -242,9 +248,14 @@ def _interview(doc: _Doc, section: Any, issue: Any) -> None:
 
 
 def _tribune(doc: _Doc, section: Any, issue: Any) -> None:
-    doc.title(section.headline)
+    signature = section.author + ("\n" + section.role if section.role else "")
+    if section.image:  # introduced by name and role, as beside the portrait
+        doc.add(signature)
+    if section.headline:
+        doc.title(section.headline)
     doc.md(section.text)
-    doc.add(section.author + ("\n" + section.role if section.role else ""))
+    if not section.image:
+        doc.add(signature)
 
 
 def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
@@ -260,10 +271,14 @@ def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
                 lines.append(when + (f" · {entry.place}" if entry.place else ""))
             elif entry.place:
                 lines.append(entry.place)
+            if entry.organiser:
+                lines.append(doc.ctx.t.organised_by.format(organiser=entry.organiser))
             if entry.text:
                 lines.append(markup.to_text(entry.text, width=WIDTH - 2, notes=doc.notes))
             if entry.url:
                 lines.append(entry.url)
+            for link in entry.links:
+                lines.append(f"{link.label}{doc.ctx.t.colon}{link.url}")
             body = "\n".join(lines)
             entries.append("- " + body.replace("\n", "\n  "))
         doc.add("\n".join(entries))
