@@ -158,7 +158,7 @@ class Publication:
     subscribe: SubscribeForm = field(default_factory=SubscribeForm)
     default_sections: tuple[str, ...] = ()
     # Section types declared without Python (type → {title, fields}): letterpress.content.custom
-    section_types: Mapping[str, Any] = field(default_factory=dict)
+    section_types: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def default_list(self) -> str:
