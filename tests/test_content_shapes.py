@@ -118,3 +118,24 @@ def test_chiffre_needs_one_figure_or_a_set(render_settings, project_dir, yaml_te
     with pytest.raises(ContentError) as caught:
         load_issue(path, render_settings)
     assert any(message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_programme_page_reproduced_as_an_issue(render_settings, project_dir):
+    """The programme's presentation page, its real sentences: a set of key figures, the
+    minister's point of view introduced by name, labelled links, French typography."""
+    rendered = render_issue(load_issue(project_dir / "issues" / "2020-10-pvd-1.yaml",
+                                       render_settings), render_settings)
+    html, text = rendered.html.replace("&nbsp;", "\u00a0"), rendered.text
+    flat = text.replace("\n", " ")
+    for part in (html, flat):
+        assert "1ER OCTOBRE 2020 - LETTRE D'INFORMATION #1" in part
+        assert "+1\u202f600" in part and "3 Md€" in part
+        assert "la «\u00a0nouvelle donne territoriale\u00a0» et ses deux piliers\u00a0: la " \
+               "transition" in part
+        assert "le 1er octobre 2020" in part
+        assert "20\u202f000 habitants" in part
+    assert re.findall(r'class="lp-figure"[^>]*>([^<]+)<', html) == ["+1\u202f600", "3 Md€"]
+    assert re.search(r">Voir en plein écran</a>", html)
+    # Without a portrait, the quote comes first and is signed, as on the page.
+    assert text.index("Si les petites centralités") < text.index("Jacqueline Gourault\nministre")
+    assert "Voir en plein écran\u00a0: https://" in text

@@ -52,6 +52,7 @@ def _validator(settings, slug):
 @pytest.mark.parametrize(("path", "slug"), [
     (ROOT / "issues" / "2024-12-pvd-42.yaml", "pvd"),
     (ROOT / "issues" / "2021-01-stt-1.yaml", "stt"),
+    (ROOT / "issues" / "2020-10-pvd-1.yaml", "pvd"),
     (ALL_SECTIONS, "pvd"),
 ])
 def test_sample_issues_are_valid_against_the_schema(settings, path, slug):
