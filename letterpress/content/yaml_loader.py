@@ -193,6 +193,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.count = 0
         self.open: set[int] = set()  # the nodes being built: an alias to one is a cycle
+        self.lines = doc.text.split("\n")  # for the slips seen on a value's own line
 
     def build(self, node: Node, path: Path) -> Any:
         self.count += 1
@@ -211,8 +212,8 @@ class _Builder:
         if isinstance(node, ScalarNode):
             plain = not node.style  # None from PyYAML, "" from libyaml
             if plain and path and isinstance(path[-1], str):
-                line = self.doc.text.split("\n", node.start_mark.line + 1)[node.start_mark.line]
-                match = _KEY_VALUE.match(line)
+                line = self.lines[node.start_mark.line]
+                match = _KEY_VALUE.match(line) if "&" in line else None
                 if match and match.group(3).startswith("&") and match.group(2).strip() == path[-1]:
                     value = match.group(3)
                     self.problems.append(Problem(
@@ -222,8 +223,9 @@ class _Builder:
             if plain and (node.tag == "tag:yaml.org,2002:null" or _NULL.match(node.value)):
                 return None
             if plain and path and isinstance(path[-1], str):
-                rest = self.doc.text[node.end_mark.index:].split("\n", 1)[0]
-                cut = _CUT_BY_COMMENT.match(rest)
+                end = node.end_mark
+                rest = self.lines[end.line][end.column:] if end.line < len(self.lines) else ""
+                cut = _CUT_BY_COMMENT.match(rest) if "#" in rest else None
                 if cut:
                     self.problems.append(Problem(
                         self.file, node.end_mark.line + 1,
