@@ -77,14 +77,15 @@ console.log(JSON.stringify({median_ms: times[Math.floor(times.length / 2)], size
 """
 
 
-def median_ms(fn: Callable[[], object], runs: int, warmup: int = 2) -> float:
+def median_ms(fn: Callable[[], object], runs: int, warmup: int = 2,
+              clock: Callable[[], float] = time.perf_counter) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append((time.perf_counter() - start) * 1000)
+        times.append((clock() - start) * 1000)
     return statistics.median(times)
 
 
@@ -143,6 +144,10 @@ def main() -> int:
     full = median_ms(check_build, args.runs)
     row("load + render + lint (check + build, warm templates)", full, personalise,
         f"budget {BUDGET_MS:.0f} ms: {'OK' if full < BUDGET_MS else 'OVER'}")
+    # On a shared machine the wall clock also counts the other processes' turns.
+    cpu = median_ms(check_build, args.runs, clock=time.process_time)
+    row("  the same, CPU time of this process", cpu, personalise,
+        f"budget {BUDGET_MS:.0f} ms: {'OK' if cpu < BUDGET_MS else 'OVER'}")
 
     def one_shot() -> None:
         make_environment.cache_clear()  # as in a fresh `letterpress build` process
@@ -162,6 +167,8 @@ def main() -> int:
         row("check + build of #42 (baseline, as above)", full)
         row("check + build of the 40-section stt issue", median_ms(lambda: check_build(big),
                                                                    args.runs), full)
+        row("  the same, CPU time of this process",
+            median_ms(lambda: check_build(big), args.runs, clock=time.process_time), cpu)
 
     # ------------------------------------------------------------------ MJML compile alone
     source = render_mjml(issue, settings)
