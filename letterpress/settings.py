@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .css import check_theme_value
 from .errors import ConfigError
 
 __all__ = [
@@ -111,8 +112,6 @@ class Theme:
     logo_url: str = ""
     logo_alt: str = ""
     logo_width: int = 200
-    banner_url: str = ""
-    banner_alt: str = ""
 
 
 @dataclass(frozen=True)
@@ -194,6 +193,8 @@ class Publication:
     default_sections: tuple[str, ...] = ()
     bounce_address: str = ""  # VERP return path base, e.g. bounces@lettres.example.org
     bounces: BounceThresholds = field(default_factory=BounceThresholds)
+    # Section types declared without Python (type → {title, fields}): letterpress.content.custom
+    section_types: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def default_list(self) -> str:
@@ -302,6 +303,8 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
         if not key_file.is_absolute():
             key_file = project_dir / key_file
         nested["dkim"] = DkimConfig(dkim.get("selector", ""), dkim.get("domain", ""), key_file)
+    if "theme" in nested:
+        nested["theme"] = _checked_theme(nested["theme"], f"{where}.theme", source)
     if "footer" in nested:
         colophon = tuple(tuple(pair) for pair in nested["footer"].colophon)
         nested["footer"] = replace(nested["footer"], colophon=colophon)
@@ -314,6 +317,13 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
     for key in ("lists", "default_sections"):
         if key in values:
             values[key] = tuple(values[key])
+    if "section_types" in values:
+        from .content.custom import check_declarations
+
+        if not isinstance(values["section_types"], Mapping):
+            raise ConfigError(f"[{where}.section_types] expected a table of section types",
+                              source=source)
+        check_declarations(slug, values["section_types"])  # ConfigError naming the table
     pub = Publication(slug=slug, **values)
     if not pub.lists:
         pub = replace(pub, lists=(slug,))
@@ -324,6 +334,17 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"[{where}] unknown timezone {pub.timezone!r}", source=source) from None
     return pub
+
+
+def _checked_theme(theme: Theme, where: str, source: str) -> Theme:
+    """Every theme value checked and put in its canonical CSS form (see letterpress.css)."""
+    changes = {}
+    for item in fields(Theme):
+        try:
+            changes[item.name] = check_theme_value(item.name, getattr(theme, item.name))
+        except ValueError as exc:
+            raise ConfigError(f"[{where}] {item.name}: {exc}", source=source) from None
+    return replace(theme, **changes)
 
 
 def _secret_keys(configured: str, project_dir: Path) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "Checking $ISSUE"
 $L check "$ISSUE"
 
-step "Building it into build/42/ (web version, text part, sample .eml)"
+step "Building it into build/pvd/42/ (web version, text part, sample .eml)"
 $L build "$ISSUE"
 
 step "Importing the demo subscribers (demo/subscribers.csv) into subscribers.db"
@@ -28,7 +28,7 @@ outbox=$($L settings | awk '$1 == "outbox_dir" {print $3}')
 step "Done"
 cat <<TXT
   What was sent:     $outbox/*.eml   (open one with any mail client, or: less $outbox/\$(ls $outbox | head -1))
-  The web version:   build/42/index.html      The text part: build/42/index.txt
+  The web version:   build/pvd/42/index.html      The text part: build/pvd/42/index.txt
   Send runs:         .venv/bin/letterpress runs
   Reader pages:      .venv/bin/letterpress serve   → http://localhost:8025/pvd/ (archive, subscribe, unsubscribe)
 TXT

@@ -36,7 +36,7 @@ def test_build_writes_html_text_assets_and_sample_eml(runner, project_dir, rende
     out = tmp_path / "out"
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml", "-o", str(out))
     assert result.exit_code == 0, result.output
-    folder = out / "42"
+    folder = out / "pvd" / "42"
     html = (folder / "index.html").read_text()
     text = (folder / "index.txt").read_text()
     assert '<html lang="fr"' in html and "%%LP_" not in html  # the web version
@@ -58,14 +58,14 @@ def test_build_can_keep_the_mjml_source(runner, project_dir, tmp_path):
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml", "--mjml",
                     "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
-    source = (tmp_path / "42" / "index.mjml").read_text()
+    source = (tmp_path / "pvd" / "42" / "index.mjml").read_text()
     assert source.startswith("<mjml lang=\"fr\"") and "<mj-section" in source
 
 
 def test_build_defaults_to_the_build_dir(runner, project_dir):
     result = invoke(runner, project_dir, "build", "issues/2024-12-pvd-42.yaml")
     assert result.exit_code == 0, result.output
-    assert (project_dir / "build" / "42" / "index.html").exists()
+    assert (project_dir / "build" / "pvd" / "42" / "index.html").exists()
 
 
 def test_build_reports_content_errors_and_writes_nothing(runner, project_dir, tmp_path):
@@ -125,7 +125,7 @@ def test_preview_serves_both_widths_text_and_images(preview):
     assert "width='620'" in page and "width='375'" in page
     assert "LE CHIFFRE DU MOIS" in page  # the text part, side by side
     mail = fetch(server.url + "/mail.html")
-    assert "Lettre #7 : toutes les rubriques" in mail
+    assert "Lettre #7&nbsp;: toutes les rubriques" in mail
     assert f"{server.url}/assets/photo-" in mail  # images come from the preview itself
     name = mail.split(f"{server.url}/assets/", 1)[1].split('"', 1)[0]
     with urllib.request.urlopen(f"{server.url}/assets/{name}", timeout=10) as response:
@@ -136,10 +136,10 @@ def test_preview_serves_both_widths_text_and_images(preview):
 def test_preview_rebuilds_when_the_issue_changes(preview):
     server, issue = preview
     before = json.loads(fetch(server.url + "/version"))["version"]
-    assert "Lettre #7 : toutes les rubriques" in fetch(server.url + "/mail.html")
+    assert "Lettre #7&nbsp;: toutes les rubriques" in fetch(server.url + "/mail.html")
     issue.write_text(issue.read_text().replace("toutes les rubriques", "nouveau sujet"))
     _touch_later(issue)
-    assert "Lettre #7 : nouveau sujet" in fetch(server.url + "/mail.html")
+    assert "Lettre #7&nbsp;: nouveau sujet" in fetch(server.url + "/mail.html")
     assert json.loads(fetch(server.url + "/version"))["version"] != before
 
 
@@ -148,7 +148,7 @@ def test_preview_rebuilds_when_a_template_changes(preview, render_settings, tmp_
     template = render_settings.templates_dir / "sections" / "chiffre.mjml.j2"
     template.write_text(template.read_text().replace("{{ section.figure }}", "№{{ section.figure }}"))
     _touch_later(template)
-    assert "№1 645" in fetch(server.url + "/mail.html")
+    assert "№1\u202f645" in fetch(server.url + "/mail.html")
 
 
 def test_preview_shows_errors_instead_of_crashing(preview):

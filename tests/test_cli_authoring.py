@@ -61,7 +61,7 @@ sections:
     result = run("check", "issues/bad.yaml")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "issues/bad.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv)",
+        "issues/bad.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv, stt)",
         "issues/bad.yaml:6:5: sections[0].text: missing required field 'text'",
         "issues/bad.yaml:7:5: sections[0].txt: unknown field 'txt' (did you mean 'text'?)",
         "3 problems found.",
@@ -137,7 +137,8 @@ def test_check_needs_an_argument(run):
 
 def test_check_several_files(run, write_issue):
     write_issue(HEADER + "sections: [{type: texte, text: a}]\n", "good.yaml")
-    write_issue(HEADER + "sections: [{type: texte}]\n", "bad.yaml")
+    write_issue(HEADER.replace("number: 7", "number: 8") + "sections: [{type: texte}]\n",
+                "bad.yaml")  # its own number: two files claiming pvd#7 are flagged
     result = run("check", "--no-render", "issues/good.yaml", "issues/bad.yaml",
                  "issues/2024-12-pvd-42.yaml")
     assert result.exit_code == 1
@@ -199,8 +200,9 @@ def test_new_without_date_takes_the_next_scheduled_day(content_settings):
 
 
 def _uncomment(text: str) -> str:
-    """What an editor does: drop one '# ' in front of every example line."""
-    return re.sub(r"^(\s*)# ?", r"\1", text, flags=re.MULTILINE)
+    """What an editor does: drop one '# ' in front of every example line (the schema line
+    at the top is not an example)."""
+    return re.sub(r"^(\s*)(?!# ?yaml-language-server:)# ?", r"\1", text, flags=re.MULTILINE)
 
 
 def test_scaffold_round_trip(run, project_dir):
@@ -232,6 +234,15 @@ def test_scaffold_with_its_examples_builds_and_lints_clean(run, project_dir):
     path = project_dir / "issues" / "2025-01-pvd-43.yaml"
     text = path.read_text(encoding="utf-8").replace('subject: ""', "subject: Lettre de janvier")
     path.write_text(_uncomment(text), encoding="utf-8")
+    # The scaffold's own example links are placeholders: check sends the editor to each line.
+    flagged = run("check", "issues/2025-01-pvd-43.yaml")
+    assert flagged.exit_code == 1
+    assert ("issues/2025-01-pvd-43.yaml:82:18: sections[3].items[0].links[0].url: link with a "
+            "placeholder target 'https://www.example.org/inscription' [error]"
+            in flagged.stderr.splitlines())
+    # With real addresses, the examples build and lint clean.
+    path.write_text(path.read_text(encoding="utf-8").replace("www.example.org",
+                                                             "agence-cohesion-territoires.gouv.fr"))
     result = run("check", "issues/2025-01-pvd-43.yaml")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK issues/2025-01-pvd-43.yaml: pvd#43, 15 sections")

@@ -138,7 +138,7 @@ sections:
     text: a
     image: {src: images/absente.png, alt: Une image}
 """) == [
-        "issues/test.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv)",
+        "issues/test.yaml:1:14: publication: unknown publication 'pdv' (known: pvd, acv, stt)",
         "issues/test.yaml:8:18: sections[0].image.src: image file not found: images/absente.png",
     ]
 

@@ -63,10 +63,10 @@ def test_every_section_type_renders_its_heading_and_content(rendered_all):
     for section_type in SECTION_TYPES:
         expected = "Un mot de la fin" if section_type == "texte" else default_title(section_type)
         assert expected in headings, f"{section_type}: heading {expected!r} missing"
-    for text in ("Une actualité", "1 645", "La place du marché rénovée", "Financer la rénovation",
+    for text in ("Une actualité", "1\u202f645", "La place du marché rénovée", "Financer la rénovation",
                  "Journée du réseau du Cher", "Une halle gourmande (18)",
                  "Revitaliser les commerces", "Aides-territoires", "La veille presse",
-                 "Découvrir", "Alice Bernard", "Pourquoi ce projet ?",
+                 "Découvrir", "Alice Bernard", "Pourquoi ce projet\u202f?",
                  "Pour des centres-bourgs vivants", "Salon des maires",
                  "Guide de la revitalisation", "Merci de votre lecture"):
         assert text in rendered_all.html, text
@@ -77,12 +77,12 @@ def test_markdown_becomes_markup(rendered_all):
     html = rendered_all.html
     assert re.search(r'<a href="https://example.fr/actu"[^>]*>un lien</a>', html)
     assert re.search(r"<strong[^>]*>bientôt</strong>", html)
-    assert re.search(r"<li[^>]*>la médiathèque ;</li>", html)
+    assert re.search(r"<li[^>]*>la médiathèque\u202f;</li>", html)
 
 
 def test_html_lang_and_title_come_from_the_publication(rendered_all):
     assert re.search(r'<html lang="fr"', rendered_all.html)
-    assert "<title>Lettre #7 : toutes les rubriques</title>" in rendered_all.html
+    assert "<title>Lettre #7&nbsp;: toutes les rubriques</title>" in rendered_all.html
 
 
 def test_masthead_and_dates_in_french(rendered_all):
@@ -92,7 +92,7 @@ def test_masthead_and_dates_in_french(rendered_all):
         assert "mardi 4 février, 14h00–15h00" in text
         assert "mardi 18 février, 11h00–12h30" in text
         assert "mardi 11 mars, 09h30–16h30 · Bourges" in text
-    assert "du 18 novembre 2025 au 20 novembre 2025" in rendered_all.html
+    assert "du 18 au 20 novembre 2025" in rendered_all.html
 
 
 def test_every_image_has_alt_and_dimensions(rendered_all):
@@ -117,7 +117,7 @@ def test_credits_are_shown_once_with_their_sign(rendered_all):
     assert "© Studio Bleu" in rendered_all.html
     assert "© Ville d&#39;Exemple" in rendered_all.html or "© Ville d'Exemple" in rendered_all.html
     assert "© ©" not in rendered_all.html and "© ©" not in rendered_all.text
-    assert "Crédits photos : Studio Bleu, Ville d'Exemple" in rendered_all.text
+    assert "Crédits photos\u00a0: Studio Bleu, Ville d'Exemple" in rendered_all.text
 
 
 def test_no_third_party_resources_but_images(rendered_all):
@@ -145,7 +145,7 @@ def test_web_version_and_subscribe_links(rendered_all):
     assert "Voir la version en ligne" in rendered_all.html
     assert "Pour vous inscrire à cette lettre d&#39;information, " in rendered_all.html or \
         "Pour vous inscrire à cette lettre d'information, " in rendered_all.html
-    assert "Transférez, partagez !" in rendered_all.html
+    assert "Transférez, partagez\u202f!" in rendered_all.html
 
 
 # --------------------------------------------------------------------------- placeholders
@@ -252,18 +252,18 @@ def test_text_part_is_structured_plain_text(rendered_all):
     assert "Texte de l'actualité avec un lien [1]." in text
     assert re.search(r"^\s*\[1\] https://example.fr/actu$", text, re.M)
     assert "Lire l'article\nhttps://example.fr/article" in text
-    assert "- la halle ;\n   - la médiathèque ;" in text or "- la médiathèque ;" in text
-    assert "Se désinscrire : " + UNSUBSCRIBE_URL in text
+    assert "- la halle\u202f;\n   - la médiathèque\u202f;" in text or "- la médiathèque\u202f;" in text
+    assert "Se désinscrire\u00a0: " + UNSUBSCRIBE_URL in text
     for line in lines:
         assert len(line) <= WIDTH or "://" in line or "%%LP_" in line, line
 
 
 def test_text_part_footer_has_colophon_and_legal_mention(rendered_all):
     text = rendered_all.text
-    assert "Directeur de publication : Stanislas Bourron" in text
+    assert "Directeur de publication\u00a0: Stanislas Bourron" in text
     assert "Informatique et libertés" in text
     assert "© 2025 Agence nationale de la cohésion des territoires" in text
-    assert f"S'inscrire à cette lettre : {BASE_URL}/pvd/subscribe" in text
+    assert f"S'inscrire à cette lettre\u00a0: {BASE_URL}/pvd/subscribe" in text
 
 
 # --------------------------------------------------------------------------- template errors

@@ -1,5 +1,7 @@
-"""Golden output of the reference issue #42: any change to templates or rendering shows up
-here as a reviewable diff of tests/golden/pvd-42.txt and tests/golden/pvd-42.html.
+"""Golden output of every publication of the repository: the reference issue #42 (pvd), the
+every-section fixture in acv's theme, and stt's sample (its own masthead and declared section
+types).  Any change to templates or rendering shows up here as a reviewable diff of
+tests/golden/<publication>-<issue>.txt and .html.
 
 Regenerate after an intended change, then review ``git diff tests/golden``:
 
@@ -62,6 +64,39 @@ def test_sample_html_matches_golden(sample_rendered):
     _check("pvd-42.html", sample_rendered.html.replace("><", ">\n<"), full_diff=False)
 
 
+def _other_samples(render_settings, project_dir):
+    import shutil
+
+    from letterpress.content import load_issue
+
+    from .fixtures_render import ALL_SECTIONS
+
+    folder = project_dir / "acv-sample"
+    shutil.copytree(ALL_SECTIONS.parent, folder)
+    acv = folder / ALL_SECTIONS.name
+    acv.write_text(acv.read_text().replace("publication: pvd", "publication: acv"))
+    return {
+        "acv-all-sections": load_issue(acv, render_settings),
+        "stt-1": load_issue(project_dir / "issues" / "2021-01-stt-1.yaml", render_settings),
+    }
+
+
+@pytest.mark.parametrize("name", ["acv-all-sections", "stt-1"])
+def test_every_publication_matches_its_golden_build(render_settings, project_dir, name):
+    rendered = render_issue(_other_samples(render_settings, project_dir)[name], render_settings)
+    _check(f"{name}.txt", rendered.text, full_diff=True)
+    _check(f"{name}.html", rendered.html.replace("><", ">\n<"), full_diff=False)
+
+
+def test_every_publication_of_the_repository_has_a_golden_build():
+    from letterpress.settings import load_settings
+
+    root = Path(__file__).resolve().parent.parent
+    slugs = set(load_settings(root, {"LETTERPRESS_SECRET_KEY": "k"}).publications)
+    golden = {path.name.split("-", 1)[0] for path in GOLDEN.glob("*.html")}
+    assert slugs <= golden, f"no golden build for {sorted(slugs - golden)}"
+
+
 def test_sample_reproduces_issue_42(sample_rendered):
     """Every section, item, the colophon and the legal mention of the reference letter."""
     text = sample_rendered.text
@@ -73,8 +108,8 @@ def test_sample_reproduces_issue_42(sample_rendered):
         "Meurthe-et-Moselle", "(03)", "(08)", "(53)", "Mobiliscope",
         "la Banque des Territoires accompagne", "Renforcer la résilience",
         "Découvrez la veille presse du programme", "Saint-Gildas-les-Bois (44)",
-        "Transférez, partagez !", "Directeur de publication : Stanislas Bourron",
-        "Design graphique : Silvia Colato", "Informatique et libertés",
+        "Transférez, partagez\u202f!", "Directeur de publication\u00a0: Stanislas Bourron",
+        "Design graphique\u00a0: Silvia Colato", "Informatique et libertés",
         "© 2024 Agence nationale de la cohésion des territoires",
     ):
         assert expected in text, expected

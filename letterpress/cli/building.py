@@ -21,7 +21,7 @@ __all__ = ["build", "commands", "preview"]
                    "(to debug a template).")
 @pass_project
 def build(project: Project, issue_file: str, output: str | None, with_mjml: bool) -> None:
-    """Build an issue: OUTPUT/<number>/index.html, index.txt, assets/ and a sample .eml.
+    """Build an issue: OUTPUT/<publication>/<number>/index.html, index.txt, assets/ and a sample .eml.
 
     Prints the sizes and the lint findings; exits 1 when the built email has an error
     (e.g. over Gmail's 100 KB clipping limit).

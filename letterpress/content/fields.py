@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ..markup import links as markdown_links
 
-__all__ = ["URL_SCHEME", "ContentModel", "Line", "Markdown", "Url", "markdown_link_errors"]
+__all__ = ["URL_SCHEME", "ContentModel", "Line", "Markdown", "Prose", "Text", "TextLine", "Url",
+           "markdown_link_errors"]
 
 URL_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
 _PLACEHOLDERS = {"", "#", "about:blank"}
@@ -84,6 +85,12 @@ def _single_line(value: str) -> str:
 Url = Annotated[str, AfterValidator(_check_url)]
 Markdown = Annotated[str, AfterValidator(_check_markdown)]
 Line = Annotated[str, AfterValidator(_single_line)]
+
+# Required text: empty (or only spaces, stripped first) is refused like missing text, so a
+# heading, a figure or a question never renders empty.
+Text = Annotated[str, Field(min_length=1)]
+Prose = Annotated[str, Field(min_length=1), AfterValidator(_check_markdown)]
+TextLine = Annotated[str, Field(min_length=1), AfterValidator(_single_line)]
 
 
 # C0/C1 control characters other than tab and line breaks: invisible, refused by the MJML

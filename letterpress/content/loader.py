@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import ContentError, Problem
 from ..settings import Settings
+from .custom import issue_model
 from .model import Issue
 from .problems import format_path, problems_from_errors
 from .yaml_loader import Document, parse_yaml
@@ -52,10 +53,11 @@ def validate_issue_text(text: str, settings: Settings, *, file: str = "<issue>",
         "publications": list(settings.publications),
         "base_dir": base_dir,
     }
+    model = issue_model(publication)
     try:
-        issue = Issue.model_validate(doc.data, context=context)
+        issue = model.model_validate(doc.data, context=context)
     except ValidationError as exc:
-        problems += problems_from_errors(exc.errors(), doc, file)
+        problems += problems_from_errors(exc.errors(), doc, file, model)
         return None, problems
     return (None if problems else issue), problems
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .fields import ContentModel, Line, Markdown, Url, markdown_link_errors
+from .fields import ContentModel, Line, Markdown, Prose, Text, Url, markdown_link_errors
 from .parts import PHOTO_CREDITS_LABEL, Edito, Event, FooterOverride, Image, Link, Signature
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "SECTION_TYPES",
     "Actu",
     "ActuItem",
+    "BUILTIN_SECTIONS",
     "Agenda",
     "AgendaEntry",
     "AgendaGroup",
@@ -40,6 +41,7 @@ __all__ = [
     "FooterOverride",
     "Image",
     "ImageDuMois",
+    "KeyFigure",
     "Interview",
     "Issue",
     "Link",
@@ -124,16 +126,19 @@ class _Section(ContentModel):
         # an explicit "" keeps the section without a heading.
         if isinstance(data, dict) and data.get("title") is None:
             language = (info.context or {}).get("language", "fr")
-            data = {**data, "title": default_title(str(data.get("type")), language)}
+            declared = getattr(cls, "default_heading", None)  # a declared section type's
+            title = declared if declared is not None else default_title(
+                str(data.get("type")), language)
+            data = {**data, "title": title}
         return data
 
 
 class ActuItem(ContentModel):
     """One news item."""
 
-    title: str
+    title: Text
     kicker: str = ""
-    text: Markdown
+    text: Prose
     image: Image | None = None
     links: list[Link] = []
     signature: Signature | None = None
@@ -146,15 +151,41 @@ class Actu(_Section):
     items: list[ActuItem] = Field(min_length=1)
 
 
+class KeyFigure(ContentModel):
+    """One figure of a set ("239" communes, "220" projects…)."""
+
+    figure: Text
+    unit: str = ""
+    caption: Prose
+
+
 class Chiffre(_Section):
-    """A big figure with its unit, caption and source ("Le chiffre du mois")."""
+    """A big figure with its unit, caption and source ("Le chiffre du mois"), or a set of
+    key figures side by side (``figures``)."""
 
     type: Literal["chiffre"]
-    figure: str
+    figure: Text | None = None
     unit: str = ""
-    caption: Markdown
+    caption: Markdown = ""
+    figures: list[KeyFigure] = []
     source: str = ""
     link: Url | None = None
+
+    @model_validator(mode="after")
+    def _one_or_several(self) -> Chiffre:
+        if self.figures:
+            if self.figure is not None:
+                raise PydanticCustomError(
+                    "figure_and_figures", "give either 'figure' or 'figures', not both",
+                    {"at": "figure"})
+            return self
+        if self.figure is None:
+            raise PydanticCustomError("missing_figure", "missing required field 'figure' (or "
+                                      "a list of 'figures')")
+        if not self.caption:
+            raise PydanticCustomError("missing_caption", "missing required field 'caption'",
+                                      {"field": "caption"})
+        return self
 
 
 class ImageDuMois(_Section):
@@ -162,8 +193,9 @@ class ImageDuMois(_Section):
 
     type: Literal["image"]
     photo: Image
+    photo_first: bool = False  # the photo above its kicker and headline
     kicker: str = ""
-    headline: str
+    headline: Text
     text: Markdown = ""
     links: list[Link] = []
 
@@ -172,9 +204,9 @@ class ClubItem(ContentModel):
     """An event or announcement of the club, with its date, time range, place and links."""
 
     label: str = ""
-    title: str
+    title: Text
     image: Image | None = None
-    text: Markdown
+    text: Prose
     event: Event | None = None
     links: list[Link] = []
 
@@ -196,10 +228,10 @@ class ClubDepartemental(_Section):
 class ProjectCard(ContentModel):
     """A project card of the projetothèque, with its département code."""
 
-    title: str
+    title: Text
     departement: str = Field(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-8])$")
     image: Image
-    summary: Markdown
+    summary: Prose
     url: Url
 
 
@@ -215,14 +247,14 @@ class Projetotheque(_Section):
 class Webinaire(ContentModel):
     """A webinar: organiser, date, time range, place/online, description, registration."""
 
-    title: str
-    organiser: str
+    title: Text
+    organiser: Text
     date: dt.date
     start: dt.time
     end: dt.time
     place: str = ""
     online: bool = True
-    text: Markdown
+    text: Prose
     registration_url: Url
     image: Image | None = None
 
@@ -246,8 +278,8 @@ class OffreItem(ContentModel):
     """A resource card of the services on offer."""
 
     kicker: str = ""
-    title: str
-    text: Markdown
+    title: Text
+    text: Prose
     image: Image | None = None
     url: Url | None = None
     links: list[Link] = []
@@ -266,8 +298,8 @@ class OnParleDeVous(_Section):
 
     type: Literal["on_parle_de_vous"]
     image: Image | None = None
-    headline: str
-    text: Markdown
+    headline: Text
+    text: Prose
     links: list[Link] = []
 
 
@@ -275,7 +307,7 @@ class VoirAussiItem(ContentModel):
     """A short pointer: a label ("Découvrir") and a text."""
 
     label: str = ""
-    text: Markdown
+    text: Prose
     image: Image | None = None
 
 
@@ -289,15 +321,15 @@ class VoirAussi(_Section):
 class QuestionAnswer(ContentModel):
     """One question and its answer."""
 
-    question: str
-    answer: Markdown
+    question: Text
+    answer: Prose
 
 
 class Interview(_Section):
     """An interview: person, role, photo and question/answer pairs."""
 
     type: Literal["interview"]
-    person: str
+    person: Text
     role: str = ""
     photo: Image
     intro: Markdown = ""
@@ -308,28 +340,30 @@ class Tribune(_Section):
     """A point of view signed by its author."""
 
     type: Literal["tribune"]
-    headline: str
-    author: str
+    headline: str = ""  # often none: the author's name and role introduce the text
+    author: Text
     role: str = ""
-    text: Markdown
-    image: Image | None = None
+    text: Prose
+    image: Image | None = None  # the author's portrait, shown beside the name
 
 
 class AgendaEntry(ContentModel):
     """One entry of a grouped list: an event, a resource or a contest."""
 
-    title: str
+    title: Text
     date: dt.date | None = None
     end_date: dt.date | None = None
     place: str = ""
+    organiser: str = ""
     text: Markdown = ""
-    url: Url | None = None
+    url: Url | None = None  # links the title
+    links: list[Link] = []  # labelled links: "Inscription ici", "Plus d'informations ici"
 
 
 class AgendaGroup(ContentModel):
     """A titled group of entries."""
 
-    title: str
+    title: Text
     items: list[AgendaEntry] = Field(min_length=1)
 
 
@@ -353,10 +387,14 @@ class Texte(_Section):
     """A free text section, so an editor is never stuck."""
 
     type: Literal["texte"]
-    text: Markdown
+    text: Prose
     image: Image | None = None
     links: list[Link] = []
 
+
+BUILTIN_SECTIONS = (Actu, Chiffre, ImageDuMois, Club, ClubDepartemental, Projetotheque,
+                    Webinaires, OffreDeServices, OnParleDeVous, VoirAussi, Interview, Tribune,
+                    Agenda, Recommandations, Texte)
 
 Section = Annotated[
     Actu | Chiffre | ImageDuMois | Club | ClubDepartemental | Projetotheque | Webinaires
@@ -379,6 +417,10 @@ class Issue(ContentModel):
     date: dt.date
     subject: Line = Field(min_length=1, max_length=200)
     preheader: Line = ""
+    # The letter's own identity when it differs from the publication's defaults.
+    name: Line = ""        # "La lettre d'information du Club des Petites villes de demain"
+    masthead: Line = ""    # "23 NOVEMBRE 2020 - #1" instead of the computed line
+    kicker: Line = ""      # "Communiqué de presse", under the masthead
     status: Literal["draft", "ready"] = "draft"
     edito: Edito | None = None
     intro: Markdown = ""
@@ -387,6 +429,9 @@ class Issue(ContentModel):
     # Set by the loader, never read from YAML.
     source_path: Path | None = Field(default=None, exclude=True)
     source_hash: str = Field(default="", exclude=True)
+
+    # The section types this model accepts (a publication may declare more: content.custom).
+    section_types: ClassVar[tuple[str, ...]] = SECTION_TYPES
 
     @field_validator("publication")
     @classmethod

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..settings import Footer
-from .fields import URL_SCHEME, ContentModel, Line, Markdown, Url
+from .fields import URL_SCHEME, ContentModel, Prose, TextLine, Url
 
 __all__ = ["PHOTO_CREDITS_LABEL", "Edito", "Event", "FooterOverride", "Image", "Link",
            "Signature"]
@@ -89,14 +89,14 @@ class Image(ContentModel):
 class Link(ContentModel):
     """A labelled link (a button or a "read more")."""
 
-    label: Line
+    label: TextLine
     url: Url
 
 
 class Signature(ContentModel):
     """Who signs a piece: name and role."""
 
-    name: Line
+    name: TextLine
     role: str = ""
 
 
@@ -124,8 +124,8 @@ class Edito(ContentModel):
     """A signed word from the programme direction at the top of the issue."""
 
     title: str = ""
-    text: Markdown
-    name: Line
+    text: Prose
+    name: TextLine
     role: str = ""
     image: Image | None = None
 
@@ -141,6 +141,9 @@ class FooterOverride(ContentModel):
     legal_mention: str | None = None
     copyright: str | None = None
     share_text: str | None = None
+    # Footer blocks this issue does not carry.
+    hide: list[Literal["share", "organisation", "contact", "colophon", "subscribe", "legal",
+                       "copyright"]] = []
 
     def apply(self, footer: Footer, language: str = "fr") -> Footer:
         """The publication footer with this issue's overrides applied."""
@@ -155,4 +158,17 @@ class FooterOverride(ContentModel):
             label = PHOTO_CREDITS_LABEL.get(language, PHOTO_CREDITS_LABEL["fr"])
             colophon = tuple(p for p in colophon if p[0] != label) + ((label, self.photo_credits),)
         changes["colophon"] = tuple(tuple(p) for p in colophon)
+        for block, fields in _BLOCKS.items():
+            if block in self.hide:
+                changes.update(fields)
         return replace(footer, **changes)
+
+
+_BLOCKS: dict[str, dict[str, Any]] = {
+    "share": {"share_text": ""},
+    "organisation": {"organisation": ""},
+    "contact": {"contact_email": "", "contact_label": ""},
+    "colophon": {"colophon": ()},
+    "legal": {"legal_mention": ""},
+    "copyright": {"copyright": ""},
+}

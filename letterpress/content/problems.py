@@ -52,9 +52,9 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _model_at(path: Path, data: Any) -> type[BaseModel] | None:
+def _model_at(path: Path, data: Any, root: type[BaseModel] = Issue) -> type[BaseModel] | None:
     """The model class that validates the mapping at ``path`` (None when not a model)."""
-    current: list[Any] = [Issue]
+    current: list[Any] = [root]
     value = data
     for part in path:
         nxt: list[Any] = []
@@ -132,7 +132,8 @@ def _kind(value: Any) -> str:
     return _KIND.get(type(value), "nothing" if value is None else type(value).__name__)
 
 
-def _message(error: ErrorDetails, path: Path, data: Any) -> str:
+def _message(error: ErrorDetails, path: Path, data: Any,
+             types: tuple[str, ...] = SECTION_TYPES) -> str:
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
@@ -154,6 +155,8 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"'{shown}' is not a whole number"
     if kind in ("bool_parsing", "bool_type"):
+        if str(shown).strip().lower() in ("oui", "non", "vrai", "faux", "o", "si"):
+            return f"'{shown}' is not true or false: write true (for oui) or false (for non)"
         return f"'{shown}' is not true or false"
     if kind == "string_type":
         return f"expected text, found {_kind(value)}"
@@ -186,25 +189,28 @@ def _message(error: ErrorDetails, path: Path, data: Any) -> str:
         return f"'{shown}' does not match {ctx.get('pattern')}"
     if kind == "union_tag_invalid":
         tag = ctx.get("tag", shown)
-        return (f"unknown section type '{tag}'{_suggest(str(tag), list(SECTION_TYPES))}; "
-                f"valid types: {', '.join(SECTION_TYPES)}")
+        return (f"unknown section type '{tag}'{_suggest(str(tag), list(types))}; "
+                f"valid types: {', '.join(types)}")
     if kind == "union_tag_not_found":
-        return f"a section needs a 'type': one of {', '.join(SECTION_TYPES)}"
+        return f"a section needs a 'type': one of {', '.join(types)}"
     message = error["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
     return message.replace("Input should be", "should be")
 
 
-def problems_from_errors(errors: list[ErrorDetails], doc: Document, file: str) -> list[Problem]:
-    """One :class:`Problem` per validation error, positioned in the YAML source."""
+def problems_from_errors(errors: list[ErrorDetails], doc: Document, file: str,
+                         root: type[BaseModel] = Issue) -> list[Problem]:
+    """One :class:`Problem` per validation error, positioned in the YAML source; ``root`` is
+    the issue model used (a publication's, with its declared section types)."""
     problems: list[Problem] = []
+    types = getattr(root, "section_types", SECTION_TYPES)
     for error in errors:
         path = _data_path(tuple(error["loc"]), doc.data)
         kind = error["type"]
         ctx = error.get("ctx") or {}
         if kind == "extra_forbidden":
-            model = _model_at(path[:-1], doc.data)
+            model = _model_at(path[:-1], doc.data, root)
             choices = _field_names(model) if model else []
             where = doc.key_at(path)
             message = f"unknown field '{path[-1]}'{_suggest(str(path[-1]), choices)}"
@@ -213,7 +219,7 @@ def problems_from_errors(errors: list[ErrorDetails], doc: Document, file: str) -
         elif kind == "union_tag_invalid":
             path = path + ("type",)
             where = doc.value_at(path)
-            message = _message(error, path, doc.data)
+            message = _message(error, path, doc.data, types)
         elif kind == "markdown_link" and isinstance(error.get("input"), str):
             # One problem per refused link, each at its own position in the text.
             field_at = doc.values.get(path)
@@ -234,7 +240,7 @@ def problems_from_errors(errors: list[ErrorDetails], doc: Document, file: str) -
                 path = path + tuple(int(p) if p.isdigit() else p
                                     for p in str(ctx["at"]).split("."))
             where = doc.value_at(path)
-            message = _message(error, path, doc.data)
+            message = _message(error, path, doc.data, types)
             if "url" in ctx and path in doc.values:
                 where = _find_in_source(doc, doc.values[path], str(ctx["url"])) or where
         problems.append(Problem(file, where.line, where.column, format_path(path), message))

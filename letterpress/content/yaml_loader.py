@@ -63,6 +63,46 @@ class Document:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# "  title: value" or "  - title: value" on one source line.
+_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)*)([^\s:#][^:#]*?):[ \t]+(\S.*)$")
+# A plain value followed, on its line, by " #word": YAML reads a comment there.
+_CUT_BY_COMMENT = re.compile(r"^([ \t]+)(#\S.*)$")
+_SPECIAL_START = {"*": "starts an alias", "&": "starts an anchor", "@": "is reserved",
+                  "`": "is reserved", "%": "starts a directive", "!": "starts a tag",
+                  "|": "starts a block", ">": "starts a block"}
+
+
+def _format(path: Path) -> str:
+    from .problems import format_path
+
+    return format_path(path)
+
+
+def _slip(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
+    """The usual slips of people who do not write YAML every day, in their words:
+    (line, column, message) at the value that needs quotes, or None."""
+    mark = exc.problem_mark
+    if mark is None:
+        return None
+    lines = text.split("\n")
+    for index in (mark.line, mark.line - 1):
+        if not 0 <= index < len(lines):
+            continue
+        match = _KEY_VALUE.match(lines[index])
+        if not match:
+            continue
+        key, value = match.group(2).strip(), match.group(3)
+        column = match.start(3) + 1
+        if value[0] in _SPECIAL_START and value[0] not in "|>!" and value[0] not in "'\"":
+            return (index + 1, column, f"a value starting with '{value[0]}' "
+                    f"{_SPECIAL_START[value[0]]} in YAML: put the whole value in quotes, e.g. "
+                    f"{key}: \"{value}\"")
+        if "mapping values" in (exc.problem or "") and index == mark.line:
+            return (index + 1, column, f"the value of '{key}' contains ': ', which YAML reads "
+                    f"as a new field: put the whole value in quotes, e.g. {key}: \"{value}\"")
+    return None
+
+
 def _message(exc: yaml.MarkedYAMLError, text: str) -> str:
     problem = exc.problem or "malformed YAML"
     mark = exc.problem_mark
@@ -153,6 +193,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self.count = 0
         self.open: set[int] = set()  # the nodes being built: an alias to one is a cycle
+        self.lines = doc.text.split("\n")  # for the slips seen on a value's own line
 
     def build(self, node: Node, path: Path) -> Any:
         self.count += 1
@@ -170,8 +211,28 @@ class _Builder:
                 self.open.discard(id(node))
         if isinstance(node, ScalarNode):
             plain = not node.style  # None from PyYAML, "" from libyaml
+            if plain and path and isinstance(path[-1], str):
+                line = self.lines[node.start_mark.line]
+                match = _KEY_VALUE.match(line) if "&" in line else None
+                if match and match.group(3).startswith("&") and match.group(2).strip() == path[-1]:
+                    value = match.group(3)
+                    self.problems.append(Problem(
+                        self.file, node.start_mark.line + 1, match.start(3) + 1, _format(path),
+                        f"a value starting with '&' starts an anchor in YAML, so the text is "
+                        f"lost: put the whole value in quotes, e.g. {path[-1]}: \"{value}\""))
             if plain and (node.tag == "tag:yaml.org,2002:null" or _NULL.match(node.value)):
                 return None
+            if plain and path and isinstance(path[-1], str):
+                end = node.end_mark
+                rest = self.lines[end.line][end.column:] if end.line < len(self.lines) else ""
+                cut = _CUT_BY_COMMENT.match(rest) if "#" in rest else None
+                if cut:
+                    self.problems.append(Problem(
+                        self.file, node.end_mark.line + 1,
+                        node.end_mark.column + len(cut.group(1)) + 1,
+                        _format(path), f"'{cut.group(2)}' starts a comment here, so "
+                        f"'{path[-1]}' stops at '{node.value[-30:]}': put the whole value in "
+                        "quotes to keep the '#'"))
             return node.value
         return None  # pragma: no cover - PyYAML has no other node kinds
 
@@ -215,6 +276,9 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[Problem]]:
     try:
         nodes = list(yaml.compose_all(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
+        slip = _slip(exc, text)
+        if slip is not None:
+            return None, [Problem(file, slip[0], slip[1], "", slip[2])]
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return None, [Problem(file, line, column, "", _message(exc, text))]

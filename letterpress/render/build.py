@@ -25,13 +25,15 @@ class BuildResult:
 
 def write_build(rendered: RenderedIssue, out_dir: Path,
                 extra: dict[str, bytes] | None = None) -> BuildResult:
-    """Write ``out_dir/<slug>/index.html`` (web version), ``index.txt``, ``assets/`` and extras.
+    """Write ``out_dir/<publication>/<number>/index.html`` (web version), ``index.txt``,
+    ``assets/`` and extras.  Keyed by publication: issue 1 of two publications never share a
+    folder.
 
     The HTML is the archive version (no recipient links); lint positions refer to it.  Its
     images point at the ``assets/`` folder written beside it, so the built page opens from
     disk (or any static host) with its pictures, before the web server publishes them.
     """
-    folder = Path(out_dir) / rendered.issue.slug
+    folder = Path(out_dir) / rendered.issue.publication / rendered.issue.slug
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, int] = {}
 

@@ -19,10 +19,18 @@ from markupsafe import Markup
 
 from .. import markup
 from .assets import AssetRegistry, image_size
-from .dates import format_day, format_event, format_long, format_masthead, format_time_range
+from .dates import (
+    format_date_range,
+    format_day,
+    format_event,
+    format_long,
+    format_masthead,
+    format_time_range,
+)
 from .placeholders import PLACEHOLDERS
 
-__all__ = ["ImageView", "Pictures", "credit_line", "make_environment"]
+__all__ = ["ImageView", "Pictures", "credit_line", "make_environment", "make_text_environment",
+           "missing_text_overrides", "search_path"]
 
 CONTENT_WIDTH = 600
 """Width of the mail body in pixels (the MJML ``mj-body`` width)."""
@@ -72,8 +80,52 @@ def credit_line(credit: str, strings: Any) -> str:
     return strings.credit.format(credit=credit)
 
 
+def search_path(templates_dir: Path, publication: str = "") -> list[str]:
+    """Where templates are looked up: the publication's own folder first
+    (``templates/mjml/<slug>/``), then the shared templates."""
+    own = Path(templates_dir) / publication if publication else None
+    folders = [own] if own is not None and own.is_dir() else []
+    return [str(f) for f in folders + [Path(templates_dir)]]
+
+
+def missing_text_overrides(templates_dir: Path, publication: str) -> list[str]:
+    """Templates a publication overrides for the HTML part whose text-part twin it does not:
+    ``header.mjml.j2`` without ``header.txt.j2`` would leave the old masthead in the text."""
+    own = Path(templates_dir) / publication
+    if not publication or not own.is_dir():
+        return []
+    missing = []
+    for name in ("header", "footer", "edito"):
+        if (own / f"{name}.mjml.j2").is_file() and not (own / f"{name}.txt.j2").is_file():
+            missing.append(f"{name}.mjml.j2")
+    shared = Path(templates_dir) / "sections"
+    for path in sorted((own / "sections").glob("*.mjml.j2")):
+        text = path.with_name(path.name.replace(".mjml.j2", ".txt.j2"))
+        if (shared / path.name).is_file() and not text.is_file():
+            missing.append(f"sections/{path.name}")  # a built-in section restyled
+    return missing
+
+
 @lru_cache(maxsize=16)
-def make_environment(templates_dir: Path, language: str) -> Environment:
+def make_text_environment(templates_dir: Path, language: str,
+                          publication: str = "") -> Environment:
+    """The environment of the text part's templates (``*.txt.j2``): same lookup, no HTML
+    escaping, Markdown written as wrapped plain text."""
+    env = Environment(loader=FileSystemLoader(search_path(templates_dir, publication)),
+                      autoescape=False, undefined=StrictUndefined, trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=False, auto_reload=True)
+    env.filters.update(
+        md=lambda value: markup.to_text(value or "", width=72),
+        long_date=lambda d: format_long(d, language),
+        date_range=lambda start, end=None: format_date_range(start, end, language),
+        day=lambda d, with_year=False: format_day(d, language, with_year=with_year),
+        time_range=lambda start, end=None: format_time_range(start, end, language),
+    )
+    return env
+
+
+@lru_cache(maxsize=16)
+def make_environment(templates_dir: Path, language: str, publication: str = "") -> Environment:
     """A Jinja2 environment over ``templates_dir`` with the letterpress filters and globals.
 
     Kept per (folder, language): compiling the templates costs ten times more than rendering
@@ -82,7 +134,7 @@ def make_environment(templates_dir: Path, language: str) -> Environment:
     issue (its assets, its strings) travels in the render context, never in the environment.
     """
     env = Environment(
-        loader=FileSystemLoader(str(templates_dir)),
+        loader=FileSystemLoader(search_path(templates_dir, publication)),
         autoescape=True,  # MJML is XML: escape everything, insert markup only from markup.py
         undefined=StrictUndefined,  # a typo in a template is an error, not an empty string
         trim_blocks=True,
@@ -96,6 +148,7 @@ def make_environment(templates_dir: Path, language: str) -> Environment:
         md_inline=markup.inline_html,
         long_date=lambda d: format_long(d, language),
         masthead_date=lambda d: format_masthead(d, language),
+        date_range=lambda start, end=None: format_date_range(start, end, language),
         day=lambda d, with_year=False: format_day(d, language, with_year=with_year),
         time_range=lambda start, end=None: format_time_range(start, end, language),
         when=lambda d, start=None, end=None, reference=None: format_event(

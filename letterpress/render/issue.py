@@ -5,23 +5,32 @@ from __future__ import annotations
 import re
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
 
+from ..css import css_theme
 from ..errors import RenderError
 from ..settings import Footer, Publication, Settings
 from ..stats.rewrite import prepare_html
 from .assets import AssetRegistry
 from .dates import format_masthead
-from .environment import ImageView, Pictures, make_environment
+from .environment import (
+    ImageView,
+    Pictures,
+    make_environment,
+    make_text_environment,
+    missing_text_overrides,
+)
 from .inline import inline_css
 from .mjml import compile_mjml
 from .placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .rendered import RenderedIssue, content_hash
 from .strings import strings_for
 from .text import TextContext, write_text
+from .typography import typeset, typeset_issue
 
 __all__ = ["BASE_TEMPLATE", "CSS_TEMPLATE", "render_issue", "render_mjml", "render_sources",
            "single_line"]
@@ -40,19 +49,29 @@ _XML_INVALID = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
 def render_issue(issue: Any, settings: Settings) -> RenderedIssue:
     """Render ``issue`` once: HTML and text with per-recipient placeholders. No I/O but reads."""
     publication = settings.publication(issue.publication)
+    missing = missing_text_overrides(settings.templates_dir, publication.slug)
+    if missing:
+        name = missing[0]
+        raise RenderError(
+            f"{publication.slug}/{name} changes the HTML part, but the text part would keep the "
+            f"shared wording: add {publication.slug}/{name.replace('.mjml.j2', '.txt.j2')} "
+            "beside it", template=f"{publication.slug}/{name}")
     registry = AssetRegistry(settings.base_url)
-    context = _context(issue, settings, publication, registry)
+    content = typeset_issue(issue, publication.language)  # what readers see, typeset
+    context = _context(content, settings, publication, registry)
     source, css = _sources(context, settings, publication)
     html = inline_css(compile_mjml(source, template=BASE_TEMPLATE), css)
     html, links = prepare_html(html, publication=publication.slug, number=issue.number,
                                base_url=settings.base_url, click_stats=publication.click_stats,
                                open_stats=publication.open_stats)  # aggregate statistics
-    text = xml_safe(write_text(issue, TextContext(
+    text = xml_safe(write_text(content, TextContext(
         language=publication.language, t=context["t"], masthead=context["masthead"],
-        publication_name=publication.name, web_url=context["web_url"],
+        publication_name=context["publication_name"], kicker=context["kicker"],
+        show_subscribe=context["show_subscribe"], web_url=context["web_url"],
         subscribe_url=context["subscribe_url"], unsubscribe_url=_TEXT_UNSUBSCRIBE,
         preferences_url=_TEXT_PREFERENCES, footer=context["footer"],
-        copyright=context["copyright"])))
+        copyright=context["copyright"],
+        templates=_text_templates(context, settings, publication))))
     # Placeholder-like text typed in content is made inert; only the footer's are real.
     text = (text.replace("%%LP_", "%%\u200bLP_").replace(_TEXT_UNSUBSCRIBE, UNSUBSCRIBE_URL)
             .replace(_TEXT_PREFERENCES, PREFERENCES_URL))
@@ -68,7 +87,8 @@ def render_sources(issue: Any, settings: Settings) -> tuple[str, str]:
     """The MJML source of ``issue`` and the CSS to inline, before compilation (debugging and
     the benchmark)."""
     publication = settings.publication(issue.publication)
-    context = _context(issue, settings, publication, AssetRegistry(settings.base_url))
+    context = _context(typeset_issue(issue, publication.language), settings, publication,
+                       AssetRegistry(settings.base_url))
     return _sources(context, settings, publication)
 
 
@@ -79,9 +99,29 @@ def render_mjml(issue: Any, settings: Settings) -> str:
 
 def _sources(context: dict[str, Any], settings: Settings,
              publication: Publication) -> tuple[str, str]:
-    env = make_environment(settings.templates_dir, publication.language)
+    env = make_environment(settings.templates_dir, publication.language, publication.slug)
     return (xml_safe(_render_template(env, BASE_TEMPLATE, context)),
             _render_template(env, CSS_TEMPLATE, context))
+
+
+def _text_templates(context: dict[str, Any], settings: Settings,
+                    publication: Publication) -> Any:
+    """``render(name, **extra) -> str | None``: a text template of the publication (or shared),
+    None when there is none, so the text part follows the same overrides as the HTML."""
+    env = make_text_environment(settings.templates_dir, publication.language, publication.slug)
+
+    def render(name: str, **extra: Any) -> str | None:
+        try:
+            template = env.get_template(name)
+        except TemplateNotFound:
+            return None
+        try:
+            return template.render({**context, **extra}).strip("\n")
+        except (TemplateError, TypeError, AttributeError, KeyError, ValueError) as exc:
+            where, line = _template_position(sys.exc_info()[2], name)
+            raise RenderError(str(exc), template=where, line=line) from None
+
+    return render
 
 
 def xml_safe(value: str) -> str:
@@ -95,9 +135,15 @@ def single_line(value: str) -> str:
 
 
 def _footer(issue: Any, publication: Publication) -> Footer:
-    if issue.footer is None:
-        return publication.footer
-    return issue.footer.apply(publication.footer, publication.language)
+    footer = (publication.footer if issue.footer is None
+              else issue.footer.apply(publication.footer, publication.language))
+    language = publication.language
+    return replace(
+        footer, **{name: typeset(getattr(footer, name), language)
+                   for name in ("organisation", "contact_label", "legal_mention", "copyright",
+                                "share_text")},
+        colophon=tuple((typeset(label, language), typeset(value, language))
+                       for label, value in footer.colophon))
 
 
 def _logo(publication: Publication, settings: Settings, registry: AssetRegistry) -> ImageView | None:
@@ -119,17 +165,23 @@ def _context(issue: Any, settings: Settings, publication: Publication,
     base = settings.base_url
     t = strings_for(publication.language)
     footer = _footer(issue, publication)
-    masthead = f"{format_masthead(issue.date, publication.language)} - " + t.masthead.format(
-        number=issue.number)
+    masthead = getattr(issue, "masthead", "") or (
+        f"{format_masthead(issue.date, publication.language)} - "
+        + t.masthead.format(number=issue.number))
+    hidden = set(issue.footer.hide) if issue.footer is not None else set()
     return {
         "issue": issue,
         "publication": publication,
-        "theme": publication.theme,
+        "theme": css_theme(publication.theme),  # values checked and CSS-safe (letterpress.css)
         "footer": footer,
         "copyright": footer.copyright.replace("{year}", str(issue.date.year)),
         "t": t,
         "lang": publication.language,
         "masthead": masthead,
+        "publication_name": getattr(issue, "name", "") or publication.name,
+        "kicker": getattr(issue, "kicker", ""),
+        "show_subscribe": "subscribe" not in hidden,
+        "show_reader_links": True,
         "base_url": base,
         "web_url": f"{base}/{publication.slug}/{issue.number}",
         "subscribe_url": f"{base}/{publication.slug}/subscribe",

@@ -29,12 +29,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "question": "Q.",
         "answer": "R.",
         "date_range": "du {start} au {end}",
+        "colon": "\u00a0: ",  # "Directeur de publication : …", unbreakable before the colon
         "logo_fallback": "{name}",
         "why": "Vous recevez cette lettre parce que vous y êtes inscrit(e).",
-        "text_web_version": "Version en ligne : {url}",
-        "text_unsubscribe": "Se désinscrire : {url}",
-        "text_preferences": "Gérer mes préférences : {url}",
-        "text_subscribe": "S'inscrire à cette lettre : {url}",
+        "text_web_version": "Version en ligne\u00a0: {url}",
+        "text_unsubscribe": "Se désinscrire\u00a0: {url}",
+        "text_preferences": "Gérer mes préférences\u00a0: {url}",
+        "text_subscribe": "S'inscrire à cette lettre\u00a0: {url}",
     },
     "en": {
         "masthead": "NEWSLETTER #{number}",
@@ -54,6 +55,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "question": "Q.",
         "answer": "A.",
         "date_range": "from {start} to {end}",
+        "colon": ": ",  # "Publisher: …"
         "logo_fallback": "{name}",
         "why": "You receive this newsletter because you subscribed to it.",
         "text_web_version": "Web version: {url}",

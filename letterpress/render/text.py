@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import markup
-from .dates import format_event, format_long
+from .dates import format_date_range, format_event
 
 __all__ = ["WIDTH", "TextContext", "write_text"]
 
@@ -35,6 +35,11 @@ class TextContext:
     preferences_url: str
     footer: Any  # settings.Footer with the issue's overrides
     copyright: str
+    kicker: str = ""  # the issue's own kicker line ("Communiqué de presse")
+    show_subscribe: bool = True
+    # render(name, **extra) -> str | None: the publication's text templates (header.txt.j2,
+    # sections/<type>.txt.j2), which replace the built-in writing when they exist.
+    templates: Callable[..., str | None] | None = None
 
 
 class _Doc:
@@ -78,7 +83,11 @@ def _wrap(text: str, indent: str = "") -> str:
 def write_text(issue: Any, ctx: TextContext) -> str:
     """The whole text part of ``issue``; placeholders stand for the recipient's URLs."""
     doc = _Doc(ctx)
-    doc.add(ctx.publication_name.upper() + "\n" + ctx.masthead)
+    own = ctx.templates or (lambda name, **extra: None)
+    header = own("header.txt.j2")
+    doc.add(header if header is not None else ctx.publication_name.upper() + "\n" + ctx.masthead)
+    if ctx.kicker:
+        doc.add(ctx.kicker.upper())
     doc.add(ctx.t.text_web_version.format(url=ctx.web_url))
     if issue.preheader:
         doc.para(issue.preheader)
@@ -91,7 +100,11 @@ def write_text(issue: Any, ctx: TextContext) -> str:
         doc.add(edito.name + ("\n" + edito.role if edito.role else ""))
     for section in issue.sections:
         doc.section_heading(section.title)
-        _WRITERS[section.type](doc, section, issue)
+        written = own(f"sections/{section.type}.txt.j2", section=section)
+        if written is not None:
+            doc.add(written)
+        else:
+            _WRITERS.get(section.type, _declared)(doc, section, issue)
     if doc.notes:
         width = len(str(len(doc.notes)))
         lines = [f"[{i}]".rjust(width + 2) + f" {url}" for i, url in enumerate(doc.notes, 1)]
@@ -109,8 +122,9 @@ def _footer(doc: _Doc) -> None:
     if footer.contact_email:
         lines.append(f"{footer.contact_label} {footer.contact_email}".strip())
     doc.add("\n".join(_wrap(line) for line in lines))
-    doc.add("\n".join(_wrap(f"{label} : {value}") for label, value in footer.colophon))
-    doc.add(ctx.t.text_subscribe.format(url=ctx.subscribe_url))
+    doc.add("\n".join(_wrap(f"{label}{ctx.t.colon}{value}") for label, value in footer.colophon))
+    if ctx.show_subscribe:
+        doc.add(ctx.t.text_subscribe.format(url=ctx.subscribe_url))
     if footer.legal_mention:
         doc.add(markup.to_text(footer.legal_mention, width=WIDTH))
     if ctx.copyright:
@@ -137,10 +151,16 @@ def _actu(doc: _Doc, section: Any, issue: Any) -> None:
 
 
 def _chiffre(doc: _Doc, section: Any, issue: Any) -> None:
-    doc.add(f"{section.figure} {section.unit}".strip())
-    doc.md(section.caption)
+    if section.figures:
+        doc.md(section.caption)
+        for one in section.figures:
+            doc.add(f"{one.figure} {one.unit}".strip())
+            doc.md(one.caption)
+    else:
+        doc.add(f"{section.figure} {section.unit}".strip())
+        doc.md(section.caption)
     if section.source:
-        doc.para(f"({section.source})" if not section.link else f"({section.source} : {section.link})")
+        doc.para(f"({section.source})" if not section.link else f"({section.source}{doc.ctx.t.colon}{section.link})")
 
 
 def _image(doc: _Doc, section: Any, issue: Any) -> None:
@@ -211,7 +231,7 @@ def _voir_aussi(doc: _Doc, section: Any, issue: Any) -> None:
         # Unwrapped first, so the label can lead the first line; then each line is wrapped.
         text = markup.to_text(item.text, width=10**6, notes=doc.notes)
         if item.label:
-            text = f"{item.label} : {text}"
+            text = f"{item.label}{doc.ctx.t.colon}{text}"
         doc.add("\n".join(_wrap(line) if line.strip() else "" for line in text.split("\n")))
 
 
@@ -228,30 +248,37 @@ def _interview(doc: _Doc, section: Any, issue: Any) -> None:
 
 
 def _tribune(doc: _Doc, section: Any, issue: Any) -> None:
-    doc.title(section.headline)
+    signature = section.author + ("\n" + section.role if section.role else "")
+    if section.image:  # introduced by name and role, as beside the portrait
+        doc.add(signature)
+    if section.headline:
+        doc.title(section.headline)
     doc.md(section.text)
-    doc.add(section.author + ("\n" + section.role if section.role else ""))
+    if not section.image:
+        doc.add(signature)
 
 
 def _agenda(doc: _Doc, section: Any, issue: Any) -> None:
     doc.md(section.intro)
-    lang, t = doc.ctx.language, doc.ctx.t
+    lang = doc.ctx.language
     for group in section.groups:
         doc.title(group.title)
         entries = []
         for entry in group.items:
             lines = [_wrap(entry.title)]
             if entry.date:
-                when = (t.date_range.format(start=format_long(entry.date, lang),
-                                            end=format_long(entry.end_date, lang))
-                        if entry.end_date else format_long(entry.date, lang))
+                when = format_date_range(entry.date, entry.end_date, lang)
                 lines.append(when + (f" · {entry.place}" if entry.place else ""))
             elif entry.place:
                 lines.append(entry.place)
+            if entry.organiser:
+                lines.append(doc.ctx.t.organised_by.format(organiser=entry.organiser))
             if entry.text:
                 lines.append(markup.to_text(entry.text, width=WIDTH - 2, notes=doc.notes))
             if entry.url:
                 lines.append(entry.url)
+            for link in entry.links:
+                lines.append(f"{link.label}{doc.ctx.t.colon}{link.url}")
             body = "\n".join(lines)
             entries.append("- " + body.replace("\n", "\n  "))
         doc.add("\n".join(entries))
@@ -261,6 +288,37 @@ def _texte(doc: _Doc, section: Any, issue: Any) -> None:
     doc.md(section.text)
     for link in section.links:
         doc.link(link.label, link.url)
+
+
+def _declared(doc: _Doc, section: Any, issue: Any) -> None:
+    """A section type declared in letterpress.toml: its fields in declaration order."""
+    _fields_of(doc, section, skip={"type", "title", "anchor"})
+
+
+def _fields_of(doc: _Doc, value: Any, skip: set[str] = frozenset()) -> None:
+    import datetime as dt
+
+    from pydantic import BaseModel
+
+    for name in type(value).model_fields:
+        if name in skip:
+            continue
+        field = getattr(value, name)
+        if isinstance(field, str) and field:
+            doc.md(field)
+        elif isinstance(field, dt.date):
+            doc.para(format_date_range(field, None, doc.ctx.language))
+        elif isinstance(field, BaseModel):
+            if hasattr(field, "label") and hasattr(field, "url"):
+                doc.link(field.label, field.url)
+            elif not hasattr(field, "src"):  # images are not part of the text
+                _fields_of(doc, field)
+        elif isinstance(field, list):
+            for item in field:
+                if isinstance(item, BaseModel):
+                    _fields_of(doc, item)
+                elif item:
+                    doc.md(str(item))
 
 
 _WRITERS: dict[str, Callable[[_Doc, Any, Any], None]] = {
