@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..errors import AudienceError, InvalidEmail
-from .emails import email_key, key_hash, normalise_email
+from .emails import email_key, key_hash, sendable_email
 from .models import Subscriber, Subscription, SubscriptionEvent
 from .service import STOPPED_STATUSES, Consent, _merge_profile, get_list
 from .suppression import suppressions_for
+from .text import clean_text
 
 __all__ = [
     "CsvLayout",
@@ -349,12 +350,14 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
                                              "not subscribed", tuple(row)))
             return None
     try:
-        address = normalise_email(value)
+        address = sendable_email(value)
     except InvalidEmail as exc:
         report.rejected.append(Rejection(line, value, exc.reason, tuple(row)))
         return None
-    name = " ".join(p for p in (_cell(row, i) for i in layout.name_columns) if p) or None
-    attributes = {key: v for i, key in layout.attribute_columns if (v := _cell(row, i))}
+    name = clean_text(" ".join(p for p in (_cell(row, i) for i in layout.name_columns)
+                               if p)) or None
+    attributes = {key: clean_text(v) for i, key in layout.attribute_columns
+                  if (v := _cell(row, i))}
     return _Candidate(line, address, email_key(address), name, attributes)
 
 

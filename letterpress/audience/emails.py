@@ -8,6 +8,12 @@ Decisions (see docs/audience.md):
   (a few servers still treat it as significant) and plus-addressing is kept as typed.
 * Uniqueness is on :func:`email_key`, the case-folded normal form, so ``Jean@x.fr`` and
   ``jean@X.FR`` are one subscriber.
+* :func:`sendable_email` is the gate every address passes to be subscribed (import, add,
+  form, API): on top of :func:`normalise_email` it refuses a non-ASCII local part
+  (``josé@example.org``), which only a relay offering SMTPUTF8 (RFC 6531) could take and
+  letterpress does not send with.  Such an address is never stored, so it never stays
+  "active" while every send fails it.  Internationalised *domains* are fine: the envelope
+  carries their ASCII form.
 * :func:`envelope_address` gives the ASCII (IDNA) form of the domain for the SMTP envelope.
 * :func:`email_hash` is the plain SHA-256 of the key.  It is not peppered: a pepper would
   have to survive every secret-key rotation and restore from backup, or erased people would
@@ -24,7 +30,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from ..errors import InvalidEmail
 
-__all__ = ["email_hash", "email_key", "envelope_address", "key_hash", "normalise_email"]
+__all__ = ["email_hash", "email_key", "envelope_address", "key_hash", "normalise_email",
+           "sendable_email"]
 
 MAX_LENGTH = 254
 
@@ -47,6 +54,17 @@ def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
     normalised = result.normalized
     if len(normalised) > MAX_LENGTH:
         raise InvalidEmail(value, f"longer than {MAX_LENGTH} characters")
+    return normalised
+
+
+def sendable_email(value: str) -> str:
+    """The normal form of an address letterpress can send to; raises :class:`InvalidEmail`
+    for an invalid one and for a non-ASCII local part (needs SMTPUTF8, RFC 6531)."""
+    normalised = normalise_email(value)
+    local = normalised.rpartition("@")[0]
+    if not local.isascii():
+        raise InvalidEmail(value, "accented or non-Latin characters before the @ "
+                           "(SMTPUTF8 address): the mail relay cannot deliver it")
     return normalised
 
 
