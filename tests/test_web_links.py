@@ -17,7 +17,7 @@ from letterpress.render import render_issue
 from letterpress.transports import MemoryTransport
 
 from .fixtures_web import *  # noqa: F403 - the web fixtures
-from .fixtures_web import status_of
+from .fixtures_web import csrf_from, status_of
 
 LINK = re.compile(r"https?://[^\s<>\"]+/(u|p)/([A-Za-z0-9_.-]+)")
 
@@ -156,3 +156,17 @@ def test_every_subscriber_gets_a_distinct_random_key(app, project, make_reader):
     with project.session() as session:
         assert session.scalar(select(Subscription.id).where(
             Subscription.subscriber_id == readers[0].subscriber_id)) is not None
+
+
+def test_the_form_refuses_an_address_it_could_never_mail(client, project, mailbox):
+    """``josé@example.org``: a clear error on the form, no "mail sent", nothing stored."""
+    page = client.get("/pvd/subscribe").get_data(as_text=True)
+    response = client.post("/pvd/subscribe", data={
+        "csrf_token": csrf_from(page), "email": "josé@example.org", "name": "",
+        "consent": "yes"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "adresse électronique valide" in body
+    assert mailbox.messages == []
+    with project.session() as session:
+        assert session.scalar(select(Subscriber.id)) is None
