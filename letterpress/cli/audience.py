@@ -20,6 +20,7 @@ from ..audience import (
     subscribe,
     unsubscribe,
 )
+from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
 from ..audience.csv_import import ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
@@ -132,7 +133,12 @@ def _progress_printer():
 @pass_project
 def import_command(project, file, list_name, publication, consent_source, consent_text, dry_run,
                    rejects, batch_size, quiet):
-    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ',')."""
+    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ','), or an
+    audience archive written by `subscribers export --archive` (into an empty project)."""
+    with open(file, encoding="utf-8", errors="replace") as fh:
+        if is_archive(fh.readline()):
+            _import_archive(project, file, dry_run)
+            return
     list_name = _list_name(project, publication, list_name)
     consent = Consent(consent_source, text=consent_text or f"imported from {click.format_filename(file)}")
     with project.session() as session:
@@ -165,12 +171,23 @@ def import_command(project, file, list_name, publication, consent_source, consen
               help="Write to this file (default: standard output).")
 @click.option("--excel", is_flag=True,
               help="';' delimiter and a UTF-8 BOM, as French Excel expects.")
+@click.option("--proof/--no-proof", default=None,
+              help="Add the consent proof and unsubscribe columns (wording, form, IP, "
+                   "confirmation and unsubscribe dates, channel). Default: on unless only "
+                   "active subscribers are exported.")
+@click.option("--archive", is_flag=True,
+              help="The whole audience (every list, history, hashed suppressions) as a "
+                   "JSON Lines archive instead of one list as CSV.")
 @pass_project
-def export_command(project, list_name, publication, status, attrs, output, excel):
+def export_command(project, list_name, publication, status, attrs, output, excel, proof,
+                   archive):
     """Export subscribers as CSV (re-importable with `subscribers import`)."""
+    if archive:
+        _export_archive(project, output)
+        return
     list_name = _list_name(project, publication, list_name)
     kwargs = {"list_name": list_name, "status": None if status == "all" else status,
-              "attributes": _attrs(attrs), "delimiter": ";" if excel else ","}
+              "attributes": _attrs(attrs), "delimiter": ";" if excel else ",", "proof": proof}
     with project.read_session() as session:
         ensure_lists(session, project.settings)
         if output:
@@ -180,6 +197,30 @@ def export_command(project, list_name, publication, status, attrs, output, excel
             click.echo(f"{n} subscribers written to {output}", err=True)
         else:
             export_csv(session, sys.stdout, **kwargs)
+
+
+def _export_archive(project, output) -> None:
+    with project.read_session() as session:
+        ensure_lists(session, project.settings)
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                report = export_archive(session, fh)
+            click.echo(f"Archive written to {output}: {report.summary()}", err=True)
+        else:
+            export_archive(session, sys.stdout)
+
+
+def _import_archive(project, file, dry_run) -> None:
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        session.flush()
+        try:
+            with open(file, encoding="utf-8") as fh:
+                report = import_archive(session, fh, dry_run=dry_run)
+        except ArchiveError as exc:
+            raise click.ClickException(f"{file}: {exc}") from None
+    prefix = "Dry run, nothing written. " if dry_run else ""
+    click.echo(f"{prefix}Archive {file} imported: {report.summary()}")
 
 
 @subscribers.command("list", short_help="List subscriptions, filtered.")
