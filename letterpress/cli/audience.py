@@ -26,6 +26,7 @@ from ..audience.csv_import import ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
 from ..audience.service import get_list
+from ..backup import record_erasure
 from ..errors import SubscriberNotFound
 from .common import pass_project, publication_option
 
@@ -348,6 +349,8 @@ def forget_command(project, email, yes):
                       abort=True, err=True)
     with project.session() as session:
         report = forget(session, email, clock=project.clock, erasers=_erasers())
+        # Outside the database too, so restoring an older backup erases them again.
+        record_erasure(project.settings.project_dir, report.email_hash, project.clock.now())
     if report.found:
         elsewhere = f", {report.elsewhere} delivery record(s)" if report.elsewhere else ""
         click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s)"
