@@ -76,7 +76,10 @@ IGNORED_HEADERS = {"list", "liste", "subscribed_at", "created_at", "updated_at"}
 STATUS_VALUES = {"": "active", "active": "active", "actif": "active", "subscribed": "active",
                  "pending": "pending", "en_attente": "pending",
                  "unsubscribed": "unsubscribed", "desinscrit": "unsubscribed",
-                 "bounced": "bounced", "complained": "complained"}
+                 "bounced": "bounced", "complained": "complained",
+                 # A tool's blocklist: unsubscribed here, suppressed on every list.
+                 "blocklisted": "unsubscribed", "blacklisted": "unsubscribed"}
+EVERYWHERE = {"blocklisted", "blacklisted"}
 DELIMITERS = (";", ",", "\t")
 SAMPLE_LINES = 50
 
@@ -175,6 +178,7 @@ class _Candidate:
     status: str = "active"
     proof: dict[str, Any] = field(default_factory=dict)
     suppress_only: bool = False  # a stop without proof columns: keep the objection only
+    everywhere: bool = False  # blocklisted in the file: suppressed on every list
 
 
 # --------------------------------------------------------------------------- reading
@@ -371,6 +375,7 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
                report: ImportReport) -> _Candidate | None:
     value = _cell(row, layout.email_column)
     status = "active"
+    everywhere = False
     if layout.status_column is not None:
         cell = _header_key(_cell(row, layout.status_column))
         if cell not in STATUS_VALUES:
@@ -378,6 +383,7 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
                                              f"{', '.join(STATUSES)})", tuple(row)))
             return None
         status = STATUS_VALUES[cell]
+        everywhere = cell in EVERYWHERE
     try:
         address = sendable_email(value)
         proof = _proof(row, layout)
@@ -396,7 +402,7 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
         report.rejected.append(Rejection(line, value, f"status {status!r} in the file: not "
                                          "subscribed (address suppressed)", tuple(row)))
     return _Candidate(line, address, email_key(address), name, attributes, status=status,
-                      proof=proof, suppress_only=suppress_only)
+                      proof=proof, suppress_only=suppress_only, everywhere=everywhere)
 
 
 def _proof(row: list[str], layout: CsvLayout) -> dict[str, Any]:
@@ -564,7 +570,7 @@ def _subscription_row(c: _Candidate, subscriber_id: int, list_id: int, consent: 
 
 def _suppress_stopped(session: Session, c: _Candidate, list_name: str, now) -> None:
     """The suppression entry a stopped subscription carries (as if it had stopped here)."""
-    scope = list_name if c.status == "unsubscribed" else ALL_LISTS
+    scope = list_name if c.status == "unsubscribed" and not c.everywhere else ALL_LISTS
     suppress(session, key_hash(c.key), scope=scope, reason=c.status,
              at=c.proof.get("unsubscribed_at") or now)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 
 import click
 
@@ -22,9 +23,10 @@ from ..audience import (
 )
 from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
-from ..audience.csv_import import ImportProgress, import_csv, write_rejects
+from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
+from ..audience.presets import PRESETS, convert
 from ..audience.service import get_list
 from ..backup import record_erasure
 from ..errors import SubscriberNotFound
@@ -131,15 +133,27 @@ def _progress_printer():
 @click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
               help="Rows per transaction.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no per-row report.")
+@click.option("--from", "preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="The file is another tool's contact export: map its columns and statuses "
+                   "(unsubscribed, bounced, blocklisted become suppressions, never active).")
 @pass_project
 def import_command(project, file, list_name, publication, consent_source, consent_text, dry_run,
-                   rejects, batch_size, quiet):
+                   rejects, batch_size, quiet, preset):
     """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ','), or an
     audience archive written by `subscribers export --archive` (into an empty project)."""
     with open(file, encoding="utf-8", errors="replace") as fh:
         if is_archive(fh.readline()):
             _import_archive(project, file, dry_run)
             return
+    source = file
+    if preset:
+        try:
+            scratch = tempfile.TemporaryDirectory(prefix="letterpress-import-")
+            click.get_current_context().call_on_close(scratch.cleanup)
+            file = str(convert(preset, file, scratch.name))
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Read {source} as a {preset} export", err=True)
     list_name = _list_name(project, publication, list_name)
     consent = Consent(consent_source, text=consent_text or f"imported from {click.format_filename(file)}")
     with project.session() as session:
