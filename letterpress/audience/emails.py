@@ -24,9 +24,10 @@ Decisions (see docs/audience.md):
 from __future__ import annotations
 
 import hashlib
+import re
 
 import idna
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from ..errors import InvalidEmail
 
@@ -34,6 +35,32 @@ __all__ = ["email_hash", "email_key", "envelope_address", "key_hash", "normalise
            "sendable_email"]
 
 MAX_LENGTH = 254
+MAX_LOCAL_LENGTH = 64
+
+# The plain case — an ASCII dot-atom local part and an ASCII domain of letter-digit-hyphen
+# labels with an alphabetic top-level domain — is what almost every list holds.  For it
+# email-validator's verdict and normal form are known (valid; domain lower-cased, local part
+# kept), so it is decided here in one regex match; everything else (quoted or non-ASCII parts,
+# IDNA ``xn--`` labels, special-use names, anything unusual) goes through email-validator.
+# tests/test_audience.py checks the two agree on generated addresses.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
+_SPECIAL = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+assert all("." not in name for name in _SPECIAL)
+
+
+def _plain_form(candidate: str) -> str | None:
+    """The normal form of a plain ASCII address, or None when it needs the full check."""
+    match = _PLAIN.fullmatch(candidate)
+    if match is None or len(candidate) > MAX_LENGTH:
+        return None
+    local, domain = match.group(1), match.group(2).lower()
+    if len(local) > MAX_LOCAL_LENGTH or "--" in domain:  # "xn--" labels: IDNA rules apply
+        return None
+    if domain.rpartition(".")[2] in _SPECIAL:  # special-use names are single labels
+        return None
+    return f"{local}@{domain}"
 
 
 def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
@@ -47,6 +74,9 @@ def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
         raise InvalidEmail(value, "contains a line break or NUL character")
     if "\ufffd" in candidate:  # what a wrongly decoded byte becomes: never a real address
         raise InvalidEmail(value, "contains an undecodable character (wrong file encoding?)")
+    plain = _plain_form(candidate)
+    if plain is not None:
+        return plain
     try:
         result = validate_email(candidate, check_deliverability=check_deliverability)
     except EmailNotValidError as exc:
