@@ -27,6 +27,7 @@ from typing import BinaryIO, Literal
 from sqlalchemy import select
 
 from .audience import unsubscribe
+from .audience.links import check_link
 from .audience.models import Subscriber, Subscription
 from .audience.tokens import TokenSigner
 from .errors import AudienceError, TokenError
@@ -80,8 +81,8 @@ def process_message(session, signer: TokenSigner, message: EmailMessage, *,
     sender = parseaddr(str(message.get("From", "")))[1].casefold()
     for token in tokens:
         try:
-            data = signer.loads("unsubscribe", token)
-        except TokenError:
+            data = check_link(session, signer, "unsubscribe", token)
+        except TokenError:  # forged, or issued to someone no longer here
             continue
         row = session.execute(
             select(Subscription.id, Subscriber.email)

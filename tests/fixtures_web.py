@@ -23,6 +23,7 @@ class Reader:
     subscription_id: int
     subscriber_id: int
     list_id: int
+    link_key: str = ""
 
 
 @pytest.fixture
@@ -67,7 +68,8 @@ def make_reader(project):
         with project.session() as session:
             sub = subscribe(session, email, list_name=list_name, clock=project.clock,
                             consent=Consent("admin", text="test"), status=status, name=name)
-            return Reader(email, sub.id, sub.subscriber_id, sub.list_id)
+            return Reader(email, sub.id, sub.subscriber_id, sub.list_id,
+                          sub.subscriber.link_key)
 
     return make
 

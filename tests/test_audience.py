@@ -421,3 +421,44 @@ def test_public_names_exist():
         module = importlib.import_module(name)
         for public in module.__all__:
             assert hasattr(module, public), f"{name}.{public}"
+
+
+# The fast path for plain ASCII addresses must agree with email-validator, whatever the input.
+_ascii_local = "abcXYZ019.!#$%&'*+/=?^_`{|}~-\""
+_ascii_domain = "abcXYZ019.-_"
+
+
+def _both(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    from letterpress.audience.emails import _plain_form
+
+    fast = _plain_form(address)
+    try:
+        slow = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        slow = None
+    return fast, slow
+
+
+def test_plain_address_fast_path_agrees_with_email_validator():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    tlds = st.sampled_from(["org", "fr", "Test", "local", "COM", "x", "c0m", "museum",
+                            "onion", "arpa", "bzh"])
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.text(_ascii_local, min_size=1, max_size=70),
+           st.lists(st.text(_ascii_domain, min_size=1, max_size=70), min_size=1, max_size=3),
+           tlds)
+    def check(local, labels, tld):
+        fast, slow = _both(f"{local}@{'.'.join(labels)}.{tld}")
+        if fast is not None:  # the fast path decides only when it is sure
+            assert fast == slow
+
+    check()
+    for address in ("Jean.Dupont@Example.ORG", "a@mairie-12.example.org", "x@y.test",
+                    "a..b@x.org", "a@-x.org", "a@x_y.org", "a@xn--bcher-kva.de"):
+        fast, slow = _both(address)
+        assert fast is None or fast == slow

@@ -160,3 +160,36 @@ def test_every_subscribers_command_has_help(lp):
                  "export-person", "lists"):
         assert f"  {name}" in out
         assert lp("subscribers", name, "--help").output.strip()
+
+
+def test_names_and_attributes_with_line_breaks_stay_on_one_line(lp, tmp_path):
+    lp("subscribers", "add", "multi@example.org", "--name", "Dominique\r\nMartin\x0b",
+       "--attr", "commune=Saint-\nMalo\t")
+    path = tmp_path / "contacts.csv"
+    path.write_text('email,nom,commune\r\nautre@example.org,"Claire\nDupont","Le\rMans"\r\n',
+                    encoding="utf-8")
+    lp("subscribers", "import", str(path), "-q")
+    listed = lp("subscribers", "list").output
+    lines = [line for line in listed.splitlines() if "@example.org" in line]
+    assert len(lines) == 2, listed
+    assert any("Dominique Martin" in line for line in lines)
+    assert any("Claire Dupont" in line for line in lines)
+    shown = lp("subscribers", "show", "multi@example.org").output
+    assert "commune: Saint- Malo" in shown
+    assert "Le Mans" in lp("subscribers", "show", "autre@example.org").output
+
+
+def test_an_address_letterpress_cannot_send_to_is_refused_everywhere(lp, tmp_path):
+    """``josé@example.org`` needs SMTPUTF8: refused at the door, never stored as active."""
+    result = lp("subscribers", "add", "josé@example.org", ok=False)
+    assert result.exit_code == 1
+    assert "SMTPUTF8" in result.stderr and "Traceback" not in result.output
+    path = tmp_path / "contacts.csv"
+    path.write_text("email\njosé@example.org\njose@example.org\nzoe@bücher.de\n",
+                    encoding="utf-8")
+    result = lp("subscribers", "import", str(path))
+    assert "added 2" in result.output and "rejected 1" in result.output
+    assert "line 2: rejected 'josé@example.org'" in result.stderr
+    assert "SMTPUTF8" in result.stderr
+    listed = lp("subscribers", "list").output
+    assert "josé" not in listed and "jose@example.org" in listed

@@ -27,7 +27,7 @@ def _mail(subject: str, body: str = "", sender: str = "dominique@example.org") -
 
 
 def test_token_in_subject_or_body(project, app, reader, signer):
-    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id)
+    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id, reader.link_key)
     assert find_tokens(_mail(f"Re: unsubscribe-{token}")) == [token]
     assert find_tokens(_mail("désinscription", f"> unsubscribe-{token}\n")) == [token]
     [result] = ingest(project, [_mail(f"unsubscribe-{token}")])
@@ -40,8 +40,8 @@ def test_token_in_subject_or_body(project, app, reader, signer):
 
 
 def test_forged_or_missing_tokens_change_nothing(project, app, reader, signer):
-    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id)
-    confirm = signer.dumps("confirm", reader.subscriber_id, reader.list_id)
+    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id, reader.link_key)
+    confirm = signer.dumps("confirm", reader.subscriber_id, reader.list_id, reader.link_key)
     results = ingest(project, [_mail("unsubscribe"), _mail(f"unsubscribe-{token[:-4]}abcd"),
                                _mail(f"unsubscribe-{confirm}")])
     assert [r.outcome for r in results] == ["no-token", "invalid", "invalid"]
@@ -51,7 +51,7 @@ def test_forged_or_missing_tokens_change_nothing(project, app, reader, signer):
 def test_mbox_maildir_and_stdin_through_the_cli(project, project_dir, project_env, app,
                                                 make_reader, signer, tmp_path):
     readers = [make_reader(f"m{i}@example.org") for i in range(3)]
-    mails = [_mail(f"unsubscribe-{signer.dumps('unsubscribe', r.subscriber_id, r.list_id)}",
+    mails = [_mail(f"unsubscribe-{signer.dumps('unsubscribe', r.subscriber_id, r.list_id, r.link_key)}",
                    sender=r.email) for r in readers]
     box = mailboxes.mbox(tmp_path / "unsub.mbox")
     box.add(mails[0])

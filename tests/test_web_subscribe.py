@@ -93,7 +93,7 @@ def test_same_answer_whatever_the_address_state(client, project, make_reader, si
     make_reader("active@example.org")
     make_reader("pending@example.org", status="pending")
     gone = make_reader("left@example.org")
-    client.post(f"/u/{signer.dumps('unsubscribe', gone.subscriber_id, gone.list_id)}",
+    client.post(f"/u/{signer.dumps('unsubscribe', gone.subscriber_id, gone.list_id, gone.link_key)}",
                 data={"List-Unsubscribe": "One-Click"})
     assert status_of(project, gone.subscription_id) == "unsubscribed"
 
@@ -181,7 +181,7 @@ def test_expired_confirm_link_explains_what_to_do(client, project, make_reader, 
     eight_days_ago = time.time() - 8 * 24 * 3600
     with monkeypatch.context() as m:
         m.setattr(itsdangerous.timed.time, "time", lambda: eight_days_ago)
-        token = signer.dumps("confirm", reader.subscriber_id, reader.list_id)
+        token = signer.dumps("confirm", reader.subscriber_id, reader.list_id, reader.link_key)
     response = client.get(f"/confirm/{token}")
     assert response.status_code == 410
     page = response.get_data(as_text=True)
@@ -193,7 +193,7 @@ def test_expired_confirm_link_explains_what_to_do(client, project, make_reader, 
 
 def test_preferences_lists_details_and_leave_everything(client, project, make_reader, signer):
     reader = make_reader("elu@example.org", list_name="acv", name="Élu")
-    token = signer.dumps("preferences", reader.subscriber_id, reader.list_id)
+    token = signer.dumps("preferences", reader.subscriber_id, reader.list_id, reader.link_key)
     page = client.get(f"/p/{token}").get_data(as_text=True)
     assert "e•••••@example.org" in page
     assert 'value="acv" checked' in page and 'value="acv-elus">' in page
@@ -223,16 +223,16 @@ def test_preferences_lists_details_and_leave_everything(client, project, make_re
 
 
 def test_preferences_refuses_unsubscribe_tokens(client, reader, signer):
-    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id)
+    token = signer.dumps("unsubscribe", reader.subscriber_id, reader.list_id, reader.link_key)
     assert client.get(f"/p/{token}").status_code == 404
 
 
 def test_forms_without_csrf_change_nothing(client, project, make_reader, signer):
     pending = make_reader("waiting@example.org", status="pending")
     active = make_reader("kept@example.org")
-    confirm = signer.dumps("confirm", pending.subscriber_id, pending.list_id)
-    prefs = signer.dumps("preferences", active.subscriber_id, active.list_id)
-    resub = signer.dumps("resubscribe", active.subscriber_id, active.list_id)
+    confirm = signer.dumps("confirm", pending.subscriber_id, pending.list_id, pending.link_key)
+    prefs = signer.dumps("preferences", active.subscriber_id, active.list_id, active.link_key)
+    resub = signer.dumps("resubscribe", active.subscriber_id, active.list_id, active.link_key)
     assert client.post(f"/confirm/{confirm}", data={}).status_code == 400
     assert client.post(f"/p/{prefs}", data={"action": "unsubscribe_all"}).status_code == 400
     assert client.post(f"/resubscribe/{resub}", data={}).status_code == 400
@@ -245,7 +245,7 @@ def test_expired_resubscribe_offer(client, project, make_reader, signer, monkeyp
     long_ago = time.time() - 30 * 24 * 3600
     with monkeypatch.context() as m:
         m.setattr(itsdangerous.timed.time, "time", lambda: long_ago)
-        token = signer.dumps("resubscribe", reader.subscriber_id, reader.list_id)
+        token = signer.dumps("resubscribe", reader.subscriber_id, reader.list_id, reader.link_key)
     response = client.get(f"/resubscribe/{token}")
     assert response.status_code == 410
     assert 'href="/pvd/subscribe"' in response.get_data(as_text=True)

@@ -17,7 +17,7 @@ from .fixtures_web import csrf_from, status_of
 
 
 def _token(signer, reader, purpose="unsubscribe"):
-    return signer.dumps(purpose, reader.subscriber_id, reader.list_id)
+    return signer.dumps(purpose, reader.subscriber_id, reader.list_id, reader.link_key)
 
 
 def test_one_click_urlencoded_without_cookies(app, project, reader, signer):
@@ -220,6 +220,7 @@ def test_a_real_send_run_survives_one_click_unsubscribes(app, project, signer, d
              "name": "", "attributes": {}, "created_at": now, "updated_at": now}
             for i in range(400)])
         ids = list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
+        keys = dict(session.execute(select(Subscriber.id, Subscriber.link_key)).all())
         session.execute(insert(Subscription), [
             {"subscriber_id": i, "list_id": list_id, "status": "active", "consent_at": now,
              "consent_source": "import", "consent_text": "", "created_at": now,
@@ -245,7 +246,7 @@ def test_a_real_send_run_survives_one_click_unsubscribes(app, project, signer, d
     for subscriber_id in reversed(ids[-100:]):
         if not thread.is_alive():
             break
-        token = signer.dumps("unsubscribe", subscriber_id, list_id)
+        token = signer.dumps("unsubscribe", subscriber_id, list_id, keys[subscriber_id])
         response = client.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")
         assert response.status_code == 200
         posted.append(subscriber_id)

@@ -4,7 +4,7 @@ Everything takes a SQLAlchemy session (and a clock where time matters); nothing 
 about the CLI, the web server or how mail is sent.
 """
 
-from .emails import email_hash, email_key, envelope_address, normalise_email
+from .emails import email_hash, email_key, envelope_address, normalise_email, sendable_email
 from .models import MailingList, Subscriber, Subscription, SubscriptionEvent, Suppression
 from .queries import (
     Recipient,
@@ -57,6 +57,7 @@ __all__ = [
     "mark_bounced",
     "mark_complained",
     "normalise_email",
+    "sendable_email",
     "subscribe",
     "unsubscribe",
     "update_profile",

@@ -1,8 +1,13 @@
 """Exporting subscribers to CSV, in a form :mod:`.csv_import` reads back unchanged.
 
 Columns: ``email``, ``name``, one column per attribute, then ``status``, ``consent_at`` and
-``consent_source`` (which the import ignores, except that it refuses to subscribe a row whose
-status says unsubscribed, bounced or complained).
+``consent_source``; with ``proof=True`` (implied by any status selection other than the
+default ``active``) also ``consent_text``, ``consent_form_id``, ``consent_ip``,
+``confirmed_at``, ``unsubscribed_at`` and ``unsubscribe_channel``.  The import
+reads them back as they are (a ``pending`` row stays pending, an ``unsubscribed`` one is
+recorded unsubscribed and suppressed, the consent proof is kept), so an export re-imports to
+the same state.  The whole audience with its history and hashed suppressions is the archive
+(:mod:`.archive`).
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ __all__ = ["export_csv"]
 
 FIXED_COLUMNS = ("email", "name")
 TRAILING_COLUMNS = ("status", "consent_at", "consent_source")
+PROOF_COLUMNS = ("consent_text", "consent_form_id", "consent_ip", "confirmed_at",
+                 "unsubscribed_at", "unsubscribe_channel")
 
 
 def export_csv(session: Session, out: TextIO, *, list_name: str | None = None,
                status: str | None = "active", attributes: Mapping[str, str] | None = None,
-               delimiter: str = ",") -> int:
+               delimiter: str = ",", proof: bool | None = None) -> int:
     """Write the matching subscriptions to ``out`` as CSV; returns the number of rows.
+
+    ``proof``: add the consent proof and unsubscribe columns (default: unless only active
+    subscriptions are exported), so the file re-imports to the same state.
 
     Streams the list twice (attribute names first, then rows), never holding it in memory.
     """
@@ -32,20 +42,31 @@ def export_csv(session: Session, out: TextIO, *, list_name: str | None = None,
     keys: dict[str, None] = {}
     for _sub, subscriber, _name in iter_subscriptions(session, **filters):
         for key in subscriber.attributes or {}:
-            if key not in FIXED_COLUMNS and key not in TRAILING_COLUMNS:
+            if key not in FIXED_COLUMNS and key not in TRAILING_COLUMNS + PROOF_COLUMNS:
                 keys.setdefault(key, None)
     attribute_names = sorted(keys)
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([*FIXED_COLUMNS, *attribute_names, *TRAILING_COLUMNS])
+    if proof is None:
+        proof = status != "active"
+    writer.writerow([*FIXED_COLUMNS, *attribute_names, *TRAILING_COLUMNS,
+                     *(PROOF_COLUMNS if proof else ())])
     count = 0
     for sub, subscriber, _name in iter_subscriptions(session, **filters):
         attrs = subscriber.attributes or {}
-        writer.writerow([subscriber.email, subscriber.name or "",
-                         *(_text(attrs.get(k)) for k in attribute_names),
-                         sub.status, sub.consent_at.isoformat(timespec="seconds"),
-                         sub.consent_source])
+        row = [subscriber.email, subscriber.name or "",
+               *(_text(attrs.get(k)) for k in attribute_names),
+               sub.status, _time(sub.consent_at), sub.consent_source]
+        if proof:
+            row += [sub.consent_text or "", sub.consent_form_id or "", sub.consent_ip or "",
+                    _time(sub.confirmed_at), _time(sub.unsubscribed_at),
+                    sub.unsubscribe_channel or ""]
+        writer.writerow(row)
         count += 1
     return count
+
+
+def _time(value) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else ""
 
 
 def _text(value: object) -> str:

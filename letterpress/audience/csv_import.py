@@ -7,6 +7,11 @@
   the valid ones imported.  Duplicates inside the file are merged and counted.
 * Idempotent: importing the same file twice changes nothing the second time.  A suppressed
   address (unsubscribed, bounced, complained, erased) is reported, never re-activated.
+* A ``status`` column and the export's proof columns (``consent_at``, ``consent_text``,
+  ``unsubscribed_at``…) are honoured: a pending row stays pending, an unsubscribed, bounced
+  or complained row is recorded as such with its suppression entry (never active), and the
+  consent proof of the file is kept.  Without them, new rows are active with the consent
+  given to :func:`import_csv`.
 * Works in batches (one lookup query per table per batch, bulk inserts) and commits after
   each, so an interruption leaves a consistent database and re-running finishes the job.
 """
@@ -18,18 +23,30 @@ import csv
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..errors import AudienceError, InvalidEmail
-from .emails import email_key, key_hash, normalise_email
-from .models import Subscriber, Subscription, SubscriptionEvent
-from .service import STOPPED_STATUSES, Consent, _merge_profile, get_list
-from .suppression import suppressions_for
+from .bulk import insert_rows
+from .emails import email_key, key_hash, sendable_email
+from .models import (
+    ALL_LISTS,
+    CHANNELS,
+    CONSENT_SOURCES,
+    STATUSES,
+    Subscriber,
+    Subscription,
+    SubscriptionEvent,
+)
+from .service import STOPPED_STATUSES, Consent, _merge_profile, change_status, get_list
+from .suppression import suppress, suppressions_for
+from .text import clean_text
+from .tokens import new_link_key
 
 __all__ = [
     "CsvLayout",
@@ -51,10 +68,20 @@ NAME_HEADERS = {"name", "nom_complet", "full_name", "display_name", "nom_prenom"
 FIRST_NAME_HEADERS = {"prenom", "first_name", "firstname", "given_name"}
 LAST_NAME_HEADERS = {"nom", "last_name", "lastname", "surname", "family_name", "nom_de_famille"}
 STATUS_HEADERS = {"status", "statut"}
-# Columns written by the export that describe the subscription, not the person: ignored.
-IGNORED_HEADERS = {"list", "liste", "consent_at", "consent_source", "subscribed_at",
-                   "created_at", "updated_at", "unsubscribed_at"}
-IMPORTABLE_STATUSES = {"", "active", "actif", "pending"}
+# Columns written by the export that describe the subscription and its proof: read as such.
+PROOF_HEADERS = ("consent_at", "consent_source", "consent_text", "consent_form_id",
+                 "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
+PROOF_TIMES = {"consent_at", "confirmed_at", "unsubscribed_at"}
+# Other columns that describe the subscription, not the person: ignored.
+IGNORED_HEADERS = {"list", "liste", "subscribed_at", "created_at", "updated_at"}
+# Status cells as people and tools write them -> our statuses.
+STATUS_VALUES = {"": "active", "active": "active", "actif": "active", "subscribed": "active",
+                 "pending": "pending", "en_attente": "pending",
+                 "unsubscribed": "unsubscribed", "desinscrit": "unsubscribed",
+                 "bounced": "bounced", "complained": "complained",
+                 # A tool's blocklist: unsubscribed here, suppressed on every list.
+                 "blocklisted": "unsubscribed", "blacklisted": "unsubscribed"}
+EVERYWHERE = {"blocklisted", "blacklisted"}
 DELIMITERS = (";", ",", "\t")
 SAMPLE_LINES = 50
 
@@ -80,6 +107,7 @@ class CsvLayout:
     name_columns: tuple[int, ...]
     attribute_columns: tuple[tuple[int, str], ...]
     status_column: int | None = None
+    proof_columns: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
         """One line for the user: encoding, delimiter and column mapping."""
@@ -149,6 +177,10 @@ class _Candidate:
     name: str | None
     attributes: dict[str, Any]
     duplicate: bool = False
+    status: str = "active"
+    proof: dict[str, Any] = field(default_factory=dict)
+    suppress_only: bool = False  # a stop without proof columns: keep the objection only
+    everywhere: bool = False  # blocklisted in the file: suppressed on every list
 
 
 # --------------------------------------------------------------------------- reading
@@ -243,7 +275,9 @@ def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: l
     elif given or family:
         name_cols = tuple(given[:1] + family[:1])
     status_col = next((i for i, k in enumerate(keys) if k in STATUS_HEADERS), None)
-    used = {email_col, *name_cols, *(c for c in [status_col] if c is not None)}
+    proof = tuple((k, keys.index(k)) for k in PROOF_HEADERS if k in keys)
+    used = {email_col, *name_cols, *(c for c in [status_col] if c is not None),
+            *(i for _k, i in proof)}
     attrs = []
     seen: set[str] = set()
     for i, k in enumerate(keys):
@@ -253,7 +287,7 @@ def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: l
         attrs.append((i, k))
     headers = tuple(c.strip().lstrip("\ufeff") for c in first)
     return CsvLayout(encoding, delimiter, True, headers, email_col, name_cols, tuple(attrs),
-                     status_col)
+                     status_col, proof)
 
 
 def _rows(path: Path, layout: CsvLayout, counter: list[int]) -> Iterator[tuple[int, list[str]]]:
@@ -342,20 +376,60 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
 def _candidate(line: int, row: list[str], layout: CsvLayout,
                report: ImportReport) -> _Candidate | None:
     value = _cell(row, layout.email_column)
+    status = "active"
+    everywhere = False
     if layout.status_column is not None:
-        status = _header_key(_cell(row, layout.status_column))
-        if status not in IMPORTABLE_STATUSES:
-            report.rejected.append(Rejection(line, value, f"status {status!r} in the file: "
-                                             "not subscribed", tuple(row)))
+        cell = _header_key(_cell(row, layout.status_column))
+        if cell not in STATUS_VALUES:
+            report.rejected.append(Rejection(line, value, f"unknown status {cell!r} (expected "
+                                             f"{', '.join(STATUSES)})", tuple(row)))
             return None
+        status = STATUS_VALUES[cell]
+        everywhere = cell in EVERYWHERE
     try:
-        address = normalise_email(value)
+        address = sendable_email(value)
+        proof = _proof(row, layout)
     except InvalidEmail as exc:
         report.rejected.append(Rejection(line, value, exc.reason, tuple(row)))
         return None
-    name = " ".join(p for p in (_cell(row, i) for i in layout.name_columns) if p) or None
-    attributes = {key: v for i, key in layout.attribute_columns if (v := _cell(row, i))}
-    return _Candidate(line, address, email_key(address), name, attributes)
+    name = clean_text(" ".join(p for p in (_cell(row, i) for i in layout.name_columns)
+                               if p)) or None
+    attributes = {key: clean_text(v) for i, key in layout.attribute_columns
+                  if (v := _cell(row, i))}
+    suppress_only = status in STOPPED_STATUSES and not layout.proof_columns
+    if suppress_only:
+        # A bare "unsubscribed" in someone's file proves no consent to record: the person is
+        # not added, but the objection is kept (a hashed suppression entry), so the old
+        # contact file imported later cannot make them active again.
+        report.rejected.append(Rejection(line, value, f"status {status!r} in the file: not "
+                                         "subscribed (address suppressed)", tuple(row)))
+    return _Candidate(line, address, email_key(address), name, attributes, status=status,
+                      proof=proof, suppress_only=suppress_only, everywhere=everywhere)
+
+
+def _proof(row: list[str], layout: CsvLayout) -> dict[str, Any]:
+    """The consent proof and unsubscribe columns of a row (raises InvalidEmail-like errors
+    as :class:`InvalidEmail` so the row is reported, not fatal)."""
+    proof: dict[str, Any] = {}
+    for key, index in layout.proof_columns:
+        cell = _cell(row, index)
+        if not cell:
+            # A column present but empty says "none" (no IP, never confirmed…).
+            proof[key] = None if key != "consent_text" else ""
+            continue
+        if key in PROOF_TIMES:
+            try:
+                when = datetime.fromisoformat(cell)
+            except ValueError:
+                raise InvalidEmail(cell, f"{key}: not a date-time (ISO 8601)") from None
+            proof[key] = when if when.tzinfo else when.replace(tzinfo=UTC)
+        elif key == "consent_source" and cell not in CONSENT_SOURCES:
+            raise InvalidEmail(cell, f"consent_source: one of {', '.join(CONSENT_SOURCES)}")
+        elif key == "unsubscribe_channel" and cell not in CHANNELS:
+            raise InvalidEmail(cell, f"unsubscribe_channel: one of {', '.join(CHANNELS)}")
+        else:
+            proof[key] = clean_text(cell) if key != "consent_text" else cell
+    return proof
 
 
 def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
@@ -406,7 +480,17 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         subscriber = subscribers.get(c.key)
         sub = subscriptions.get(subscriber.id) if subscriber is not None else None
         reason = None
-        if sub is not None and sub.status in STOPPED_STATUSES:
+        if c.suppress_only:
+            if sub is None and hashes[c.key] not in blocked:
+                _suppress_stopped(session, c, list_name, now)
+            continue
+        if (sub is not None and c.status in STOPPED_STATUSES
+                and sub.status in ("active", "pending") and not c.duplicate):
+            # The file records a stop this database does not know yet: a stop is never lost.
+            _stop(session, sub, c, clock, source_name)
+            report.updated += 1
+            continue
+        if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
             reason = sub.status
         elif sub is None and hashes[c.key] in blocked:
             reason = blocked[hashes[c.key]].reason
@@ -417,7 +501,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         if subscriber is None:
             new_people.append({"email": c.email, "email_key": c.key, "name": c.name or "",
                                "attributes": dict(c.attributes), "created_at": now,
-                               "updated_at": now})
+                               "updated_at": now, "link_key": new_link_key()})
             to_subscribe.append((c, None))
             continue
         changed = (_fill_profile if c.duplicate else _merge_profile)(subscriber, c.name,
@@ -433,32 +517,80 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                 report.unchanged += 1
 
     session.flush()  # profile updates of known subscribers
+    # Core statements on the session's connection: the ORM's bulk path costs more than the
+    # database itself at these sizes (same transaction, same defaults such as link keys).
+    connection = session.connection()
+    people, subs, events = (Subscriber.__table__, Subscription.__table__,
+                            SubscriptionEvent.__table__)
     new_ids: dict[str, int] = {}
     if new_people:
-        rows = session.execute(
-            insert(Subscriber).returning(Subscriber.email_key, Subscriber.id,
-                                         sort_by_parameter_order=True), new_people)
-        new_ids = dict(rows.all())
+        new_ids = dict(insert_rows(connection, people, new_people, ("email_key", "id")))
     if not to_subscribe:
         return
-    consent_data = {"consent": {k: v for k, v in (("source", consent.source),
-                                                  ("text", consent.text),
-                                                  ("form_id", consent.form_id)) if v}}
-    sub_ids = session.scalars(
-        insert(Subscription).returning(Subscription.id, sort_by_parameter_order=True),
-        [{"subscriber_id": sid if sid is not None else new_ids[c.key], "list_id": list_id,
-          "status": "active", "consent_at": now, "consent_source": consent.source,
-          "consent_text": consent.text, "consent_form_id": consent.form_id,
-          "consent_ip": consent.ip, "created_at": now, "updated_at": now}
-         for c, sid in to_subscribe]).all()
-    # RETURNING makes every driver send multi-row VALUES batches (psycopg's plain
-    # executemany sends one statement per row: several times slower).
-    session.execute(insert(SubscriptionEvent).returning(SubscriptionEvent.id), [
-        {"subscription_id": sub_id, "at": now, "old_status": None, "new_status": "active",
+    default_data = _consent_data(consent.source, consent.text, consent.form_id)
+    # RETURNING the subscriber id with the new id maps them without asking the database to
+    # keep the parameters' order (which would cost one statement per row on SQLite).
+    by_subscriber = dict(insert_rows(
+        connection, subs,
+        [_subscription_row(c, sid if sid is not None else new_ids[c.key], list_id, consent, now)
+         for c, sid in to_subscribe], ("subscriber_id", "id")))
+    sub_ids = [by_subscriber[sid if sid is not None else new_ids[c.key]]
+               for c, sid in to_subscribe]
+    insert_rows(connection, events, [
+        {"subscription_id": sub_id, "at": now, "old_status": None, "new_status": c.status,
          "actor": "import", "channel": "import", "detail": f"{source_name} line {c.line}",
-         "data": consent_data}
+         "data": _consent_data(c.proof.get("consent_source") or consent.source,
+                              c.proof.get("consent_text", consent.text),
+                              c.proof.get("consent_form_id", consent.form_id))
+        if c.proof else default_data}
         for sub_id, (c, _sid) in zip(sub_ids, to_subscribe, strict=True)])
+    for c, _sid in to_subscribe:
+        if c.status in STOPPED_STATUSES:
+            _suppress_stopped(session, c, list_name, now)
     report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
+
+
+def _consent_data(source, text, form_id) -> dict[str, Any]:
+    return {"consent": {k: v for k, v in (("source", source), ("text", text),
+                                          ("form_id", form_id)) if v}}
+
+
+def _subscription_row(c: _Candidate, subscriber_id: int, list_id: int, consent: Consent,
+                      now) -> dict[str, Any]:
+    """A new subscription as the file describes it (its status and proof), else the
+    consent given on the command line."""
+    p = c.proof
+    stopped = c.status in STOPPED_STATUSES
+    return {"subscriber_id": subscriber_id, "list_id": list_id, "status": c.status,
+            "consent_at": p.get("consent_at") or now,
+            "consent_source": p.get("consent_source") or consent.source,
+            "consent_text": p.get("consent_text", consent.text),
+            "consent_form_id": p.get("consent_form_id", consent.form_id),
+            "consent_ip": p.get("consent_ip", consent.ip),
+            "confirmed_at": p.get("confirmed_at"),
+            # A column present but empty is kept empty (a bounce has no unsubscribe date).
+            "unsubscribed_at": p.get("unsubscribed_at", now if stopped else None),
+            "unsubscribe_channel": p.get("unsubscribe_channel", "import" if stopped else None),
+            "created_at": now, "updated_at": now}
+
+
+def _suppress_stopped(session: Session, c: _Candidate, list_name: str, now) -> None:
+    """The suppression entry a stopped subscription carries (as if it had stopped here)."""
+    scope = list_name if c.status == "unsubscribed" and not c.everywhere else ALL_LISTS
+    suppress(session, key_hash(c.key), scope=scope, reason=c.status,
+             at=c.proof.get("unsubscribed_at") or now)
+
+
+def _stop(session: Session, sub: Subscription, c: _Candidate, clock: Clock,
+          source_name: str) -> None:
+    """An active or pending subscription the file says has stopped: record the stop."""
+    when = c.proof.get("unsubscribed_at") or clock.now()
+    channel = c.proof.get("unsubscribe_channel") or "import"
+    change_status(session, sub, c.status, clock=clock, actor="import", channel="import",
+                  detail=f"{source_name} line {c.line}: {c.status} in the file")
+    sub.unsubscribed_at = when
+    sub.unsubscribe_channel = channel
+    _suppress_stopped(session, c, sub.mailing_list.name, clock.now())
 
 
 def write_rejects(report: ImportReport, path: str | Path) -> int:

@@ -6,7 +6,9 @@
     subscription_events  append-only log of every status change (who, how, when, old -> new)
     suppressions         hashes of addresses that must not be re-activated silently
 
-The schema is created by migration ``0001_audience``; keep both in step.
+The schema is created by migration ``0001_audience`` (link keys and never-reused ids:
+``0007_links``); keep both in step.  Ids of people, lists and subscriptions are never reused
+(AUTOINCREMENT on SQLite, sequences on PostgreSQL): a token names a row by id.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..db import Base, UTCDateTime
+from .text import clean_attributes, clean_text
+from .tokens import new_link_key
 
 __all__ = [
     "CHANNELS",
@@ -52,6 +56,7 @@ class Subscriber(Base):
     """A person: one normalised address, a display name and free attributes."""
 
     __tablename__ = "subscribers"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
@@ -60,9 +65,21 @@ class Subscriber(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Random key every link of this person is bound to (see letterpress.audience.links);
+    # "" for people created before keys existed (their legacy tokens keep working).
+    link_key: Mapped[str] = mapped_column(String(32), default=new_link_key, server_default="")
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", passive_deletes=True)
+
+    @validates("name")
+    def _clean_name(self, _key: str, value: str | None) -> str:
+        # One line of printable text whatever path it came by (form, CLI, import, API).
+        return clean_text(value or "")
+
+    @validates("attributes")
+    def _clean_attributes(self, _key: str, value: dict[str, Any] | None) -> dict[str, Any]:
+        return clean_attributes(value)
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.email}>"
@@ -72,6 +89,7 @@ class MailingList(Base):
     """A list a publication sends to; its name is unique across the project."""
 
     __tablename__ = "mailing_lists"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -93,6 +111,7 @@ class Subscription(Base):
             name="status"),
         # The recipient stream walks (list, status) in id order.
         Index("ix_subscriptions_list_status_id", "list_id", "status", "id"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,6 +148,7 @@ class SubscriptionEvent(Base):
     """One status change (or consent renewal); rows are only ever inserted."""
 
     __tablename__ = "subscription_events"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..errors import InvalidTransition, SubscriberNotFound, Suppressed, UnknownList
 from ..settings import Settings
-from .emails import email_key, key_hash, normalise_email
+from .emails import email_key, key_hash, normalise_email, sendable_email
 from .models import ALL_LISTS, MailingList, Subscriber, Subscription, SubscriptionEvent
 from .suppression import clear_suppression, suppress, suppression_for
 
@@ -178,7 +178,7 @@ def subscribe(session: Session, email: str, *, list_name: str, consent: Consent,
 def _subscribe(session: Session, email: str, *, list_name: str, consent: Consent, clock: Clock,
                name: str | None, attributes: Mapping[str, Any] | None, status: str,
                resubscribe: bool, actor: str | None) -> Subscription:
-    address = normalise_email(email)
+    address = sendable_email(email)
     key = email_key(address)
     digest = key_hash(key)
     mailing_list = get_list(session, list_name)

@@ -1,13 +1,18 @@
 """Signed reader tokens for unsubscribe, confirm, preferences and resubscribe links.
 
-A token is ``itsdangerous.URLSafeTimedSerializer`` output over ``[subscriber_id, list_id]``
-with one salt per purpose, so a confirm token is never accepted as an unsubscribe token.
-It carries no address.  Keys come from ``Settings.secret_keys`` (newest first): the newest
+A token is ``itsdangerous.URLSafeTimedSerializer`` output over
+``[subscriber_id, list_id, link_key]`` with one salt per purpose, so a confirm token is never
+accepted as an unsubscribe token.  ``link_key`` is the random key stored with the subscriber
+(:func:`new_link_key`): the signature proves we issued the token, the key proves it was issued
+to the person who holds the row today (see :mod:`letterpress.audience.links`).  Tokens mailed
+before keys existed carry ``[subscriber_id, list_id]`` only (the legacy form).  A token
+carries no address.  Keys come from ``Settings.secret_keys`` (newest first): the newest
 signs, every key verifies, so a rotation keeps the links in mail already sent working.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,19 +22,27 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from ..errors import TokenError, TokenExpired
 
-__all__ = ["PURPOSES", "Purpose", "TokenData", "TokenSigner"]
+__all__ = ["PURPOSES", "Purpose", "TokenData", "TokenSigner", "new_link_key"]
 
 Purpose = Literal["unsubscribe", "confirm", "preferences", "resubscribe"]
 PURPOSES: tuple[str, ...] = ("unsubscribe", "confirm", "preferences", "resubscribe")
+LINK_KEY_BYTES = 16  # 128 random bits, 22 URL-safe characters
+
+
+def new_link_key() -> str:
+    """A fresh random key for a subscriber's links (never derived from the id or address)."""
+    return secrets.token_urlsafe(LINK_KEY_BYTES)
 
 
 @dataclass(frozen=True)
 class TokenData:
-    """What a valid token says: who, which list, and when it was signed (UTC)."""
+    """What a validly signed token says: who, which list, when it was signed (UTC), and the
+    link key it was issued for (``None`` for the legacy form, mailed before keys existed)."""
 
     subscriber_id: int
     list_id: int
     issued_at: datetime
+    link_key: str | None = None
 
 
 class TokenSigner:
@@ -53,9 +66,16 @@ class TokenSigner:
         except KeyError:
             raise ValueError(f"unknown token purpose {purpose!r}") from None
 
-    def dumps(self, purpose: Purpose, subscriber_id: int, list_id: int) -> str:
-        """A URL-safe token for one subscriber on one list."""
-        return self._serializer(purpose).dumps([int(subscriber_id), int(list_id)])
+    def dumps(self, purpose: Purpose, subscriber_id: int, list_id: int,
+              link_key: str = "") -> str:
+        """A URL-safe token for one subscriber on one list, bound to their ``link_key``.
+
+        An empty key (a subscriber created before keys existed) gives the legacy form.
+        """
+        payload: list = [int(subscriber_id), int(list_id)]
+        if link_key:
+            payload.append(str(link_key))
+        return self._serializer(purpose).dumps(payload)
 
     def loads(self, purpose: Purpose, token: str, *, max_age: float | None = None) -> TokenData:
         """Verify ``token``; raises :class:`TokenError` (or :class:`TokenExpired`)."""
@@ -68,9 +88,14 @@ class TokenSigner:
             raise TokenExpired() from None
         except (BadData, UnicodeError, ValueError):
             raise TokenError() from None
-        if (not isinstance(payload, list) or len(payload) != 2
-                or not all(type(v) is int and v > 0 for v in payload)):
+        if (not isinstance(payload, list) or len(payload) not in (2, 3)
+                or not all(type(v) is int and v > 0 for v in payload[:2])):
             raise TokenError()
+        key = None
+        if len(payload) == 3:
+            key = payload[2]
+            if not isinstance(key, str) or not key or len(key) > 64:
+                raise TokenError()
         if signed_at.tzinfo is None:
             signed_at = signed_at.replace(tzinfo=UTC)
-        return TokenData(payload[0], payload[1], signed_at)
+        return TokenData(payload[0], payload[1], signed_at, key)

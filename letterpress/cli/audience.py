@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 
 import click
 
@@ -20,11 +21,14 @@ from ..audience import (
     subscribe,
     unsubscribe,
 )
+from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
-from ..audience.csv_import import ImportProgress, import_csv, write_rejects
+from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
+from ..audience.presets import PRESETS, convert
 from ..audience.service import get_list
+from ..backup import record_erasure
 from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
 from .common import pass_project, publication_option
@@ -130,10 +134,27 @@ def _progress_printer():
 @click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
               help="Rows per transaction.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no per-row report.")
+@click.option("--from", "preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="The file is another tool's contact export: map its columns and statuses "
+                   "(unsubscribed, bounced, blocklisted become suppressions, never active).")
 @pass_project
 def import_command(project, file, list_name, publication, consent_source, consent_text, dry_run,
-                   rejects, batch_size, quiet):
-    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ',')."""
+                   rejects, batch_size, quiet, preset):
+    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ','), or an
+    audience archive written by `subscribers export --archive` (into an empty project)."""
+    with open(file, encoding="utf-8", errors="replace") as fh:
+        if is_archive(fh.readline()):
+            _import_archive(project, file, dry_run)
+            return
+    source = file
+    if preset:
+        try:
+            scratch = tempfile.TemporaryDirectory(prefix="letterpress-import-")
+            click.get_current_context().call_on_close(scratch.cleanup)
+            file = str(convert(preset, file, scratch.name))
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Read {source} as a {preset} export", err=True)
     list_name = _list_name(project, publication, list_name)
     consent = Consent(consent_source, text=consent_text or f"imported from {click.format_filename(file)}")
     with project.session() as session:
@@ -166,12 +187,23 @@ def import_command(project, file, list_name, publication, consent_source, consen
               help="Write to this file (default: standard output).")
 @click.option("--excel", is_flag=True,
               help="';' delimiter and a UTF-8 BOM, as French Excel expects.")
+@click.option("--proof/--no-proof", default=None,
+              help="Add the consent proof and unsubscribe columns (wording, form, IP, "
+                   "confirmation and unsubscribe dates, channel). Default: on unless only "
+                   "active subscribers are exported.")
+@click.option("--archive", is_flag=True,
+              help="The whole audience (every list, history, hashed suppressions) as a "
+                   "JSON Lines archive instead of one list as CSV.")
 @pass_project
-def export_command(project, list_name, publication, status, attrs, output, excel):
+def export_command(project, list_name, publication, status, attrs, output, excel, proof,
+                   archive):
     """Export subscribers as CSV (re-importable with `subscribers import`)."""
+    if archive:
+        _export_archive(project, output)
+        return
     list_name = _list_name(project, publication, list_name)
     kwargs = {"list_name": list_name, "status": None if status == "all" else status,
-              "attributes": _attrs(attrs), "delimiter": ";" if excel else ","}
+              "attributes": _attrs(attrs), "delimiter": ";" if excel else ",", "proof": proof}
     with project.read_session() as session:
         ensure_lists(session, project.settings)
         if output:
@@ -181,6 +213,30 @@ def export_command(project, list_name, publication, status, attrs, output, excel
             click.echo(f"{n} subscribers written to {output}", err=True)
         else:
             export_csv(session, sys.stdout, **kwargs)
+
+
+def _export_archive(project, output) -> None:
+    with project.read_session() as session:
+        ensure_lists(session, project.settings)
+        if output:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                report = export_archive(session, fh)
+            click.echo(f"Archive written to {output}: {report.summary()}", err=True)
+        else:
+            export_archive(session, sys.stdout)
+
+
+def _import_archive(project, file, dry_run) -> None:
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        session.flush()
+        try:
+            with open(file, encoding="utf-8") as fh:
+                report = import_archive(session, fh, dry_run=dry_run)
+        except ArchiveError as exc:
+            raise click.ClickException(f"{file}: {exc}") from None
+    prefix = "Dry run, nothing written. " if dry_run else ""
+    click.echo(f"{prefix}Archive {file} imported: {report.summary()}")
 
 
 @subscribers.command("list", short_help="List subscriptions, filtered.")
@@ -319,6 +375,8 @@ def forget_command(project, email, yes):
                       abort=True, err=True)
     with project.session() as session:
         report = forget(session, email, clock=project.clock, erasers=_erasers())
+        # Outside the database too, so restoring an older backup erases them again.
+        record_erasure(project.settings.project_dir, report.email_hash, project.clock.now())
     if report.found:
         elsewhere = f", {report.elsewhere} delivery record(s)" if report.elsewhere else ""
         click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s)"

@@ -66,4 +66,46 @@ def db_status(project) -> None:
     click.echo(f"database: {current_revision(engine) or '(empty)'}; newest: {head_revision()}")
 
 
+@db_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_project
+def db_backup(project, file) -> None:
+    """Write a consistent copy of the database to FILE, even while `serve` and a send run.
+
+    SQLite: the online backup API; PostgreSQL: pg_dump (custom format). Keep the erasure
+    journal (erasures.jsonl) and the secret key with the project files.
+    """
+    from ..backup import BackupError, backup
+
+    try:
+        report = backup(project.settings.database_url, file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {report.path} ({report.size} bytes, {report.method})")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="Replace a database that already holds data (its erasures are kept).")
+@click.option("--journal", type=click.Path(dir_okay=False), default=None,
+              help="Erasure journal to apply again (default: erasures.jsonl of the project).")
+@pass_project
+def db_restore(project, file, force, journal) -> None:
+    """Load the backup FILE into the project's database, then erase again everyone erased
+    since (erasure journal and the replaced database's erasures)."""
+    from ..backup import ERASURE_JOURNAL, BackupError, restore
+    from ..delivery import erase_recipient
+
+    journal = journal or str(project.settings.project_dir / ERASURE_JOURNAL)
+    project.close()
+    try:
+        report = restore(project.settings.database_url, file, clock=project.clock,
+                         journal=journal, erasers=[erase_recipient], force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {file} ({report.method}); {report.erasures} erasures applied again, "
+               f"{report.erased_again} people erased again")
+
+
 commands = [settings_command, db_group]

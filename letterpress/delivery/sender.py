@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ..audience import envelope_address, inactive_among
+from ..audience.links import link_keys
 from ..audience.tokens import TokenSigner
 from ..bounces.verp import ReturnPath
 from ..errors import SendRunLocked, TransportError
@@ -95,6 +96,7 @@ class _Row:
     message_id: str
     attempts: int
     first_attempt_at: object
+    link_key: str = ""  # the subscriber's key, read with the batch (audience.links)
 
 
 def _render_for(project: Project, run: SendRun) -> RenderedIssue:
@@ -308,7 +310,11 @@ class _Sender(OutcomeRecorder):
         batch = self._next_batch(session)
         if not batch:
             return [], False
-        return self._skip_unsubscribed(session, batch), True
+        batch = self._skip_unsubscribed(session, batch)
+        keys = link_keys(session, [r.subscriber_id for r in batch if r.subscriber_id])
+        for row in batch:
+            row.link_key = keys.get(row.subscriber_id, "") if row.subscriber_id else ""
+        return batch, True
 
     def _next_batch(self, session: Session) -> list[_Row]:
         """The next rows to send: queued ones in id order (read ahead, they stay queued in
@@ -435,8 +441,9 @@ class _Sender(OutcomeRecorder):
         if row.subscriber_id is None or row.list_id is None:
             return self.neutral_url, self.neutral_url
         sign = self.signer.dumps
-        return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id)}",
-                f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id)}")
+        key = row.link_key
+        return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id, key)}",
+                f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id, key)}")
 
     def _send_one(self, row: _Row) -> Outcome:
         try:

@@ -16,7 +16,7 @@ from ..audience.models import MailingList, Subscription
 from ..errors import AudienceError
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
-from .readers import load_target, mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token, verify_token
 
 __all__ = ["blueprint"]
 
@@ -58,7 +58,7 @@ def preferences_post(token: str):
     ctx = web()
     clock = ctx.project.clock
     form = request.form
-    data = ctx.signer.loads("preferences", token)
+    data = verify_token(ctx.project, ctx.signer, "preferences", token)
     with write_session() as session:
         target = load_target(session, ctx.settings, data)
         pub = target.publication

@@ -1,8 +1,9 @@
 """From a token in a URL to the subscription it names, revealing nothing when it does not.
 
-Every failure — forged, altered, truncated, wrong purpose, erased subscriber, list removed from
-the configuration — becomes the same :class:`~letterpress.errors.TokenError`, which the app
-answers with one and the same 404 page.
+Every failure — forged, altered, truncated, wrong purpose, erased subscriber, a token issued to
+someone else, list removed from the configuration — becomes the same
+:class:`~letterpress.errors.TokenError`, which the app answers with one and the same 404 page,
+after the same work (see :func:`letterpress.audience.links.check_link`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..audience.links import check_link, is_bound
 from ..audience.models import MailingList, Subscriber, Subscription
 from ..audience.tokens import TokenData, TokenSigner
 from ..errors import TokenError
 from ..settings import Publication, Settings
 
-__all__ = ["TokenTarget", "load_target", "mask_email", "resolve_token"]
+__all__ = ["TokenTarget", "load_target", "mask_email", "resolve_token", "verify_token"]
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,27 @@ def mask_email(email: str) -> str:
 def resolve_token(session: Session, signer: TokenSigner, settings: Settings, purpose: str,
                   token: str, *, max_age: float | None = None) -> TokenTarget:
     """Verify ``token`` for ``purpose`` and load its subscription (raises TokenError)."""
-    data = signer.loads(purpose, token, max_age=max_age)  # type: ignore[arg-type]
+    data = check_link(session, signer, purpose, token, max_age=max_age)  # type: ignore[arg-type]
     return load_target(session, settings, data)
+
+
+def verify_token(project, signer: TokenSigner, purpose: str, token: str, *,
+                 max_age: float | None = None) -> TokenData:
+    """Verify ``token`` and its binding in a short read-only transaction.
+
+    Pages that write call this before opening their write transaction: a flood of forged
+    or stale tokens never queues for the database's write lock.
+    """
+    with project.read_session() as session:
+        return check_link(session, signer, purpose, token, max_age=max_age)  # type: ignore[arg-type]
 
 
 def load_target(session: Session, settings: Settings, data: TokenData) -> TokenTarget:
     """The subscription an already verified token names (raises TokenError when gone).
 
-    Pages that write verify the token first, then open their write transaction: a flood of
-    forged tokens never queues for the database's write lock.
+    Pages that write verify the token first (:func:`verify_token`), then open their write
+    transaction and load the target with this; the binding is checked again here, since the
+    row may have changed in between.
     """
     row = session.execute(
         select(Subscription, Subscriber, MailingList)
@@ -62,6 +76,8 @@ def load_target(session: Session, settings: Settings, data: TokenData) -> TokenT
     if row is None:
         raise TokenError()
     subscription, subscriber, mailing_list = row
+    if not is_bound(data, subscriber.link_key, subscriber.created_at):
+        raise TokenError()
     publication = settings.publications.get(mailing_list.publication)
     if publication is None:
         raise TokenError()

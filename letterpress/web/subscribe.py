@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request
 
-from ..audience import Consent, confirm, find_subscriber, normalise_email, subscribe
+from ..audience import Consent, confirm, find_subscriber, sendable_email, subscribe
 from ..errors import InvalidEmail, Suppressed, TokenExpired
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
 from .mailing import page_mail
-from .readers import load_target, mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token, verify_token
 from .security import Limit
 
 __all__ = ["CONFIRM_MAX_AGE", "HONEYPOT_FIELD", "LIMIT_PER_ADDRESS", "LIMIT_PER_IP", "blueprint"]
@@ -81,7 +81,7 @@ def subscribe_post(slug: str):
             attributes[key] = value
     errors = {}
     try:
-        email = normalise_email(raw_email)
+        email = sendable_email(raw_email)  # never "mail sent" to an address we cannot serve
     except InvalidEmail:
         errors["email"] = "sub_err_email"
     if form.get("consent") != "yes":
@@ -99,7 +99,8 @@ def subscribe_post(slug: str):
                                      clock=ctx.project.clock, name=values["name"] or None,
                                      attributes=attributes or None, status="pending")
             kind = subscription.status
-            ids = (subscription.subscriber_id, subscription.list_id)
+            ids = (subscription.subscriber_id, subscription.list_id,
+                   subscription.subscriber.link_key)
         except Suppressed:
             # They left (or bounced) before.  Nothing changes until the mailbox owner says so:
             # mail them a resubscribe link (a stranger typing their address changes nothing).
@@ -120,13 +121,13 @@ def subscribe_post(slug: str):
     return sent_page
 
 
-def _stopped_subscription(session, email: str, list_name: str) -> tuple[int, int] | None:
+def _stopped_subscription(session, email: str, list_name: str) -> tuple[int, int, str] | None:
     subscriber = find_subscriber(session, email)
     if subscriber is None:
         return None
     for sub in subscriber.subscriptions:
         if sub.mailing_list.name == list_name:
-            return sub.subscriber_id, sub.list_id
+            return sub.subscriber_id, sub.list_id, subscriber.link_key
     return None
 
 
@@ -161,7 +162,7 @@ def confirm_post(token: str):
     check_csrf("confirm")
     ctx = web()
     try:
-        data = ctx.signer.loads("confirm", token, max_age=CONFIRM_MAX_AGE)
+        data = verify_token(ctx.project, ctx.signer, "confirm", token, max_age=CONFIRM_MAX_AGE)
     except TokenExpired:
         return _expired()
     with write_session() as session:

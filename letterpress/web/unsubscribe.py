@@ -15,7 +15,7 @@ from flask import Blueprint, request
 from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
 from ..errors import AudienceError, TokenExpired
 from .app import check_csrf, client_ip, render_page, web, write_session
-from .readers import load_target, mask_email, resolve_token
+from .readers import load_target, mask_email, resolve_token, verify_token
 
 __all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "blueprint"]
 
@@ -38,7 +38,7 @@ def _is_one_click() -> bool:
 
 def _unsubscribe(token: str, channel: str):
     ctx = web()
-    data = ctx.signer.loads("unsubscribe", token)
+    data = verify_token(ctx.project, ctx.signer, "unsubscribe", token)
     with write_session() as session:
         target = load_target(session, ctx.settings, data)
         # A bounced address already receives nothing, which is what was asked: no error.
@@ -58,8 +58,7 @@ def unsubscribe_page(token: str):
         return render_page("unsubscribe.html", target.publication, token=token,
                            masked=mask_email(target.subscriber.email),
                            list_name=target.mailing_list.name, already=already,
-                           resub_token=ctx.signer.dumps("resubscribe", target.token.subscriber_id,
-                                                        target.token.list_id) if already else None,
+                           resub_token=_resub_token(target) if already else None,
                            reasons=REASONS)
 
 
@@ -71,7 +70,7 @@ def unsubscribe_post(token: str):
         return render_page("one_click.html", target.publication)
     check_csrf("unsubscribe")
     target, email = _unsubscribe(token, "page")
-    resub = web().signer.dumps("resubscribe", target.token.subscriber_id, target.token.list_id)
+    resub = _resub_token(target)
     return render_page("unsubscribed.html", target.publication, token=token,
                        masked=mask_email(email), resub_token=resub, reasons=REASONS)
 
@@ -84,15 +83,14 @@ def unsubscribe_reason(token: str):
     if reason not in REASONS:
         reason = ""
     ctx = web()
-    data = ctx.signer.loads("unsubscribe", token)
+    data = verify_token(ctx.project, ctx.signer, "unsubscribe", token)
     with write_session() as session:
         target = load_target(session, ctx.settings, data)
         if reason and target.subscription.status == "unsubscribed":
             _record_reason(target.subscription, reason, ctx.project.clock.now())
         return render_page("unsubscribed.html", target.publication, token=token,
                            masked=mask_email(target.subscriber.email),
-                           resub_token=ctx.signer.dumps("resubscribe", target.token.subscriber_id,
-                                                        target.token.list_id), reasons=REASONS,
+                           resub_token=_resub_token(target), reasons=REASONS,
                            reason_thanks=True)
 
 
@@ -124,7 +122,8 @@ def resubscribe(resub_token: str):
     check_csrf("resubscribe")
     ctx = web()
     try:
-        data = ctx.signer.loads("resubscribe", resub_token, max_age=RESUBSCRIBE_MAX_AGE)
+        data = verify_token(ctx.project, ctx.signer, "resubscribe", resub_token,
+                            max_age=RESUBSCRIBE_MAX_AGE)
     except TokenExpired:
         return _resubscribe_expired()
     with write_session() as session:
@@ -137,6 +136,11 @@ def resubscribe(resub_token: str):
         return render_page("message.html", pub, title_key="resub_done_title",
                            text_key="resub_done_text",
                            text_values={"email": mask_email(target.subscriber.email)})
+
+
+def _resub_token(target) -> str:
+    return web().signer.dumps("resubscribe", target.token.subscriber_id, target.token.list_id,
+                              target.subscriber.link_key)
 
 
 def _record_reason(subscription, reason: str, now) -> None:
