@@ -71,6 +71,10 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("outbox_dir", "outbox",
             "Where the outbox transport writes .eml files when no SMTP server is configured."),
     Setting("timezone", "Europe/Paris", "Default time zone of publications."),
+    Setting("retention_days", 1095,
+            "Days after a person's last own contact (subscribing, confirming, changing "
+            "preferences, unsubscribing) before `subscribers retention` lists them for "
+            "erasure (CNIL: about 3 years)."),
 )
 
 
@@ -158,6 +162,10 @@ class Publication:
     transport: TransportConfig = field(default_factory=TransportConfig)
     subscribe: SubscribeForm = field(default_factory=SubscribeForm)
     default_sections: tuple[str, ...] = ()
+    # Named segments of the lists: (name, expression) — see letterpress.audience.segments.
+    segments: tuple[tuple[str, str], ...] = ()
+    confirm_reminder_hours: float = 48.0  # one reminder to pending subscribers after this
+    pending_expiry_days: float = 30.0  # pending subscriptions older than this are removed
 
     @property
     def default_list(self) -> str:
@@ -197,6 +205,7 @@ class Settings:
     outbox_dir: Path
     timezone: str
     publications: Mapping[str, Publication]
+    retention_days: int = 1095
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -250,6 +259,8 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
                      ("subscribe", SubscribeForm)):
         if key in data:
             nested[key] = _dataclass_from(cls, data.pop(key), f"{where}.{key}", source)
+    if "segments" in data:
+        nested["segments"] = _segments(data.pop("segments"), f"{where}.segments", source)
     if "dkim" in data:
         dkim = dict(data.pop("dkim"))
         _check_keys(dkim, {"selector", "domain", "key_file"}, f"{where}.dkim", source)
@@ -279,6 +290,26 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"[{where}] unknown timezone {pub.timezone!r}", source=source) from None
     return pub
+
+
+def _segments(data: Any, where: str, source: str) -> tuple[tuple[str, str], ...]:
+    """``name = "expression"`` pairs, each expression parsed now so a typo stops the load."""
+    from .audience.segments import NAME, Segment
+    from .errors import SegmentError
+
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{where}] must be a table of name = \"expression\"", source=source)
+    out = []
+    for name, expression in data.items():
+        if not NAME.fullmatch(name) or not isinstance(expression, str):
+            raise ConfigError(f"[{where}] {name}: a segment is name = \"expression\" "
+                              "(name: letters, digits, _)", source=source)
+        try:
+            Segment.parse(expression, name)
+        except SegmentError as exc:
+            raise ConfigError(f"[{where}] {name}: {exc}", source=source) from None
+        out.append((name, expression))
+    return tuple(out)
 
 
 def _secret_keys(configured: str, project_dir: Path) -> tuple[str, ...]:
@@ -345,4 +376,16 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         outbox_dir=resolve(values["outbox_dir"]),
         timezone=str(values["timezone"]),
         publications=publications,
+        retention_days=_positive_int(values["retention_days"], "retention_days", source),
     )
+
+
+def _positive_int(value: Any, name: str, source: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"[project] {name} must be a whole number of days above 0, "
+                          f"not {value!r}", source=source)
+    return number

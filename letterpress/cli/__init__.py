@@ -35,9 +35,9 @@ def main(ctx: click.Context, project_dir: str) -> None:
 
 
 def _register() -> None:
-    from . import audience, authoring, building, delivery, project, schedule, web
+    from . import audience, authoring, building, delivery, project, schedule, segments, web
 
-    for module in (project, authoring, building, audience, delivery, schedule, web):
+    for module in (project, authoring, building, audience, segments, delivery, schedule, web):
         for command in getattr(module, "commands", []):
             main.add_command(command)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from ..audience import count_recipients, ensure_lists
+from ..audience import ensure_lists
+from ..audience.segments import count_segment
 from ..content import load_issue
 from ..delivery import (
     get_run,
@@ -27,6 +28,7 @@ from ..message import MessageTemplate, sample_message
 from ..render import render_issue
 from ..transports import SMTPTransport, transport_for
 from .common import pass_project
+from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "runs", "send"]
 
@@ -89,9 +91,10 @@ def _run_and_report(project, run_id: int, transport, *, rate, resend_uncertain, 
 @click.option("--resend-uncertain", is_flag=True,
               help="When resuming, send again the messages that were in flight when the "
                    "previous sender stopped (they may arrive twice).")
+@segment_options
 @pass_project
 def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, resume_id,
-         resend_uncertain):
+         resend_uncertain, segment, where):
     """Send ISSUE_FILE to its publication's list (or resume a run with --resume RUN).
 
     \b
@@ -118,17 +121,19 @@ def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, res
     publication = rendered.publication
     list_name = list_name or publication.default_list
     identity = f"{publication.slug}#{rendered.issue.number}"
+    chosen = prepare_segment(project, publication, segment, where)
+    part = f" of list {list_name}" + (f", segment {chosen.label}," if chosen else "")
 
     if dry_run:
         with project.session() as session:
             ensure_lists(session, settings)
-            count = count_recipients(session, list_name)
+            count = count_segment(session, list_name, chosen)
         size = len(sample_message(rendered, settings))
         MessageTemplate.from_rendered(rendered, settings)  # proves the DKIM key loads
         transport = transport_for(settings, publication)
         click.echo(f"dry run: {identity} «{rendered.subject}» would go to "
                    f"{len(test_to) if test_to else count} recipient(s)"
-                   f"{'' if test_to else f' of list {list_name}'} via {_describe(transport)}; "
+                   f"{'' if test_to else part} via {_describe(transport)}; "
                    f"message size {size / 1024:.1f} KB. Nothing sent.")
         return
 
@@ -147,12 +152,13 @@ def send(project, issue_file, list_name, dry_run, test_to, rate, yes, again, res
 
     with project.session() as session:
         ensure_lists(session, settings)
-        count = count_recipients(session, list_name)
+        count = count_segment(session, list_name, chosen)
     if not yes:
-        click.confirm(f"Send {identity} «{rendered.subject}» to {count} subscriber(s) of list "
-                      f"{list_name} via {_describe(transport)}?", abort=True, err=True)
+        click.confirm(f"Send {identity} «{rendered.subject}» to {count} subscriber(s){part} "
+                      f"via {_describe(transport)}?", abort=True, err=True)
     with project.session() as session:
-        run = prepare_run(session, rendered, list_name, clock=project.clock, again=again)
+        run = prepare_run(session, rendered, list_name, clock=project.clock, again=again,
+                          segment=chosen)
         session.flush()
         run_id, state, total = run.id, run.state, run.total
     if state != "pending":
@@ -203,6 +209,9 @@ def runs_show(project, run_id):
                    + (f", started {run.started_at:%H:%M:%S}" if run.started_at else "")
                    + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""))
         click.echo(f"  content    {run.content_hash[:16]}  {run.issue_path}")
+        if run.segment:
+            click.echo(f"  segment    {run.segment_name + ': ' if run.segment_name else ''}"
+                       f"{run.segment}")
         click.echo(f"  recipients {run.total}: " + ", ".join(
             f"{n} {state}" for state, n in counts.items() if n))
         if run.lease_owner:

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import content, delivery, render
+from ..audience.segments import Segment, resolve_segment
 from ..errors import (
     AlreadySent,
     ContentError,
@@ -109,8 +110,12 @@ def _resolve(project: Project, stored: str) -> Path:
 # --------------------------------------------------------------------------- approving
 
 def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime, *,
-                   list_name: str | None = None, replace: bool = False) -> ScheduledSend:
+                   list_name: str | None = None, replace: bool = False,
+                   segment: str | None = None, where: str | None = None) -> ScheduledSend:
     """Validate and render the issue now, record the approved hashes, and plan its send.
+
+    ``segment`` (a name from the publication's segments) or ``where`` (an expression) limits
+    the send to that part of the list; the expression is approved now and stored.
 
     A broken issue raises ``ContentError``/``RenderError`` here, not at send time.  An issue
     already scheduled raises ``ScheduleError`` unless ``replace`` (which cancels the older one).
@@ -129,6 +134,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
     if list_name not in publication.lists:
         raise ScheduleError(f"list {list_name!r} does not belong to {publication.slug} "
                             f"(its lists: {', '.join(publication.lists)})")
+    chosen = resolve_segment(dict(publication.segments), name=segment, where=where)
     planned = at if isinstance(at, datetime) else parse_planned_time(at, publication)
     if planned.tzinfo is None:
         raise ScheduleError("the planned time must carry a time zone")
@@ -168,6 +174,8 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
             list_name=list_name, approved_content_hash=rendered.content_hash,
             approved_source_hash=issue.source_hash, planned_at=planned, state="scheduled",
             occurrence_key=key, message="", created_at=now, updated_at=now,
+            segment_name=chosen.name if chosen else None,
+            segment=chosen.canonical if chosen else None,
         )
         session.add(row)
         session.flush()
@@ -359,7 +367,9 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
             if rendered is None:
                 return fail(problem, reason)
         try:
-            run_id = prepare_keyed_run(project, rendered, row.list_name, row.occurrence_key)
+            run_id = prepare_keyed_run(project, rendered, row.list_name, row.occurrence_key,
+                                       segment=Segment.parse(row.segment, row.segment_name)
+                                       if row.segment else None)
         except AlreadySent as exc:
             return fail(f"nothing sent: {exc}", "already_sent")
         _set_state(project, row.id, ("running",), run_id=run_id)
@@ -367,12 +377,13 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
     return _send_and_record(project, row, run_id, transport, stop, publication, rendered)
 
 
-def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> int:
+def prepare_keyed_run(project: Project, rendered, list_name: str, key: str, *,
+                      segment: Segment | None = None) -> int:
     """The send run of ``key``, created once whoever asks and however often."""
     try:
         with project.session() as session:
             run = delivery.prepare_run(session, rendered, list_name, clock=project.clock,
-                                       key=key)
+                                       key=key, segment=segment)
             session.flush()
             return run.id
     except (IntegrityError, OperationalError):
@@ -380,7 +391,7 @@ def prepare_keyed_run(project: Project, rendered, list_name: str, key: str) -> i
         # (SQLite reports that race as "database is locked"); asking again returns that run.
         with project.session() as session:
             return delivery.prepare_run(session, rendered, list_name, clock=project.clock,
-                                        key=key).id
+                                        key=key, segment=segment).id
 
 
 def send_run_safely(project: Project, run_id: int, transport: Transport | None,
