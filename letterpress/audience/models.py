@@ -95,11 +95,12 @@ class Subscription(Base):
             name="status"),
         # The recipient stream walks (list, status) in id order.
         Index("ix_subscriptions_list_status_id", "list_id", "status", "id"),
+        # A segment count checks each matching subscriber's subscription: index-only.
+        Index("ix_subscriptions_subscriber_list_status", "subscriber_id", "list_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
