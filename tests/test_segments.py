@@ -215,3 +215,12 @@ def test_schedule_with_a_segment(people, project, project_dir, clock):
     with project.session() as session:
         run = session.scalars(select(SendRun)).one()
         assert run.segment_name == "elus_sud"
+
+
+def test_archive_says_an_issue_went_to_part_of_the_list(people, lp, project, project_dir):
+    from letterpress.web import create_app
+
+    lp("send", str(project_dir / "issues/2024-12-pvd-42.yaml"), "--segment", "elus_sud", "--yes")
+    client = create_app(project, transport_factory=lambda pub: MemoryTransport()).test_client()
+    page = client.get("/pvd/").get_data(as_text=True)
+    assert "Envoyée à une partie des abonnés : elus_sud" in page
