@@ -35,9 +35,11 @@ def main(ctx: click.Context, project_dir: str) -> None:
 
 
 def _register() -> None:
-    from . import audience, authoring, building, delivery, project, schedule, segments, web
+    from . import audience, authoring, building, delivery, health, project, schedule, segments, web
 
-    for module in (project, authoring, building, audience, segments, delivery, schedule, web):
+    # health adds `subscribers sweep-pending` and `subscribers retention` to the group.
+    for module in (project, authoring, building, audience, health, segments, delivery,
+                   schedule, web):
         for command in getattr(module, "commands", []):
             main.add_command(command)
 

@@ -89,6 +89,13 @@ STRINGS: dict[str, dict[str, str]] = {
                              "demandé, ignorez ce message : vous ne recevrez rien.\n\n"
                              "{sender}\n",
         "mail_confirm_button": "Confirmer mon inscription",
+        "mail_reminder_subject": "Rappel : confirmez votre inscription à « {publication} »",
+        "mail_reminder_text": "Bonjour,\n\nVous avez demandé à recevoir « {publication} », "
+                              "mais votre inscription n'est pas encore confirmée. Pour la "
+                              "confirmer, ouvrez ce lien :\n\n{url}\n\nC'est le seul rappel "
+                              "que nous vous enverrons : sans confirmation, votre demande sera "
+                              "supprimée. Si vous n'avez rien demandé, ignorez ce message.\n\n"
+                              "{sender}\n",
         "mail_resub_subject": "Recevoir de nouveau « {publication} »",
         "mail_resub_text": "Bonjour,\n\nCette adresse s'était désinscrite de « {publication} ». "
                            "Pour la recevoir de nouveau, ouvrez ce lien et confirmez :\n\n"
@@ -202,6 +209,12 @@ STRINGS: dict[str, dict[str, str]] = {
                              "by opening this link:\n\n{url}\n\nIf you did not ask for it, "
                              "ignore this message: you will receive nothing.\n\n{sender}\n",
         "mail_confirm_button": "Confirm my subscription",
+        "mail_reminder_subject": "Reminder: confirm your subscription to “{publication}”",
+        "mail_reminder_text": "Hello,\n\nYou asked to receive “{publication}”, but your "
+                              "subscription is not confirmed yet. To confirm it, open this "
+                              "link:\n\n{url}\n\nThis is the only reminder we will send: "
+                              "without confirmation, your request will be deleted. If you did "
+                              "not ask for anything, ignore this message.\n\n{sender}\n",
         "mail_resub_subject": "Receive “{publication}” again",
         "mail_resub_text": "Hello,\n\nThis address had unsubscribed from “{publication}”. To "
                            "receive it again, open this link and confirm:\n\n{url}\n\n"
