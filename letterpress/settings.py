@@ -135,6 +135,11 @@ class SubscribeForm:
     attributes: tuple[tuple[str, str], ...] = ()  # (attribute name, label shown)
     consent_text: str = ""
     notice: str = ""  # the information notice required at the point of collection
+    # Abuse resistance without a third party (letterpress.web.antiabuse):
+    proof_of_work: bool = False  # a self-hosted proof-of-work challenge (ALTCHA protocol)
+    proof_of_work_max: int = 50_000  # the challenge's search space: ~0.5 s in a browser
+    nojs_wait_seconds: int = 20  # without JavaScript: the form is accepted once this old
+    refuse_disposable: bool = False  # refuse throw-away address domains
 
 
 @dataclass(frozen=True)

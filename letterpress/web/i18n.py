@@ -78,6 +78,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "sub_err_email": "Indiquez une adresse électronique valide.",
         "sub_err_consent": "Cochez la case pour accepter de recevoir la lettre.",
         "sub_err_title": "Le formulaire contient des erreurs",
+        "sub_err_disposable": "Les adresses jetables ne sont pas acceptées : indiquez une "
+                              "adresse que vous consultez.",
+        "sub_pow_nojs": "Sans JavaScript, le formulaire peut être envoyé {seconds} secondes "
+                        "après l'affichage de cette page (une protection contre les robots).",
+        "sub_pow_solving": "Vérification anti-robot en cours…",
+        "sub_pow_done": "Vérification anti-robot terminée.",
+        "sub_pow_waiting": "Encore un instant : la vérification anti-robot se termine, puis "
+                           "le formulaire est envoyé.",
+        "sub_pow_wait_title": "Encore quelques secondes",
+        "sub_pow_wait": "Pour vérifier que vous n'êtes pas un robot, patientez {seconds} "
+                        "secondes, puis envoyez de nouveau le formulaire : vos réponses sont "
+                        "conservées.",
         "sub_sent_title": "Vérifiez votre boîte de réception",
         "sub_sent_text": "Si l'adresse {email} peut recevoir la lettre, un message vient de lui "
                          "être envoyé. Cliquez sur le lien qu'il contient pour confirmer votre "
@@ -199,6 +211,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "sub_notice_title": "Privacy notice",
         "sub_err_email": "Enter a valid email address.",
         "sub_err_consent": "Tick the box to agree to receive the newsletter.",
+        "sub_err_disposable": "Throw-away addresses are not accepted: give an address you read.",
+        "sub_pow_nojs": "Without JavaScript, the form can be sent {seconds} seconds after "
+                        "this page was shown (a protection against robots).",
+        "sub_pow_solving": "Checking you are not a robot…",
+        "sub_pow_done": "Robot check done.",
+        "sub_pow_waiting": "One moment: the robot check is finishing, then the form is sent.",
+        "sub_pow_wait_title": "A few more seconds",
+        "sub_pow_wait": "To check you are not a robot, wait {seconds} seconds, then send the "
+                        "form again: your answers are kept.",
         "sub_err_title": "The form has errors",
         "sub_sent_title": "Check your inbox",
         "sub_sent_text": "If {email} can receive the newsletter, a message has just been sent "
