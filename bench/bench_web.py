@@ -234,6 +234,12 @@ class Result:
                 f"errors {len(self.errors)}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), robust to a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_http(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -334,10 +340,13 @@ def main() -> int:
         print(f"database {args.db}; sender {args.sender}: {before} {what} when the load starts")
 
         load = Load(http_port, args.clients)
+        cpu0 = cpu_seconds(server.pid)
         baseline = load.run(lambda n: ("GET", "/healthz", None, {}), args.seconds)
+        cpu1 = cpu_seconds(server.pid)
         one_click_headers = {"Content-Type": "application/x-www-form-urlencoded"}
         unsub = load.run(lambda n: ("POST", f"/u/{tokens[n]}", b"List-Unsubscribe=One-Click",
                                     one_click_headers), args.seconds, limit=len(tokens))
+        cpu2 = cpu_seconds(server.pid)
         during = delivered.value - before
         still_sending = is_alive()
         state, sent_rows = run_state(env["LETTERPRESS_DATABASE_URL"])
@@ -348,6 +357,10 @@ def main() -> int:
         print(unsub.line("one-click POST /u/<token>"))
         print(f"ratio one-click / baseline: throughput {unsub.rps / baseline.rps:.2f}x, "
               f"p99 latency {unsub.pct(99) / baseline.pct(99):.2f}x")
+        base_cpu = (cpu1 - cpu0) / max(1, baseline.count) * 1000
+        unsub_cpu = (cpu2 - cpu1) / max(1, unsub.count) * 1000
+        print(f"server CPU per request: /healthz {base_cpu:.2f} ms, one-click {unsub_cpu:.2f} ms "
+              f"({unsub_cpu / base_cpu:.1f}x); load average {os.getloadavg()[0]:.1f}")
         if args.sender == "none":
             pass
         elif args.sender == "send":
