@@ -86,7 +86,31 @@ def _writer(db_path: str, counter, batch: int = 50, pause: float = 0.1) -> None:
 
 # --------------------------------------------------------------------------- setup
 
-def make_project(directory: Path, subscribers: int) -> tuple[dict, list[str]]:
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _create_pg_database() -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"lp_bench_web_{os.getpid()}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _drop_pg_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+def make_project(directory: Path, subscribers: int, db_url: str | None = None
+                 ) -> tuple[dict, list[str]]:
     from sqlalchemy import insert, select
 
     from letterpress.audience import ensure_lists
@@ -101,7 +125,7 @@ def make_project(directory: Path, subscribers: int) -> tuple[dict, list[str]]:
         if (ROOT / folder).exists():
             shutil.copytree(ROOT / folder, directory / folder)
     (directory / ".letterpress-secret").write_text("bench-secret-" + "y" * 40 + "\n")
-    env = {"LETTERPRESS_DATABASE_URL": f"sqlite:///{directory / 'subscribers.db'}",
+    env = {"LETTERPRESS_DATABASE_URL": db_url or f"sqlite:///{directory / 'subscribers.db'}",
            "LETTERPRESS_PROJECT": str(directory)}
     project = Project.load(directory, env=env)
     now = datetime.now(UTC)
@@ -210,6 +234,12 @@ class Result:
                 f"errors {len(self.errors)}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), robust to a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_http(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -242,19 +272,29 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--sender", choices=("send", "writer"), default="send",
+    parser.add_argument("--sender", choices=("send", "writer", "none"), default="send",
                         help="send: a real `letterpress send` to an SMTP sink (default); "
                              "writer: a process doing ledger-sized write transactions that "
-                             "take the write lock first")
+                             "take the write lock first; none: nothing else running")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="Database: a SQLite file (default), or a fresh PostgreSQL "
+                             "database on 127.0.0.1:5432 (dropped afterwards).")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="lp-bench-web-"))
+    pg_databases: list[str] = []
+    if args.db == "postgresql" and args.sender == "writer":
+        parser.error("--sender writer is the SQLite stand-in; use --sender send or none")
     procs: list[subprocess.Popen] = []
     sink = None
     try:
         t0 = time.perf_counter()
-        env, tokens = make_project(workdir, args.subscribers)
-        print(f"setup: {args.subscribers} active subscribers in SQLite "
+        db_url = None
+        if args.db == "postgresql":
+            db_url = _create_pg_database()
+            pg_databases.append(db_url)
+        env, tokens = make_project(workdir, args.subscribers, db_url)
+        print(f"setup: {args.subscribers} active subscribers in {args.db} "
               f"({time.perf_counter() - t0:.1f} s)")
 
         smtp_port, http_port = free_port(), free_port()
@@ -271,7 +311,10 @@ def main() -> int:
         procs.append(server)
         wait_http(http_port)
 
-        if args.sender == "send":
+        if args.sender == "none":
+            is_alive = lambda: True  # noqa: E731
+            what = "(nothing else running)"
+        elif args.sender == "send":
             send_log = open(workdir / "send.log", "wb")  # noqa: SIM115 - closed with the process
             sender = subprocess.Popen([LETTERPRESS, "send", "issues/2024-12-pvd-42.yaml",
                                        "--yes"], env=full_env, cwd=workdir, stdout=send_log,
@@ -287,20 +330,23 @@ def main() -> int:
             is_alive = writer.is_alive
             what = "rows written by the stand-in writer"
         deadline = time.monotonic() + 120
-        while delivered.value < 200:
+        while args.sender != "none" and delivered.value < 200:
             if not is_alive():
                 raise SystemExit("the send ended before the measurement")
             if time.monotonic() > deadline:
                 raise SystemExit("the send run did not start delivering")
             time.sleep(0.2)
         before = delivered.value
-        print(f"send in progress ({args.sender}): {before} {what} when the load starts")
+        print(f"database {args.db}; sender {args.sender}: {before} {what} when the load starts")
 
         load = Load(http_port, args.clients)
+        cpu0 = cpu_seconds(server.pid)
         baseline = load.run(lambda n: ("GET", "/healthz", None, {}), args.seconds)
+        cpu1 = cpu_seconds(server.pid)
         one_click_headers = {"Content-Type": "application/x-www-form-urlencoded"}
         unsub = load.run(lambda n: ("POST", f"/u/{tokens[n]}", b"List-Unsubscribe=One-Click",
                                     one_click_headers), args.seconds, limit=len(tokens))
+        cpu2 = cpu_seconds(server.pid)
         during = delivered.value - before
         still_sending = is_alive()
         state, sent_rows = run_state(env["LETTERPRESS_DATABASE_URL"])
@@ -311,7 +357,13 @@ def main() -> int:
         print(unsub.line("one-click POST /u/<token>"))
         print(f"ratio one-click / baseline: throughput {unsub.rps / baseline.rps:.2f}x, "
               f"p99 latency {unsub.pct(99) / baseline.pct(99):.2f}x")
-        if args.sender == "send":
+        base_cpu = (cpu1 - cpu0) / max(1, baseline.count) * 1000
+        unsub_cpu = (cpu2 - cpu1) / max(1, unsub.count) * 1000
+        print(f"server CPU per request: /healthz {base_cpu:.2f} ms, one-click {unsub_cpu:.2f} ms "
+              f"({unsub_cpu / base_cpu:.1f}x); load average {os.getloadavg()[0]:.1f}")
+        if args.sender == "none":
+            pass
+        elif args.sender == "send":
             print(f"messages delivered by the send run during the load: {during} "
                   f"(run state {state}, {sent_rows} rows sent, still sending: {still_sending})")
         else:
@@ -360,6 +412,8 @@ def main() -> int:
         if sink is not None and sink.is_alive():
             os.kill(sink.pid, signal.SIGTERM)
             sink.join(timeout=5)
+        for url in pg_databases:
+            _drop_pg_database(url)
         if os.environ.get("LP_BENCH_KEEP"):
             print(f"kept {workdir}")
         else:

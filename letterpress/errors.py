@@ -12,7 +12,8 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   ├── SubscriberNotFound      no subscriber with that address / id
     │   ├── UnknownList             the list does not exist
     │   ├── Suppressed              the address is on the suppression list
-    │   └── InvalidTransition       a subscription status change that is not allowed
+    │   ├── InvalidTransition       a subscription status change that is not allowed
+    │   └── SegmentError            a segment expression is wrong (position, reason)
     ├── TokenError                  a signed token is forged, altered, expired or of another kind
     │   └── TokenExpired
     ├── TransportError              a mail transport failed (code, text, permanent?)
@@ -62,6 +63,7 @@ __all__ = [
     "RenderError",
     "ScheduleError",
     "ScheduleNotFound",
+    "SegmentError",
     "SendRunLocked",
     "SendRunNotFound",
     "SendRunPaused",
@@ -346,3 +348,19 @@ class InvalidAdminAccount(AdminError):
     def __init__(self, reason: str):
         self.reason = reason
         super().__init__(reason)
+class SegmentError(AudienceError):
+    """A segment expression does not parse, or names an unknown segment.
+
+    ``position`` is the 0-based character offset of the problem in ``expression`` (None when
+    the whole name is unknown); ``str()`` shows the expression with a caret under it.
+    """
+
+    def __init__(self, expression: str, position: int | None, reason: str):
+        self.expression = expression
+        self.position = position
+        self.reason = reason
+        if position is None:
+            super().__init__(reason)
+        else:
+            super().__init__(f"{reason} (column {position + 1})\n  {expression}\n"
+                             f"  {' ' * position}^")

@@ -94,6 +94,10 @@ PROJECT_SETTINGS: tuple[Setting, ...] = (
     Setting("admin_auth_header", "",
             "Name of the reverse proxy's authenticated-user header (e.g. X-Remote-User) to "
             "trust for /admin, from loopback only; empty (default): log in with a password."),
+    Setting("retention_days", 1095,
+            "Days after a person's last own contact (subscribing, confirming, changing "
+            "preferences, unsubscribing) before `subscribers retention` lists them for "
+            "erasure (CNIL: about 3 years)."),
 )
 
 
@@ -162,6 +166,11 @@ class SubscribeForm:
     attributes: tuple[tuple[str, str], ...] = ()  # (attribute name, label shown)
     consent_text: str = ""
     notice: str = ""  # the information notice required at the point of collection
+    # Abuse resistance without a third party (letterpress.web.antiabuse):
+    proof_of_work: bool = False  # a self-hosted proof-of-work challenge (ALTCHA protocol)
+    proof_of_work_max: int = 50_000  # the challenge's search space: ~0.5 s in a browser
+    nojs_wait_seconds: int = 20  # without JavaScript: the form is accepted once this old
+    refuse_disposable: bool = False  # refuse throw-away address domains
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,10 @@ class Publication:
     bounces: BounceThresholds = field(default_factory=BounceThresholds)
     # Section types declared without Python (type → {title, fields}): letterpress.content.custom
     section_types: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # Named segments of the lists: (name, expression) — see letterpress.audience.segments.
+    segments: tuple[tuple[str, str], ...] = ()
+    confirm_reminder_hours: float = 48.0  # one reminder to pending subscribers after this
+    pending_expiry_days: float = 30.0  # pending subscriptions older than this are removed
 
     @property
     def default_list(self) -> str:
@@ -242,6 +255,7 @@ class Settings:
     bounce_poll_minutes: float = 5.0
     webhook_secret: str = ""
     admin_auth_header: str = ""
+    retention_days: int = 1095
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -296,6 +310,8 @@ def _publication(slug: str, data: Mapping[str, Any], defaults: Mapping[str, Any]
                      ("bounces", BounceThresholds)):
         if key in data:
             nested[key] = _dataclass_from(cls, data.pop(key), f"{where}.{key}", source)
+    if "segments" in data:
+        nested["segments"] = _segments(data.pop("segments"), f"{where}.segments", source)
     if "dkim" in data:
         dkim = dict(data.pop("dkim"))
         _check_keys(dkim, {"selector", "domain", "key_file"}, f"{where}.dkim", source)
@@ -345,6 +361,24 @@ def _checked_theme(theme: Theme, where: str, source: str) -> Theme:
         except ValueError as exc:
             raise ConfigError(f"[{where}] {item.name}: {exc}", source=source) from None
     return replace(theme, **changes)
+def _segments(data: Any, where: str, source: str) -> tuple[tuple[str, str], ...]:
+    """``name = "expression"`` pairs, each expression parsed now so a typo stops the load."""
+    from .audience.segments import NAME, Segment
+    from .errors import SegmentError
+
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"[{where}] must be a table of name = \"expression\"", source=source)
+    out = []
+    for name, expression in data.items():
+        if not NAME.fullmatch(name) or not isinstance(expression, str):
+            raise ConfigError(f"[{where}] {name}: a segment is name = \"expression\" "
+                              "(name: letters, digits, _)", source=source)
+        try:
+            Segment.parse(expression, name)
+        except SegmentError as exc:
+            raise ConfigError(f"[{where}] {name}: {exc}", source=source) from None
+        out.append((name, expression))
+    return tuple(out)
 
 
 def _secret_keys(configured: str, project_dir: Path) -> tuple[str, ...]:
@@ -416,6 +450,7 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         bounce_poll_minutes=float(values["bounce_poll_minutes"]),
         webhook_secret=str(values["webhook_secret"]),
         admin_auth_header=str(values["admin_auth_header"]).strip(),
+        retention_days=_positive_int("retention_days", values["retention_days"], source),
     )
 
 
@@ -423,11 +458,12 @@ _SERVER_LIMITS = ("max_request_body", "max_request_header", "max_connections", "
 
 
 def _positive_int(name: str, value: Any, source: str) -> int:
+    """``value`` as a whole number above 0, or ConfigError naming the ``[project]`` key."""
     try:
         number = int(value)
     except (TypeError, ValueError):
         number = 0
     if number <= 0 or isinstance(value, bool | float):
-        raise ConfigError(f"{name} must be a positive whole number, not {value!r}",
+        raise ConfigError(f"[project] {name} must be a positive whole number, not {value!r}",
                           source=source)
     return number

@@ -5,6 +5,7 @@
     subscriptions        subscriber x list: status, consent proof, unsubscribe date and channel
     subscription_events  append-only log of every status change (who, how, when, old -> new)
     suppressions         hashes of addresses that must not be re-activated silently
+    consent_archive      consent proof of pending subscriptions removed unconfirmed (hashed)
 
 The schema is created by migration ``0001_audience`` (link keys and never-reused ids:
 ``0007_links``); keep both in step.  Ids of people, lists and subscriptions are never reused
@@ -36,6 +37,7 @@ __all__ = [
     "CHANNELS",
     "CONSENT_SOURCES",
     "STATUSES",
+    "ConsentArchive",
     "MailingList",
     "Subscriber",
     "Subscription",
@@ -111,12 +113,13 @@ class Subscription(Base):
             name="status"),
         # The recipient stream walks (list, status) in id order.
         Index("ix_subscriptions_list_status_id", "list_id", "status", "id"),
+        # A segment count checks each matching subscriber's subscription: index-only.
+        Index("ix_subscriptions_subscriber_list_status", "subscriber_id", "list_id", "status"),
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     list_id: Mapped[int] = mapped_column(ForeignKey("mailing_lists.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(20))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -129,6 +132,8 @@ class Subscription(Base):
     unsubscribe_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the one double opt-in reminder went out (letterpress.audience.health).
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     mailing_list: Mapped[MailingList] = relationship()
@@ -186,3 +191,27 @@ class Suppression(Base):
 
     def __repr__(self) -> str:
         return f"<Suppression {self.email_hash[:12]} {self.scope} {self.reason}>"
+
+
+class ConsentArchive(Base):
+    """The consent proof of a pending subscription removed unconfirmed (address hashed).
+
+    Kept because the confirmation mail and its reminder were sent on the strength of it.
+    """
+
+    __tablename__ = "consent_archive"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), index=True)
+    list_name: Mapped[str] = mapped_column(String(100))
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str] = mapped_column(String(20))
+    consent_text: Mapped[str] = mapped_column(Text)
+    consent_form_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    removed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(40))
+
+    def __repr__(self) -> str:
+        return f"<ConsentArchive {self.email_hash[:12]} {self.list_name} {self.reason}>"

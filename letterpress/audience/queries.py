@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .models import MailingList, Subscriber, Subscription
@@ -41,10 +41,12 @@ class Recipient:
 
 
 def iter_recipients(session: Session, list_name: str, *, status: str = "active",
-                    batch_size: int = 1000, after_id: int = 0) -> Iterator[Recipient]:
+                    batch_size: int = 1000, after_id: int = 0,
+                    where: ColumnElement[bool] | None = None) -> Iterator[Recipient]:
     """Every subscription of ``list_name`` with ``status``, in subscription id order.
 
     Pages of ``batch_size`` rows; resume after a given subscription with ``after_id``.
+    ``where`` narrows it to a segment (a clause over ``subscribers``, see ``segments.py``).
     """
     list_id = get_list(session, list_name).id
     last = after_id
@@ -55,6 +57,7 @@ def iter_recipients(session: Session, list_name: str, *, status: str = "active",
             .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
             .where(Subscription.list_id == list_id, Subscription.status == status,
                    Subscription.id > last)
+            .where(*([] if where is None else [where]))
             .order_by(Subscription.id)
             .limit(batch_size)
         ).all()

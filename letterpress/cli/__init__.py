@@ -43,14 +43,17 @@ def _register() -> None:
         building,
         delivery,
         doctor,
+        health,
         project,
         report,
         schedule,
+        segments,
         web,
     )
 
-    for module in (project, authoring, building, audience, delivery, bounces, report, schedule,
-                   web, admin, doctor):
+    # health adds `subscribers sweep-pending` and `subscribers retention` to the group.
+    for module in (project, authoring, building, audience, health, segments, delivery, bounces,
+                   report, schedule, web, admin, doctor):
         for command in getattr(module, "commands", []):
             main.add_command(command)
 

@@ -27,11 +27,13 @@ from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, w
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
 from ..audience.presets import PRESETS, convert
+from ..audience.segments import count_segment
 from ..audience.service import get_list
 from ..backup import record_erasure
 from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
 from .common import pass_project, publication_option
+from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "subscribers"]
 
@@ -271,9 +273,22 @@ def list_command(project, list_name, publication, status, attrs, all_lists, limi
               help="Subscription status to include (all: every status).")
 @attr_option
 @click.option("--all-lists", is_flag=True, help="Every list of the project.")
+@segment_options
 @pass_project
-def count_command(project, list_name, publication, status, attrs, all_lists):
-    """Count subscriptions matching the filters."""
+def count_command(project, list_name, publication, status, attrs, all_lists, segment, where):
+    """Count subscriptions matching the filters (or a segment: --where EXPR, --segment NAME)."""
+    if segment is not None or where is not None:
+        if attrs or all_lists:
+            raise click.UsageError("--segment/--where count one list; use the expression "
+                                   "instead of --attr and --all-lists")
+        chosen = prepare_segment(project, project.settings.publication(publication),
+                                 segment, where)
+        list_name = _list_name(project, publication, list_name)
+        with project.read_session() as session:
+            ensure_lists(session, project.settings)
+            click.echo(count_segment(session, list_name, chosen,
+                                     status=None if status == "all" else status))
+        return
     list_name = None if all_lists else _list_name(project, publication, list_name)
     with project.read_session() as session:
         ensure_lists(session, project.settings)

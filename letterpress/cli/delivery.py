@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from ..audience import count_recipients, ensure_lists
+from ..audience import ensure_lists
+from ..audience.segments import count_segment
 from ..bounces import run_bounce_counts
 from ..content import load_issue
 from ..delivery import (
@@ -31,6 +32,7 @@ from ..message import MessageTemplate, sample_message
 from ..render import render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
 from .common import pass_project
+from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "runs", "send_command"]
 
@@ -139,9 +141,10 @@ def _announce(project, transport, template: str):
 @click.option("--resend-uncertain", is_flag=True,
               help="When resuming, send again the messages that were in flight when the "
                    "previous sender stopped (they may arrive twice).")
+@segment_options
 @pass_project
 def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, again, resume_id,
-                 share, resend_uncertain):
+                 share, resend_uncertain, segment, where):
     """Send ISSUE_FILE to its publication's list (or resume a run with --resume RUN).
 
     Ctrl-C stops in order: the messages in flight are awaited and recorded, the run is
@@ -171,24 +174,26 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
     publication = rendered.publication
     list_name = list_name or publication.default_list
     identity = f"{publication.slug}#{rendered.issue.number}"
+    chosen = prepare_segment(project, publication, segment, where)
+    part = f" of list {list_name}" + (f", segment {chosen.label}," if chosen else "")
 
     if dry_run:
         with project.session() as session:
             ensure_lists(session, settings)
-            count = count_recipients(session, list_name)
+            count = count_segment(session, list_name, chosen)
         size = len(sample_message(rendered, settings))
         MessageTemplate.from_rendered(rendered, settings)  # proves the DKIM key loads
         transport = _transport(project, publication, rate)
         click.echo(f"dry run: {identity} «{rendered.subject}» would go to "
                    f"{len(test_to) if test_to else count} recipient(s)"
-                   f"{'' if test_to else f' of list {list_name}'} via {_describe(transport)}; "
+                   f"{'' if test_to else part} via {_describe(transport)}; "
                    f"message size {size / 1024:.1f} KB. Nothing sent.")
         return
 
     transport = _transport(project, publication, rate)
     with project.session() as session:
         ensure_lists(session, settings)
-        count = count_recipients(session, list_name)
+        count = count_segment(session, list_name, chosen)
     if test_to:
         _run_and_report(project, transport, rendered=rendered, list_name=list_name,
                         test_recipients=list(test_to),
@@ -196,8 +201,8 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
                                               f"to {', '.join(test_to)} (run {{run.id}})"))
         return
     if not yes:
-        click.confirm(f"Send {identity} «{rendered.subject}» to {count} subscriber(s) of list "
-                      f"{list_name} via {_describe(transport)}?", abort=True, err=True)
+        click.confirm(f"Send {identity} «{rendered.subject}» to {count} subscriber(s){part} "
+                      f"via {_describe(transport)}?", abort=True, err=True)
 
     def announce(run_id: int) -> None:
         with project.session() as session:
@@ -210,7 +215,8 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
                            f"{_describe(transport)}", err=True)
 
     _run_and_report(project, transport, rendered=rendered, list_name=list_name, again=again,
-                    resend_uncertain=resend_uncertain, on_prepared=announce, share=share)
+                    segment=chosen, resend_uncertain=resend_uncertain, on_prepared=announce,
+                    share=share)
 
 
 @click.group(invoke_without_command=True)
@@ -257,6 +263,9 @@ def runs_show(project, run_id):
                    + (f", started {run.started_at:%H:%M:%S}" if run.started_at else "")
                    + (f", finished {run.finished_at:%H:%M:%S}" if run.finished_at else ""))
         click.echo(f"  content    {run.content_hash[:16]}  {run.issue_path}")
+        if run.segment:
+            click.echo(f"  segment    {run.segment_name + ': ' if run.segment_name else ''}"
+                       f"{run.segment}")
         click.echo(f"  recipients {run.total}: " + ", ".join(
             f"{n} {state}" for state, n in counts.items() if n))
         if run.lease_owner:

@@ -12,6 +12,7 @@ from ..project import Project
 from ..schedule import recurring, service
 from ..settings import Publication
 from .common import configure_logging, pass_project
+from .segments import segment_options
 
 __all__ = ["commands", "schedule", "scheduler"]
 
@@ -65,13 +66,16 @@ def schedule() -> None:
               help="List to send to (default: the publication's first list).")
 @click.option("--replace", is_flag=True,
               help="Approve the current file and time, cancelling an earlier schedule of it.")
+@segment_options
 @pass_project
-def add(project: Project, issue: str, at: str, list_name: str | None, replace: bool) -> None:
+def add(project: Project, issue: str, at: str, list_name: str | None, replace: bool,
+        segment: str | None, where: str | None) -> None:
     """Validate and build ISSUE now, then schedule its send."""
     from ..schedule import daemon
 
     earlier = {row.id for row in service.list_scheduled(project)}
-    row = service.schedule_issue(project, issue, at, list_name=list_name, replace=replace)
+    row = service.schedule_issue(project, issue, at, list_name=list_name, replace=replace,
+                                 segment=segment, where=where)
     daemon.register_scheduled_send(project, row)
     for old in service.list_scheduled(project, include_past=True):
         if old.id in earlier and old.state == "cancelled":
@@ -79,7 +83,9 @@ def add(project: Project, issue: str, at: str, list_name: str | None, replace: b
             click.echo(f"Schedule {old.id} replaced.")
     pub = _pub(project, row.publication)
     click.echo(f"Scheduled {row.id}: {row.publication}#{row.issue_number} \"{row.subject}\" "
-               f"to list {row.list_name} at {_local(row.planned_at, pub)} "
+               f"to list {row.list_name}"
+               + (f" (segment {row.segment_name or row.segment})" if row.segment else "")
+               + f" at {_local(row.planned_at, pub)} "
                f"= {row.planned_at:%Y-%m-%d %H:%M} UTC.")
     click.echo(f"Approved content {row.approved_content_hash[:12]}. "
                "The scheduler (`letterpress scheduler`) must be running.")
@@ -140,6 +146,8 @@ def show(project: Project, schedule_id: str) -> None:
         fields = [("schedule", row.id), ("issue", f"{row.publication}#{row.issue_number} "
                                                   f"\"{row.subject}\""),
                   ("file", row.issue_path), ("list", row.list_name),
+                  ("segment", f"{row.segment_name + ': ' if row.segment_name else ''}"
+                              f"{row.segment}" if row.segment else "-"),
                   ("planned", f"{_local(row.planned_at, pub)} = "
                               f"{row.planned_at:%Y-%m-%d %H:%M} UTC"),
                   ("state", row.state), ("approved content", row.approved_content_hash),

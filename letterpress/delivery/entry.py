@@ -27,6 +27,7 @@ from .runs import prepare_run
 from .sender import send_run
 
 if TYPE_CHECKING:
+    from ..audience.segments import Segment
     from ..project import Project
     from ..render import RenderedIssue
 
@@ -71,7 +72,7 @@ def _prepare(project: Project, rendered: RenderedIssue, list_name: str, **kwargs
 
 def send(project: Project, transport: Transport, *, run_id: int | None = None,
          rendered: RenderedIssue | None = None, list_name: str | None = None,
-         key: str | None = None, again: bool = False,
+         key: str | None = None, again: bool = False, segment: Segment | None = None,
          test_recipients: Sequence[str] | None = None,
          stop: threading.Event | None = None,
          progress: Callable[[ProgressSnapshot], None] | None = None,
@@ -81,7 +82,8 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
          wait_for_retries: bool = True, share: bool = False, **tuning: Any) -> SendResult:
     """Send ``rendered`` to ``list_name`` (or resume run ``run_id``) through ``transport``.
 
-    Preparing is idempotent (see :func:`~letterpress.delivery.prepare_run`): with ``key`` the
+    ``segment`` limits a new run to that part of the list (stored on the run).  Preparing
+    is idempotent (see :func:`~letterpress.delivery.prepare_run`): with ``key`` the
     run of that key, else an unfinished run of the same issue and list, is resumed.  Errors
     of preparation (``AlreadySent``, ``UnknownList``, ``RunContentChanged``) are raised, as
     nothing was sent; everything after becomes the result's ``outcome``:
@@ -107,7 +109,8 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
         if rendered is None:
             raise ValueError("send() needs rendered (a new run) or run_id (a resume)")
         run_id = _prepare(project, rendered, list_name or rendered.publication.default_list,
-                          key=key, again=again, test_recipients=test_recipients)
+                          key=key, again=again, test_recipients=test_recipients,
+                          segment=segment)
     if on_prepared is not None:
         on_prepared(run_id)
     try:

@@ -57,6 +57,9 @@ class SendRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The part of the list this run went to (letterpress.audience.segments); None: all of it.
+    segment_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    segment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def identity(self) -> str:

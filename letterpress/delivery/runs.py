@@ -30,6 +30,7 @@ from .lifecycle import DeliveryState, RunState, check_run, delivery_sources
 from .models import DELIVERY_STATES, Delivery, SendRun
 
 if TYPE_CHECKING:
+    from ..audience.segments import Segment
     from ..render import RenderedIssue
 
 __all__ = [
@@ -101,12 +102,14 @@ def find_run(session: Session, publication: str, issue_number: int, list_name: s
 
 def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, clock: Clock,
                 again: bool = False, key: str | None = None,
-                test_recipients: Sequence[str] | None = None) -> SendRun:
+                test_recipients: Sequence[str] | None = None,
+                segment: Segment | None = None) -> SendRun:
     """Create the send run of ``rendered`` to ``list_name`` with one queued row per recipient.
 
     Idempotent: with ``key`` an existing run of that key is returned; without ``again`` an
     unfinished run of the same issue and list is returned (to be resumed) and a finished one
     raises :class:`AlreadySent`.  ``test_recipients`` makes a test run to those addresses only.
+    ``segment`` keeps only the subscribers it selects, and is recorded on the run.
     """
     fields = _issue_fields(rendered)
     if key is not None:
@@ -121,6 +124,12 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
         existing = find_run(session, fields["publication"], fields["issue_number"], list_name)
         if existing is not None:
             if existing.state in UNFINISHED and key is None:
+                wanted = segment.canonical if segment else None
+                if existing.segment != wanted:
+                    raise DeliveryError(
+                        f"send run {existing.id} of this issue to {list_name} is unfinished and "
+                        f"goes to {existing.segment or 'the whole list'}: finish it with "
+                        f"--resume {existing.id}, or send to another part with --again")
                 if existing.content_hash != fields["content_hash"]:
                     raise RunContentChanged(existing.id, existing.content_hash,
                                             fields["content_hash"])
@@ -131,7 +140,8 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
                               list_name)
     run = SendRun(**fields, list_name=mailing_list.name, is_test=False, key=key,
                   state=RunState.PENDING.value, total=0, message="", created_at=now,
-                  snapshot_at=now)
+                  snapshot_at=now, segment_name=segment.name if segment else None,
+                  segment=segment.canonical if segment else None)
     if key is not None:
         # Two schedulers may prepare the same occurrence at once: the unique key decides,
         # and the loser gets the winner's run.
@@ -149,7 +159,8 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
         session.flush()
     total = 0
     chunk: list[dict] = []
-    for r in iter_recipients(session, list_name, batch_size=SNAPSHOT_BATCH):
+    for r in iter_recipients(session, list_name, batch_size=SNAPSHOT_BATCH,
+                             where=segment.clause() if segment else None):
         chunk.append({"run_id": run.id, "subscription_id": r.subscription_id,
                       "subscriber_id": r.subscriber_id, "list_id": r.list_id,
                       "email": r.email, "name": (r.name or "")[:200],

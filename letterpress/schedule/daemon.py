@@ -48,6 +48,7 @@ log = logging.getLogger("letterpress.schedule")
 
 JOBS_TABLE = "apscheduler_jobs"
 DEFAULT_SWEEP_SECONDS = 15.0
+LIST_HEALTH_SECONDS = 3600.0  # double opt-in reminders and expiry: hourly is plenty
 
 
 class SharedJobStore(SQLAlchemyJobStore):
@@ -287,6 +288,9 @@ class SchedulerDaemon:
                 jobstore="default",
                 **_job_defaults(int(service.grace_of(pub).total_seconds())))
             log.info("%s: recurring rule %r (%s)", pub.slug, pub.schedule, pub.timezone)
+        self.scheduler.add_job(self.list_health, "interval", seconds=LIST_HEALTH_SECONDS,
+                               id="list-health", jobstore="local",
+                               next_run_time=datetime.now(UTC), **_job_defaults(None))
         self.scheduler.add_job(self.sweep, "interval", seconds=self.sweep_seconds,
                                id="sweep", jobstore="local", next_run_time=datetime.now(UTC),
                                **_job_defaults(None))
@@ -316,6 +320,21 @@ class SchedulerDaemon:
         if self.stop.is_set():
             return "stopping"
         return _exclusively(self.runtime, "bounces", work) or "busy"
+
+    def list_health(self) -> None:
+        """Double opt-in reminders and expiry of unconfirmed sign-ups (letterpress.audience.health)."""
+        if self.stop.is_set():
+            return
+        try:
+            from ..web.reminders import sweep_pending_subscriptions
+
+            factory = self.runtime.transport_factory
+            report = sweep_pending_subscriptions(
+                self.project, transport_factory=(lambda _pub: factory()) if factory else None)
+            if report.reminded or report.expired or report.failed:
+                log.info("pending subscriptions: %s", report.summary())
+        except Exception:  # noqa: BLE001 - the daemon must outlive it; the next run retries
+            log.exception("pending-subscription sweep failed")
 
     def sweep(self) -> None:
         """Apply the lateness guard and hand due work to the executor."""

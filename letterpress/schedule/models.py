@@ -43,6 +43,9 @@ class ScheduledSend(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(_NaiveUTC)
     updated_at: Mapped[datetime] = mapped_column(_NaiveUTC)
+    # Send to this segment of the list only (letterpress.audience.segments); None: all of it.
+    segment_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    segment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     def __repr__(self) -> str:
         return f"<ScheduledSend {self.id} {self.publication}#{self.issue_number} {self.state}>"

@@ -21,6 +21,7 @@ from ..errors import AlreadySent
 from ..transports import Transport
 
 if TYPE_CHECKING:
+    from ..audience.segments import Segment
     from ..project import Project
     from ..settings import Publication
 
@@ -57,6 +58,7 @@ class Job:
     set_run: Callable[[int], None]
     finish: Callable[..., Outcome]
     note: Callable[[str], None]
+    segment: Segment | None = None  # the part of the list the send goes to (None: all of it)
 
 
 def counts_of(report: delivery.RunReport) -> dict[str, int]:
@@ -82,7 +84,8 @@ def send_job(project: Project, job: Job, publication: Publication, *,
     try:
         # Handing over the issue rendered for the approval check saves rendering it twice.
         result = delivery.send(project, transport, run_id=job.run_id, rendered=rendered,
-                               list_name=job.list_name, key=job.key, stop=stop,
+                               list_name=job.list_name, key=job.key, segment=job.segment,
+                               stop=stop,
                                on_prepared=job.set_run if job.run_id is None else None)
     except AlreadySent as exc:
         return job.finish(job.already_sent_state, f"nothing sent: {exc}", "already_sent",

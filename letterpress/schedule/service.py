@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 
 from .. import content, delivery, render
+from ..audience.segments import Segment, resolve_segment
 from ..errors import ContentError, RenderError, ScheduleError, ScheduleNotFound
 from ..project import Project
 from ..settings import Publication
@@ -97,8 +98,12 @@ def _resolve(project: Project, stored: str) -> Path:
 # --------------------------------------------------------------------------- approving
 
 def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime, *,
-                   list_name: str | None = None, replace: bool = False) -> ScheduledSend:
+                   list_name: str | None = None, replace: bool = False,
+                   segment: str | None = None, where: str | None = None) -> ScheduledSend:
     """Validate and render the issue now, record the approved hashes, and plan its send.
+
+    ``segment`` (a name from the publication's segments) or ``where`` (an expression) limits
+    the send to that part of the list; the expression is approved now and stored.
 
     A broken issue raises ``ContentError``/``RenderError`` here, not at send time.  An issue
     already scheduled raises ``ScheduleError`` unless ``replace`` (which cancels the older one).
@@ -117,6 +122,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
     if list_name not in publication.lists:
         raise ScheduleError(f"list {list_name!r} does not belong to {publication.slug} "
                             f"(its lists: {', '.join(publication.lists)})")
+    chosen = resolve_segment(dict(publication.segments), name=segment, where=where)
     planned = at if isinstance(at, datetime) else parse_planned_time(at, publication)
     if planned.tzinfo is None:
         raise ScheduleError("the planned time must carry a time zone")
@@ -156,6 +162,8 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
             list_name=list_name, approved_content_hash=rendered.content_hash,
             approved_source_hash=issue.source_hash, planned_at=planned, state="scheduled",
             occurrence_key=key, message="", created_at=now, updated_at=now,
+            segment_name=chosen.name if chosen else None,
+            segment=chosen.canonical if chosen else None,
         )
         session.add(row)
         session.flush()
@@ -351,7 +359,8 @@ def _job_of(project: Project, row: ScheduledSend) -> Job:
     return Job(key=row.occurrence_key, list_name=row.list_name, run_id=row.run_id,
                ref=str(row.id), done_state="done", already_sent_state="failed",
                set_run=set_run, finish=finish,
-               note=lambda detail: _set_state(project, row.id, ("running",), message=detail))
+               note=lambda detail: _set_state(project, row.id, ("running",), message=detail),
+               segment=Segment.parse(row.segment, row.segment_name) if row.segment else None)
 
 
 STALE_CLAIM = timedelta(minutes=10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import Any
 
 from flask import Flask, current_app, g, render_template, request
 from markupsafe import Markup
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -38,6 +36,7 @@ from .security import (
     RateLimiter,
     security_headers,
 )
+from .writes import FairLock, WalCheckpointer
 
 __all__ = ["WebContext", "create_app", "redact", "render_page", "web", "write_session"]
 
@@ -58,8 +57,10 @@ class WebContext:
     transport_factory: TransportFactory
     mails: MailQueue
     # SQLite has one writer at a time; queueing this process's writers on a mutex hands the
-    # lock over at once, where SQLite's busy handler would make them poll and sleep.
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # lock over at once, where SQLite's busy handler would make them poll and sleep.  In
+    # arrival order (FairLock), so no request waits behind many that came after it.
+    write_lock: FairLock = field(default_factory=FairLock)
+    checkpointer: WalCheckpointer | None = None  # SQLite only
 
     @property
     def settings(self):
@@ -107,8 +108,12 @@ def write_session() -> Iterator[Session]:
             yield session
         return
     with ctx.write_lock, ctx.project.session() as session:
-        session.execute(text("UPDATE mailing_lists SET id = id WHERE 0 = 1"))
+        # The engine starts SQLite transactions with BEGIN IMMEDIATE (letterpress.db): opening
+        # the connection takes the write lock, no statement needed.
+        session.connection()
         yield session
+    if ctx.checkpointer is not None:
+        ctx.checkpointer.wrote()  # after the lock: nobody waits for the fsync
 
 
 def csrf_field(form: str) -> Markup:
@@ -198,6 +203,8 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
         transport_factory=factory,
         mails=MailQueue(factory),
     )
+    if project.engine.dialect.name == "sqlite":
+        ctx.checkpointer = WalCheckpointer(project.engine)
     app.extensions["letterpress"] = ctx
     with project.session() as session:
         # The forms subscribe to lists by name: make sure every configured list exists.

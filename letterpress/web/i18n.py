@@ -78,6 +78,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "sub_err_email": "Indiquez une adresse électronique valide.",
         "sub_err_consent": "Cochez la case pour accepter de recevoir la lettre.",
         "sub_err_title": "Le formulaire contient des erreurs",
+        "sub_err_disposable": "Les adresses jetables ne sont pas acceptées : indiquez une "
+                              "adresse que vous consultez.",
+        "sub_pow_nojs": "Sans JavaScript, le formulaire peut être envoyé {seconds} secondes "
+                        "après l'affichage de cette page (une protection contre les robots).",
+        "sub_pow_solving": "Vérification anti-robot en cours…",
+        "sub_pow_done": "Vérification anti-robot terminée.",
+        "sub_pow_waiting": "Encore un instant : la vérification anti-robot se termine, puis "
+                           "le formulaire est envoyé.",
+        "sub_pow_wait_title": "Encore quelques secondes",
+        "sub_pow_wait": "Pour vérifier que vous n'êtes pas un robot, patientez {seconds} "
+                        "secondes, puis envoyez de nouveau le formulaire : vos réponses sont "
+                        "conservées.",
         "sub_sent_title": "Vérifiez votre boîte de réception",
         "sub_sent_text": "Si l'adresse {email} peut recevoir la lettre, un message vient de lui "
                          "être envoyé. Cliquez sur le lien qu'il contient pour confirmer votre "
@@ -89,6 +101,13 @@ STRINGS: dict[str, dict[str, str]] = {
                              "demandé, ignorez ce message : vous ne recevrez rien.\n\n"
                              "{sender}\n",
         "mail_confirm_button": "Confirmer mon inscription",
+        "mail_reminder_subject": "Rappel : confirmez votre inscription à « {publication} »",
+        "mail_reminder_text": "Bonjour,\n\nVous avez demandé à recevoir « {publication} », "
+                              "mais votre inscription n'est pas encore confirmée. Pour la "
+                              "confirmer, ouvrez ce lien :\n\n{url}\n\nC'est le seul rappel "
+                              "que nous vous enverrons : sans confirmation, votre demande sera "
+                              "supprimée. Si vous n'avez rien demandé, ignorez ce message.\n\n"
+                              "{sender}\n",
         "mail_resub_subject": "Recevoir de nouveau « {publication} »",
         "mail_resub_text": "Bonjour,\n\nCette adresse s'était désinscrite de « {publication} ». "
                            "Pour la recevoir de nouveau, ouvrez ce lien et confirmez :\n\n"
@@ -125,6 +144,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "archive_title": "Les lettres",
         "archive_lead": "Toutes les lettres déjà parues.",
         "archive_empty": "Aucune lettre n'a encore été publiée.",
+        "archive_segment": "Envoyée à une partie des abonnés : {names}",
         "archive_number": "Lettre n° {number}",
         "archive_feed": "S'abonner au flux Atom",
         "archive_back": "Toutes les lettres",
@@ -191,6 +211,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "sub_notice_title": "Privacy notice",
         "sub_err_email": "Enter a valid email address.",
         "sub_err_consent": "Tick the box to agree to receive the newsletter.",
+        "sub_err_disposable": "Throw-away addresses are not accepted: give an address you read.",
+        "sub_pow_nojs": "Without JavaScript, the form can be sent {seconds} seconds after "
+                        "this page was shown (a protection against robots).",
+        "sub_pow_solving": "Checking you are not a robot…",
+        "sub_pow_done": "Robot check done.",
+        "sub_pow_waiting": "One moment: the robot check is finishing, then the form is sent.",
+        "sub_pow_wait_title": "A few more seconds",
+        "sub_pow_wait": "To check you are not a robot, wait {seconds} seconds, then send the "
+                        "form again: your answers are kept.",
         "sub_err_title": "The form has errors",
         "sub_sent_title": "Check your inbox",
         "sub_sent_text": "If {email} can receive the newsletter, a message has just been sent "
@@ -201,6 +230,12 @@ STRINGS: dict[str, dict[str, str]] = {
                              "by opening this link:\n\n{url}\n\nIf you did not ask for it, "
                              "ignore this message: you will receive nothing.\n\n{sender}\n",
         "mail_confirm_button": "Confirm my subscription",
+        "mail_reminder_subject": "Reminder: confirm your subscription to “{publication}”",
+        "mail_reminder_text": "Hello,\n\nYou asked to receive “{publication}”, but your "
+                              "subscription is not confirmed yet. To confirm it, open this "
+                              "link:\n\n{url}\n\nThis is the only reminder we will send: "
+                              "without confirmation, your request will be deleted. If you did "
+                              "not ask for anything, ignore this message.\n\n{sender}\n",
         "mail_resub_subject": "Receive “{publication}” again",
         "mail_resub_text": "Hello,\n\nThis address had unsubscribed from “{publication}”. To "
                            "receive it again, open this link and confirm:\n\n{url}\n\n"
@@ -233,6 +268,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "archive_title": "Past issues",
         "archive_lead": "Every issue published so far.",
         "archive_empty": "No issue has been published yet.",
+        "archive_segment": "Sent to part of the subscribers: {names}",
         "archive_number": "Issue #{number}",
         "archive_feed": "Atom feed",
         "archive_back": "All issues",

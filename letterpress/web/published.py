@@ -7,7 +7,7 @@ only).  The ``published_issues`` table (migration 0004_web) records the latter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -45,6 +45,8 @@ class ArchivedIssue:
     subject: str
     path: Path
     published_at: datetime | None
+    # Names of the segments it went to, when it went to part of the list only.
+    segments: tuple[str, ...] = ()
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -85,7 +87,9 @@ def _sent_issues(session: Session, publication: str) -> list[ArchivedIssue]:
         entries.append(ArchivedIssue(
             publication=run.publication, number=run.issue_number, issue_date=run.issue_date,
             subject=run.subject, path=Path(run.issue_path),
-            published_at=_aware(getattr(run, "started_at", None))))
+            published_at=_aware(getattr(run, "started_at", None)),
+            segments=((run.segment_name or run.segment,) if getattr(run, "segment", None)
+                      else ())))
     return entries
 
 
@@ -103,10 +107,16 @@ def archived_issues(session: Session, publication: str) -> list[ArchivedIssue]:
         # one to render (a later publish may point at a corrected file).
         if known is None:
             by_number[entry.number] = entry
-        elif entry.published_at and known.published_at and entry.published_at < known.published_at:
+            continue
+        # Part of the list only if every send of it went to a segment.
+        segments = (tuple(dict.fromkeys(known.segments + entry.segments))
+                    if known.segments and entry.segments else ())
+        if entry.published_at and known.published_at and entry.published_at < known.published_at:
             by_number[entry.number] = ArchivedIssue(
                 entry.publication, entry.number, entry.issue_date, entry.subject,
-                known.path, entry.published_at)
+                known.path, entry.published_at, segments)
+        else:
+            by_number[entry.number] = replace(known, segments=segments)
     return sorted(by_number.values(), key=lambda e: (e.issue_date, e.number), reverse=True)
 
 

@@ -7,15 +7,16 @@ a CSRF token and per-IP / per-address rate limits.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request
+from flask import Blueprint, current_app, g, redirect, request
 
 from ..audience import Consent, confirm, find_subscriber, sendable_email, subscribe
 from ..errors import InvalidEmail, Suppressed, TokenExpired
+from .antiabuse import ProofOfWork, is_disposable
 from .app import check_csrf, client_ip, render_page, web, write_session
 from .i18n import gettext
 from .mailing import page_mail
 from .readers import load_target, mask_email, resolve_token, verify_token
-from .security import Limit
+from .security import CSP, Limit
 
 __all__ = ["CONFIRM_MAX_AGE", "HONEYPOT_FIELD", "LIMIT_PER_ADDRESS", "LIMIT_PER_IP", "blueprint"]
 
@@ -38,11 +39,42 @@ def _publication_or_404(slug: str):
     return pub
 
 
-def _form_page(pub, *, status=200, values=None, errors=None):
+# The form page alone runs our proof-of-work script (served from our own origin).
+FORM_CSP = CSP.replace("script-src 'none'", "script-src 'self'")
+SHOWN_FIELD = "shown"
+SOLUTION_FIELD = "altcha"
+
+
+def _proof_of_work() -> ProofOfWork:
+    extensions = current_app.extensions
+    if "letterpress.pow" not in extensions:
+        extensions["letterpress.pow"] = ProofOfWork(web().settings.secret_keys,
+                                                    clock=web().project.clock)
+    return extensions["letterpress.pow"]
+
+
+def _form_page(pub, *, status=200, values=None, errors=None, shown=None, wait=None):
+    challenge = None
+    if pub.subscribe.proof_of_work:
+        challenge = _proof_of_work().issue(pub.subscribe.proof_of_work_max, shown)
+        g.csp = FORM_CSP
     return render_page("subscribe.html", pub, status=status, values=values or {},
-                       errors=errors or {}, honeypot=HONEYPOT_FIELD,
-                       consent_text=pub.subscribe.consent_text
+                       errors=errors or {}, honeypot=HONEYPOT_FIELD, challenge=challenge,
+                       wait=wait, consent_text=pub.subscribe.consent_text
                        or gettext(pub.language, "sub_consent_default"))
+
+
+def _too_soon(pub, form) -> int | None:
+    """Seconds still to wait when the post carries no valid proof of work (None: go on)."""
+    if not pub.subscribe.proof_of_work:
+        return None
+    checker = _proof_of_work()
+    if checker.verify(form.get(SOLUTION_FIELD, "")):
+        return None
+    age = checker.shown_age(form.get(SHOWN_FIELD, ""))
+    if age is not None and age >= pub.subscribe.nojs_wait_seconds:
+        return None  # the slow path of readers without JavaScript
+    return max(1, int(pub.subscribe.nojs_wait_seconds - (age or 0) + 0.999))
 
 
 @blueprint.get("/subscribe")
@@ -84,10 +116,18 @@ def subscribe_post(slug: str):
         email = sendable_email(raw_email)  # never "mail sent" to an address we cannot serve
     except InvalidEmail:
         errors["email"] = "sub_err_email"
+    else:
+        if pub.subscribe.refuse_disposable and is_disposable(email):
+            errors["email"] = "sub_err_disposable"
     if form.get("consent") != "yes":
         errors["consent"] = "sub_err_consent"
     if errors:
-        return _form_page(pub, status=400, values=values, errors=errors)
+        return _form_page(pub, status=400, values=values, errors=errors,
+                          shown=form.get(SHOWN_FIELD))
+    wait = _too_soon(pub, form)
+    if wait is not None:
+        return _form_page(pub, values={**values, "consent": "yes"},
+                          shown=form.get(SHOWN_FIELD), wait=wait)
 
     ctx.limiter.hit(f"subscribe-address:{email.lower()}", LIMIT_PER_ADDRESS)
     consent = Consent(source="form", text=pub.subscribe.consent_text

@@ -1,7 +1,7 @@
 """reports: aggregate click and open counts, admin accounts and their audit log
 
 Revision ID: 0009_reports
-Revises: 0007_links
+Revises: 0008_listhealth
 
 No table here holds a reader identifier: clicks and opens are counted per link (or issue)
 and per day only.
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_reports"
-down_revision = '0007_links'
+down_revision = '0008_listhealth'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,80 @@
+"""``letterpress subscribers sweep-pending`` and ``subscribers retention``: a list that stays healthy.
+
+Both are subcommands of ``subscribers`` (see :mod:`letterpress.cli.audience`); the rules live
+in :mod:`letterpress.audience.health`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..audience import ensure_lists
+from ..audience.health import erase_for_retention, retention_candidates
+from .audience import _erasers, subscribers
+from .common import pass_project
+
+__all__ = ["commands"]
+
+
+@subscribers.command("sweep-pending",
+                     short_help="Double opt-in: remind once, then remove unconfirmed sign-ups.")
+@click.option("--dry-run", is_flag=True, help="Show who would be reminded or removed; do nothing.")
+@pass_project
+def sweep_pending_command(project, dry_run):
+    """Send the one reminder to pending subscribers past `confirm_reminder_hours` (48 h), then
+    remove pending subscriptions older than `pending_expiry_days` (30), keeping their consent
+    proof (address hashed).  The scheduler daemon does this every hour."""
+    from ..web.reminders import sweep_pending_subscriptions
+
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+    report = sweep_pending_subscriptions(project, dry_run=dry_run)
+    verb = "would be" if dry_run else "was"
+    for email in report.reminded:
+        click.echo(f"{email}: reminder {'would be sent' if dry_run else 'sent'}")
+    for email, why in report.failed:
+        click.echo(f"{email}: reminder failed ({why}); tried again next time", err=True)
+    for email in report.expired:
+        click.echo(f"{email}: pending subscription {verb} removed (consent proof kept, hashed)")
+    click.echo(("Dry run, nothing done: " if dry_run else "") + report.summary())
+
+
+@subscribers.command("retention", short_help="People past the retention period: list or erase.")
+@click.option("--report", "mode", flag_value="report", default=True,
+              help="List the people past the period (default); change nothing.")
+@click.option("--apply", "mode", flag_value="apply",
+              help="Erase them (GDPR erasure), listing each one.")
+@click.option("--days", type=click.IntRange(1), default=None, metavar="N",
+              help="Retention period in days (default: retention_days of letterpress.toml, "
+                   "1095).")
+@click.option("--yes", is_flag=True, help="With --apply: do not ask for confirmation.")
+@pass_project
+def retention_command(project, mode, days, yes):
+    """People whose last own contact (consent, confirmation, unsubscribe, preferences) is older
+    than the retention period (CNIL: about 3 years).  --report lists them; --apply erases them
+    with the GDPR erasure, one by one, printing each.  Suppressions they had stay."""
+    days = days or project.settings.retention_days
+    now = project.clock.now()
+    with project.read_session() as session:
+        people = retention_candidates(session, now=now, days=days)
+    if not people:
+        click.echo(f"Nobody past the retention period ({days} days).")
+        return
+    for person in people:
+        click.echo(f"{person.email}\tlast contact {person.last_contact:%Y-%m-%d}\t"
+                   f"{','.join(person.lists) or '-'}")
+    click.echo(f"{len(people)} person(s) with no own contact for more than {days} days.")
+    if mode != "apply":
+        click.echo("Nothing changed. Erase them with: letterpress subscribers retention --apply")
+        return
+    if not yes:
+        click.confirm(f"Erase these {len(people)} person(s) and their history? This cannot be "
+                      "undone", abort=True, err=True)
+    for person in people:
+        with project.session() as session:
+            erase_for_retention(session, person.email, clock=project.clock, erasers=_erasers())
+        click.echo(f"{person.email}: erased")
+    click.echo(f"{len(people)} person(s) erased (retention period {days} days).")
+
+
+commands: list = []  # both commands hang off the `subscribers` group
