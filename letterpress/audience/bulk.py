@@ -13,9 +13,18 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, Table, insert
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, Table, any_, bindparam, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 
-__all__ = ["insert_rows"]
+__all__ = ["among", "insert_rows"]
+
+
+def among(column, values: Sequence[Any], dialect_name: str):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter, so the
+    statement does not grow (nor get parsed again) with the number of values."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _pg_array(column, values: list[Any]) -> tuple[str, list[Any]]:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..errors import AudienceError, InvalidEmail
-from .bulk import insert_rows
+from .bulk import among, insert_rows
 from .emails import email_key, key_hash, sendable_email
 from .models import (
     ALL_LISTS,
@@ -462,14 +462,14 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
            consent: Consent, clock: Clock, report: ImportReport, source_name: str) -> None:
     """Classify and write one batch: three lookups, then three bulk INSERTs."""
     keys = [c.key for c in batch]
+    dialect = session.get_bind().dialect.name
     subscribers = {s.email_key: s for s in session.scalars(
-        select(Subscriber).where(Subscriber.email_key.in_(keys)))}
+        select(Subscriber).where(among(Subscriber.email_key, keys, dialect)))}
     subscriptions = {}
     if subscribers:
         subscriptions = {s.subscriber_id: s for s in session.scalars(
-            select(Subscription).where(Subscription.list_id == list_id,
-                                       Subscription.subscriber_id.in_(
-                                           [s.id for s in subscribers.values()])))}
+            select(Subscription).where(Subscription.list_id == list_id, among(
+                Subscription.subscriber_id, [s.id for s in subscribers.values()], dialect)))}
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
     now = clock.now()

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from .bulk import among
 from .models import ALL_LISTS, Suppression
 
 __all__ = ["ALL_LISTS", "add_suppression", "clear_suppression", "suppress", "suppression_for",
@@ -76,8 +77,9 @@ def suppressions_for(session: Session, email_hashes: Collection[str],
     found: dict[str, Suppression] = {}
     if not email_hashes:
         return found
+    dialect = session.get_bind().dialect.name
     rows = session.scalars(
-        select(Suppression).where(Suppression.email_hash.in_(list(email_hashes)),
+        select(Suppression).where(among(Suppression.email_hash, list(email_hashes), dialect),
                                   or_(Suppression.scope == list_name,
                                       Suppression.scope == ALL_LISTS)))
     for row in rows:
