@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from letterpress.audience import Consent, ensure_lists, subscribe
@@ -110,14 +111,14 @@ def test_subscribe_confirm_receive_unsubscribe(site, smtp_server, browser, outpu
     # Submitting without ticking the box shows an error, nothing is recorded.
     page.get_by_label("Adresse électronique").fill("sacha.lemoine@example.org")
     page.get_by_role("button", name="Je m'abonne").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     _shoot(page, output_dir, "02-subscribe-error")
 
     page.get_by_label("Nom").fill("Sacha Lemoine")
     page.get_by_label("Commune").fill("Tramayes")
     page.get_by_label(re.compile("J'accepte de recevoir")).check()
     page.get_by_role("button", name="Je m'abonne").click()
-    assert page.get_by_role("heading", name="Vérifiez votre boîte de réception").is_visible()
+    expect(page.get_by_role("heading", name="Vérifiez votre boîte de réception")).to_be_visible()
     _shoot(page, output_dir, "03-subscribe-sent")
     assert _status(env, "sacha.lemoine@example.org") == "pending"
 
@@ -128,7 +129,7 @@ def test_subscribe_confirm_receive_unsubscribe(site, smtp_server, browser, outpu
     _shoot(page, output_dir, "04-confirm")
     assert _status(env, "sacha.lemoine@example.org") == "pending"  # opening changes nothing
     page.get_by_role("button", name="Confirmer mon inscription").click()
-    assert page.get_by_role("heading", name="Inscription confirmée").is_visible()
+    expect(page.get_by_role("heading", name="Inscription confirmée")).to_be_visible()
     _shoot(page, output_dir, "05-confirmed")
     assert _status(env, "sacha.lemoine@example.org") == "active"
 
@@ -154,7 +155,7 @@ def test_subscribe_confirm_receive_unsubscribe(site, smtp_server, browser, outpu
 
     # The archive now shows the issue, without any personal data.
     page.goto(f"{base}/pvd/")
-    assert page.get_by_role("link", name=re.compile("Lettre d'information #42")).is_visible()
+    expect(page.get_by_role("link", name=re.compile("Lettre d'information #42"))).to_be_visible()
     _shoot(page, output_dir, "06-archive")
     page.goto(f"{base}/pvd/42")
     assert "sacha" not in page.content().lower()
@@ -167,16 +168,16 @@ def test_subscribe_confirm_receive_unsubscribe(site, smtp_server, browser, outpu
 
     if preferences:
         page.goto(preferences.group(1))
-        assert page.get_by_role("heading", name="Vos préférences").is_visible()
+        expect(page.get_by_role("heading", name="Vos préférences")).to_be_visible()
         _shoot(page, output_dir, "08-preferences")
 
     # The reader clicks "se désinscrire" in the mail they received.
     page.goto(unsubscribe_url)
-    assert page.get_by_text("s•••••@example.org").is_visible()
+    expect(page.get_by_text("s•••••@example.org")).to_be_visible()
     _shoot(page, output_dir, "09-unsubscribe")
     assert _status(env, "sacha.lemoine@example.org") == "active"
     page.get_by_role("button", name="Confirmer la désinscription").click()
-    assert page.get_by_role("heading", name="Désinscription confirmée").is_visible()
+    expect(page.get_by_role("heading", name="Désinscription confirmée")).to_be_visible()
     _shoot(page, output_dir, "10-unsubscribed")
     assert _status(env, "sacha.lemoine@example.org") == "unsubscribed"
 
