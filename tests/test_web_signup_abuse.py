@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from altcha import solve_challenge_v1
+from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from letterpress.audience import find_subscriber
@@ -213,7 +214,7 @@ def test_browser_with_javascript_solves_the_challenge(protected_site, browser, o
     assert page.locator("input[name=altcha]").input_value() != ""
     _fill(page, "avec.js@example.org")
     page.get_by_role("button", name="Je m'abonne").click()  # at once: no wait with JS
-    assert page.get_by_role("heading", name="Vérifiez votre boîte de réception").is_visible()
+    expect(page.get_by_role("heading", name="Vérifiez votre boîte de réception")).to_be_visible()
     page.screenshot(path=str(output_dir / "signup-pow-js.png"), full_page=True)
     assert _status(env, "avec.js@example.org") == "pending"
     assert not [e for e in errors if "Content Security Policy" in e], errors
@@ -229,13 +230,13 @@ def test_browser_without_javascript_waits_then_works(protected_site, browser, ou
     assert "Sans JavaScript, le formulaire peut être envoyé 3 secondes" in page.content()
     _fill(page, "sans.js@example.org")
     page.get_by_role("button", name="Je m'abonne").click()
-    assert page.get_by_role("heading", name="Encore quelques secondes").is_visible()
+    expect(page.get_by_role("heading", name="Encore quelques secondes")).to_be_visible()
     page.screenshot(path=str(output_dir / "signup-pow-nojs-wait.png"), full_page=True)
     assert page.get_by_label("Adresse électronique").input_value() == "sans.js@example.org"
     assert _status(env, "sans.js@example.org") is None
     time.sleep(3.5)
     page.get_by_role("button", name="Je m'abonne").click()
-    assert page.get_by_role("heading", name="Vérifiez votre boîte de réception").is_visible()
+    expect(page.get_by_role("heading", name="Vérifiez votre boîte de réception")).to_be_visible()
     assert _status(env, "sans.js@example.org") == "pending"
     # A throw-away address gets a clear, accessible error.
     page.goto(f"{base}/pvd/subscribe")
@@ -243,6 +244,7 @@ def test_browser_without_javascript_waits_then_works(protected_site, browser, ou
     _fill(page, "jetable@yopmail.com")
     page.get_by_role("button", name="Je m'abonne").click()
     summary = page.locator(".error-summary")
-    assert summary.is_visible() and "adresses jetables" in summary.inner_text()
+    expect(summary).to_be_visible()
+    assert "adresses jetables" in summary.inner_text()
     assert page.get_by_label("Adresse électronique").get_attribute("aria-invalid") == "true"
     context.close()
