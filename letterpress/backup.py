@@ -216,9 +216,14 @@ def restore(database_url: str, source: str | Path, *, clock: Clock,
         for digest, at in read_journal(journal).items():
             erasures.setdefault(digest, at)
     if database_url.startswith("sqlite"):
-        with sqlite3.connect(source) as check:
-            if check.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise BackupError(f"{source} is not a sound SQLite database")
+        try:
+            with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as check:
+                sound = check.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:  # "file is not a database": a CSV, an archive…
+            sound = False
+        if not sound:
+            raise BackupError(f"{source} is not a letterpress backup (not a sound SQLite "
+                              "database); nothing was changed")
         target_path = _sqlite_path(database_url)
         backup_db = sqlite3.connect(source)
         target = sqlite3.connect(target_path, timeout=30)

@@ -150,3 +150,14 @@ def test_a_backup_never_overwrites(project, add_subscribers, tmp_path):
     backup(project.settings.database_url, path)
     with pytest.raises(BackupError):
         backup(project.settings.database_url, path)
+
+
+def test_restoring_a_file_that_is_not_a_backup_is_refused_cleanly(project_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'subscribers.db'}"
+    lp = _cli(project_dir, url)
+    not_a_backup = tmp_path / "contacts.csv"
+    not_a_backup.write_text("email,nom\na@example.org,A\n", encoding="utf-8")
+    result = lp("db", "restore", str(not_a_backup), "--force", ok=False)
+    assert result.exit_code == 1
+    assert "is not a letterpress backup" in result.stderr
+    assert "Traceback" not in result.output + result.stderr

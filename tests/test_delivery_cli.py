@@ -137,3 +137,40 @@ def test_kill_9_mid_run_then_resume(project, project_dir, cli_env, add_subscribe
     final = received(smtp_server)
     assert set(final) == set(emails)
     assert sum(final.values()) - len(emails) <= 1  # a duplicate only within the uncertain set
+
+
+def test_a_draft_goes_only_to_test_addresses(lp, add_subscribers, smtp_server, issue_path):
+    add_subscribers(3)
+    draft = issue_path.with_name("draft.yaml")
+    draft.write_text(issue_path.read_text(encoding="utf-8").replace("status: ready",
+                                                                      "status: draft"),
+                     encoding="utf-8")
+    result = lp("send", str(draft), "--yes", code=1)
+    assert "is a draft" in result.stderr and "status: ready" in result.stderr
+    assert smtp_server.received == []
+    lp("send", str(draft), "--to", "redaction@example.org")
+    assert received(smtp_server) == Counter(["redaction@example.org"])
+
+
+def test_a_list_of_another_publication_is_refused(lp, add_subscribers, smtp_server,
+                                                  issue_path):
+    add_subscribers(2)
+    result = lp("send", str(issue_path), "--list", "acv", "--yes", code=2)
+    assert "'acv' is not a list of pvd" in result.stderr
+    assert smtp_server.received == [] and "No send runs yet" in lp("runs").output
+
+
+def test_a_test_send_to_a_dead_relay_says_so_at_once(project_dir, project_env, issue_path):
+    from .smtpd import free_port
+
+    env = {**project_env, "LETTERPRESS_SMTP_URL": f"smtp://127.0.0.1:{free_port()}?tls=none"}
+    result = CliRunner(env=env).invoke(
+        main, ["-C", str(project_dir), "send", str(issue_path), "--to", "moi@example.org"])
+    assert result.exit_code == 1
+    assert "1 deferred" in result.stderr and "runs show" in result.stderr
+
+
+def test_an_output_folder_that_does_not_exist_is_an_error_not_a_traceback(lp, tmp_path):
+    result = lp("subscribers", "export", "-o", str(tmp_path / "nowhere" / "x.csv"), code=1)
+    assert "Traceback" not in result.output + result.stderr
+    assert "nowhere" in result.stderr and "No such file or directory" in result.stderr

@@ -210,3 +210,14 @@ def test_limits_come_from_settings_and_bad_values_are_refused(project_dir):
     for value in ("lots", "0", "-5", "1.5"):
         with pytest.raises(ConfigError, match="max_request_body must be a positive"):
             load_settings(project_dir, {"LETTERPRESS_MAX_REQUEST_BODY": value})
+
+
+def test_a_port_already_in_use_is_an_error_not_a_traceback(start_server, project_dir, tmp_path):
+    port, _proc, _tmpdir = start_server()
+    env = {**os.environ, "LETTERPRESS_PROJECT": str(project_dir),
+           "LETTERPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'subscribers.db'}"}
+    done = subprocess.run([*LETTERPRESS, "serve", "--port", str(port)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -79,3 +79,8 @@ class LetterpressGroup(click.Group):
             sys.exit(1)
         except LetterpressError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            # A file or folder that cannot be written, a port already in use: the system's
+            # own words, without a traceback.
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None

@@ -106,6 +106,10 @@ def _run_and_report(project, transport, **kwargs) -> None:
         raise click.ClickException(f"run {run_id} stopped before the end: {report.pending} "
                                    f"not sent yet, {report.deferred} deferred; resume it with "
                                    f"`letterpress send --resume {run_id}`")
+    if result.outcome is SendOutcome.WAITING:
+        raise click.ClickException(f"run {run_id}: {report.deferred} deferred by the mail "
+                                   f"server; the reasons: `letterpress runs show {run_id}`; "
+                                   f"try again with `letterpress runs retry {run_id}`")
     if result.outcome is not SendOutcome.DONE:
         raise click.ClickException(f"run {run_id} paused: {report.paused_reason}")
 
@@ -174,6 +178,14 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
     publication = rendered.publication
     list_name = list_name or publication.default_list
     identity = f"{publication.slug}#{rendered.issue.number}"
+    if list_name not in publication.lists:
+        # Its readers consented to another publication's letter, not to this one.
+        raise click.UsageError(f"list {list_name!r} is not a list of {publication.slug} (its "
+                               f"lists: {', '.join(publication.lists)})")
+    if rendered.issue.status != "ready" and not test_to and not dry_run:
+        raise click.ClickException(f"{identity} is a draft: set `status: ready` in "
+                                   f"{issue_file} to send it to the list (a test send with "
+                                   "--to works on drafts)")
     chosen = prepare_segment(project, publication, segment, where)
     part = f" of list {list_name}" + (f", segment {chosen.label}," if chosen else "")
 
@@ -195,8 +207,9 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
         ensure_lists(session, settings)
         count = count_segment(session, list_name, chosen)
     if test_to:
+        # A test send does not wait for retries: a refusal is said at once, not after hours.
         _run_and_report(project, transport, rendered=rendered, list_name=list_name,
-                        test_recipients=list(test_to),
+                        test_recipients=list(test_to), wait_for_retries=False,
                         on_prepared=_announce(project, transport, f"Test send of {identity} "
                                               f"to {', '.join(test_to)} (run {{run.id}})"))
         return

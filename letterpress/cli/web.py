@@ -42,8 +42,15 @@ def serve(project, host: str, port: int, threads: int, with_scheduler: bool,
         click.echo(f"letterpress: serving {project.settings.base_url} on {url}"
                    + (" with the scheduler" if with_scheduler else ""), err=True)
 
-    run_server(project, host=host, port=port, threads=threads, with_scheduler=with_scheduler,
-               trusted_proxy=trusted_proxy or None, on_ready=ready)
+    try:
+        run_server(project, host=host, port=port, threads=threads,
+                   with_scheduler=with_scheduler, trusted_proxy=trusted_proxy or None,
+                   on_ready=ready)
+    except OSError as exc:  # the port is taken, the address is not this machine's
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+                                   ) from None
+    except ValueError as exc:  # waitress: a host name that does not resolve
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
 
 
 @click.command("unsubscribe-mail")
