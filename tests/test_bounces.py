@@ -320,3 +320,14 @@ def test_gdpr_erasure_reaches_the_bounce_records(project_dir, project_env, world
         assert record.recipient.startswith("erased:") and record.diagnostic == ""
         assert record.subscriber_id is None and record.kind == "hard"
         assert session.get(Delivery, 1).async_detail == ""
+
+
+def test_junk_without_a_from_header_is_unparsed_quietly(capsys):
+    """flufl.bounce's detectors trip over a message with no From: it is simply unparsed."""
+    import email
+
+    from letterpress.bounces.detect import detect
+
+    assert detect(email.message_from_string("hello\n")).kind == "unparsed"
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out

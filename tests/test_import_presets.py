@@ -103,3 +103,12 @@ def test_unknown_preset_is_a_usage_error(lp):
     result = lp("subscribers", "import", "--from", "sendgrid", str(PRESETS / "listmonk.csv"),
                 ok=False)
     assert result.exit_code == 2
+
+
+def test_a_file_that_is_not_the_tools_export_is_refused_as_a_whole(lp, tmp_path):
+    plain = tmp_path / "subscribers.csv"
+    plain.write_text("email,nom\na@example.org,A\nb@example.org,B\n", encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "mailchimp", str(plain), ok=False)
+    assert result.exit_code == 1
+    assert "not a mailchimp export" in result.stderr
+    assert "a@example.org" not in lp("subscribers", "list").output

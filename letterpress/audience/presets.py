@@ -218,6 +218,12 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None) ->
             attribute_names.update(dict.fromkeys(attrs))
             mapped["attributes"] = attrs
             rows.append(mapped)
+    if rows and not any((r.get("email") or "").strip() for r in rows):
+        # Every row without an address: the file is some other export, not this tool's.
+        raise ImportFileError(str(path), f"not a {preset} export: none of its "
+                                         f"{len(rows)} row(s) has an address where {preset} "
+                                         "puts it (see docs/audience.md, Coming from another "
+                                         "tool)")
     directory = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="letterpress-"))
     out = directory / f"{path.stem}.{preset}.csv"
     columns = [*OUT_COLUMNS, *attribute_names]

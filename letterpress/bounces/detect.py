@@ -19,6 +19,7 @@ RFC 3463 status codes decide the kind (:func:`kind_of_status`)::
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -27,6 +28,11 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from flufl.bounce import all_failures
+
+# flufl.bounce logs a detector that trips over an odd message (no From:, binary junk) with
+# its traceback.  Such a message is simply "unparsed" here; without a handler of its own, a
+# command-line user would see that traceback through logging's last-resort handler.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 __all__ = ["Failure", "Verdict", "detect", "is_auto_reply", "kind_of_status"]
 
@@ -252,7 +258,10 @@ def detect(msg: Message) -> Verdict:
     if not daemon and is_auto_reply(msg):
         return Verdict("autoreply", "rfc3834", reason="automatic reply (RFC 3834)", **common)
 
-    temporary, permanent = all_failures(msg)
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # noqa: BLE001 - a detector tripping over junk: nothing recognised
+        temporary, permanent = set(), set()
     if temporary or permanent:
         text = _body_text(msg)
         status = _status_of(text)

@@ -40,7 +40,10 @@ def prepare_segment(project, publication, segment: str | None, where: str | None
 
 @click.group("segments")
 def segments() -> None:
-    """Parts of a list chosen by subscriber attributes: list, check, count."""
+    """Parts of a list chosen by subscriber attributes: list, check, index.
+
+    Counting a segment is `letterpress subscribers count --segment NAME` (or --where EXPR).
+    """
 
 
 @segments.command("list")
