@@ -203,7 +203,8 @@ def test_limits_come_from_settings_and_bad_values_are_refused(project_dir):
     from letterpress.web.server import server_limits
 
     defaults = server_limits(load_settings(project_dir, {}))
-    assert defaults["max_request_body_size"] == 65536
+    # waitress refuses a body of max_request_body_size bytes or more: 65,536 itself passes.
+    assert defaults["max_request_body_size"] == 65536 + 1
     assert defaults["max_request_header_size"] == 16384
     assert defaults["connection_limit"] == 100 + 2  # waitress counts its own two sockets
     assert defaults["channel_timeout"] == 30
@@ -221,3 +222,18 @@ def test_a_port_already_in_use_is_an_error_not_a_traceback(start_server, project
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_body_of_exactly_the_limit_passes_one_byte_more_is_refused(start_server):
+    port, _proc, _tmpdir = start_server(LETTERPRESS_MAX_REQUEST_BODY="1024")
+    answers = {}
+    for size in (1024, 1025):
+        body = b"List-Unsubscribe=One-Click&x=" + b"a" * (size - 29)
+        assert len(body) == size
+        with _connect(port) as sock:
+            sock.sendall(b"POST /u/not-a-token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                         b"application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+                         b"Connection: close\r\n\r\n%s" % (size, body))
+            answers[size] = sock.recv(65536)
+    assert not answers[1024].startswith(b"HTTP/1.1 413"), answers[1024][:80]
+    assert answers[1025].startswith(b"HTTP/1.1 413"), answers[1025][:80]

@@ -188,7 +188,8 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
     """The Flask app serving ``project``'s pages; mail goes through ``transport_factory(pub)``."""
     app = LetterpressFlask(__name__)
     app.config.update(
-        MAX_CONTENT_LENGTH=64 * 1024,  # forms are tiny; refuse large bodies early
+        # Forms are tiny; the same limit as the server's (letterpress.web.server).
+        MAX_CONTENT_LENGTH=project.settings.max_request_body,
         TEMPLATES_AUTO_RELOAD=False,
         JSON_AS_ASCII=False,
     )

@@ -36,7 +36,9 @@ def server_limits(settings: Settings) -> dict[str, int]:
     byte at a time is never silent: the reverse proxy's total timeouts handle it
     (docs/web.md).
     """
-    return {"max_request_body_size": settings.max_request_body,
+    # waitress refuses a body of max_request_body_size bytes or more: + 1 accepts exactly the
+    # documented largest size.
+    return {"max_request_body_size": settings.max_request_body + 1,
             "max_request_header_size": settings.max_request_header,
             # waitress counts its listening socket and its wake-up pipe among the connections.
             "connection_limit": settings.max_connections + 2,
