@@ -174,3 +174,17 @@ def test_an_output_folder_that_does_not_exist_is_an_error_not_a_traceback(lp, tm
     result = lp("subscribers", "export", "-o", str(tmp_path / "nowhere" / "x.csv"), code=1)
     assert "Traceback" not in result.output + result.stderr
     assert "nowhere" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_a_second_send_is_refused_before_asking(lp, add_subscribers, smtp_server, issue_path):
+    add_subscribers(2)
+    lp("send", str(issue_path), "--yes")
+    result = lp("send", str(issue_path), input="y\n", code=1)
+    assert "already sent" in result.stderr
+    assert "[y/N]" not in result.output + result.stderr  # refused before the question
+
+
+def test_nobody_to_send_to_records_nothing(lp, smtp_server, issue_path):
+    result = lp("send", str(issue_path), "--yes", code=1)
+    assert "nobody to send pvd#42 to" in result.stderr
+    assert "No send runs yet" in lp("runs").output

@@ -18,7 +18,9 @@ from ..audience.segments import count_segment
 from ..bounces import run_bounce_counts
 from ..content import load_issue
 from ..delivery import (
+    RunState,
     SendOutcome,
+    find_run,
     get_run,
     list_runs,
     progress_for,
@@ -28,6 +30,7 @@ from ..delivery import (
     send,
 )
 from ..delivery.report import RunReport
+from ..errors import AlreadySent
 from ..message import MessageTemplate, sample_message
 from ..render import render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
@@ -206,6 +209,15 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
     with project.session() as session:
         ensure_lists(session, settings)
         count = count_segment(session, list_name, chosen)
+        earlier = None if again or test_to else find_run(
+            session, publication.slug, rendered.issue.number, list_name)
+        if earlier is not None and earlier.state == RunState.DONE:
+            # Said before asking: a "yes" must not be answered by a refusal.
+            raise AlreadySent(earlier.id, identity, list_name)
+    if not test_to and count == 0 and earlier is None:
+        # An empty run would count as the issue sent and block the real send later.
+        raise click.ClickException(f"nobody to send {identity} to: no active subscriber"
+                                   f"{part.rstrip(',')}; nothing was recorded")
     if test_to:
         # A test send does not wait for retries: a refusal is said at once, not after hours.
         _run_and_report(project, transport, rendered=rendered, list_name=list_name,
