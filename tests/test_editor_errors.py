@@ -115,3 +115,11 @@ def test_new_takes_a_number(run, project_dir):
     path = project_dir / "issues" / "2020-11-pvd-1.yaml"
     assert "number: 1\n" in path.read_text()
     assert run("new", "--number", "0").exit_code == 2
+
+
+def test_a_field_indented_under_another_is_an_indentation_problem_not_quotes(problems_of):
+    found = problems_of("publication: pvd\nnumber: 7\ndate: 2025-01-21\n"
+                        "subject: Test\n preheader: oops\n" + SECTION)
+    assert found == [
+        "issues/test.yaml:5:2: 'preheader' is indented more than 'subject' on line 4, so YAML "
+        "reads it as the rest of that value: indent 'preheader' like the field it belongs with"]

@@ -98,8 +98,24 @@ def _slip(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
                     f"{_SPECIAL_START[value[0]]} in YAML: put the whole value in quotes, e.g. "
                     f"{key}: \"{value}\"")
         if "mapping values" in (exc.problem or "") and index == mark.line:
+            above = _field_above(lines, index)
+            if above is not None and len(match.group(1)) > len(above.group(1)):
+                # "subject: Test" then " preheader: x": the second line, indented further,
+                # continues the value above; quotes would not help, the indentation does.
+                return (index + 1, len(match.group(1)) + 1,
+                        f"'{key}' is indented more than '{above.group(2).strip()}' on line "
+                        f"{index}, so YAML reads it as the rest of that value: indent "
+                        f"'{key}' like the field it belongs with")
             return (index + 1, column, f"the value of '{key}' contains ': ', which YAML reads "
                     f"as a new field: put the whole value in quotes, e.g. {key}: \"{value}\"")
+    return None
+
+
+def _field_above(lines: list[str], index: int) -> re.Match[str] | None:
+    """The ``key: value`` match of the line just above ``index`` (blank lines skipped)."""
+    for before in range(index - 1, -1, -1):
+        if lines[before].strip():
+            return _KEY_VALUE.match(lines[before])
     return None
 
 
