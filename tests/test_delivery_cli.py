@@ -188,3 +188,8 @@ def test_nobody_to_send_to_records_nothing(lp, smtp_server, issue_path):
     result = lp("send", str(issue_path), "--yes", code=1)
     assert "nobody to send pvd#42 to" in result.stderr
     assert "No send runs yet" in lp("runs").output
+
+
+def test_runs_filters_say_what_is_wrong(lp):
+    assert "no publication 'nope'" in lp("runs", "-p", "nope", code=2).stderr
+    assert "-n" in lp("runs", "-n", "0", code=2).stderr

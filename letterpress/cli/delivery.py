@@ -247,13 +247,17 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
 @click.group(invoke_without_command=True)
 @click.option("-p", "--publication", default=None, metavar="SLUG",
               help="Only this publication's runs.")
-@click.option("-n", "--limit", default=20, show_default=True, help="How many runs to list.")
+@click.option("-n", "--limit", default=20, show_default=True, type=click.IntRange(min=1),
+              help="How many runs to list.")
 @click.pass_context
 def runs(ctx, publication, limit):
     """List send runs (newest first); see one with `runs show RUN`."""
     if ctx.invoked_subcommand is not None:
         return
     project = ctx.obj.project
+    if publication is not None and publication not in project.settings.publications:
+        raise click.UsageError(f"no publication {publication!r} in letterpress.toml (its "
+                               f"publications: {', '.join(project.settings.publications)})")
     with project.session() as session:
         found = list_runs(session, publication=publication, limit=limit)
         if not found:
