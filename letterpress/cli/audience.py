@@ -130,7 +130,9 @@ def _progress_printer():
               default="import", show_default=True, help="How these people consented.")
 @click.option("--consent-text", default="",
               help="The wording they agreed to, or where the list comes from.")
-@click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Report what would happen; nothing is written to the database (a --rejects "
+                   "file is still written, to review the bad rows first).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None,
               help="Write rejected and suppressed rows to this CSV file.")
 @click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
