@@ -421,6 +421,11 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
             value = env[setting.env]
         values[setting.name] = value
 
+    def origin(name: str) -> str:
+        """Where a value came from, for error messages: its variable, or the file."""
+        env_name = next(s.env for s in PROJECT_SETTINGS if s.name == name)
+        return f"${env_name}" if env_name in env else source
+
     def resolve(p: str) -> Path:
         q = Path(p)
         return q if q.is_absolute() else project_dir / q
@@ -445,12 +450,13 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         outbox_dir=resolve(values["outbox_dir"]),
         timezone=str(values["timezone"]),
         publications=publications,
-        **{name: _positive_int(name, values[name], source) for name in _SERVER_LIMITS},
+        **{name: _positive_int(name, values[name], origin(name)) for name in _SERVER_LIMITS},
         bounce_url=str(values["bounce_url"]),
         bounce_poll_minutes=float(values["bounce_poll_minutes"]),
         webhook_secret=str(values["webhook_secret"]),
         admin_auth_header=str(values["admin_auth_header"]).strip(),
-        retention_days=_positive_int("retention_days", values["retention_days"], source),
+        retention_days=_positive_int("retention_days", values["retention_days"],
+                                     origin("retention_days")),
     )
 
 

@@ -237,3 +237,13 @@ def test_a_body_of_exactly_the_limit_passes_one_byte_more_is_refused(start_serve
             answers[size] = sock.recv(65536)
     assert not answers[1024].startswith(b"HTTP/1.1 413"), answers[1024][:80]
     assert answers[1025].startswith(b"HTTP/1.1 413"), answers[1025][:80]
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(project_dir):
+    from letterpress.errors import ConfigError
+    from letterpress.settings import load_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project_dir, {"LETTERPRESS_MAX_REQUEST_BODY": "abc"})
+    assert str(caught.value).startswith("$LETTERPRESS_MAX_REQUEST_BODY: ")
+    assert "letterpress.toml" not in str(caught.value)
