@@ -54,7 +54,10 @@ def _pg_array(column, values: list[Any]) -> tuple[str, list[Any]]:
     kind = column.type
     impl = getattr(kind, "impl", kind)
     if isinstance(kind, JSON) or isinstance(impl, JSON):
-        return "json[]", [None if v is None else json.dumps(v, ensure_ascii=False)
+        # Serialised once per object (the same consent data stands for every event row).
+        memo: dict[int, str] = {}
+        return "json[]", [None if v is None else memo[id(v)] if id(v) in memo else
+                          memo.setdefault(id(v), json.dumps(v, ensure_ascii=False))
                           for v in values]
     if isinstance(impl, DateTime):
         return ("timestamptz[]" if impl.timezone else "timestamp[]"), values

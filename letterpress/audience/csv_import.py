@@ -19,7 +19,10 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import queue
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -333,44 +336,106 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
     consent = consent or Consent("import", text=f"imported from {path.name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
     total = max(path.stat().st_size, 1)
-    chars = [0]
-    seen: set[str] = set()
-    batch: dict[str, _Candidate] = {}
-
-    def flush() -> None:
-        if batch:
-            _apply(session, list(batch.values()), list_id, list_label, consent, clock, report,
-                   path.name)
-            batch.clear()
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-        if progress is not None:
-            progress(ImportProgress(report.rows, min(chars[0] / total, 1.0)))
-
+    reader = _Reader(path, layout, report, batch_size)
     try:
-        for line, row in _rows(path, layout, chars):
-            report.rows += 1
-            candidate = _candidate(line, row, layout, report)
-            if candidate is None:
-                continue
-            if candidate.key in seen:
-                report.duplicates += 1
-                earlier = batch.get(candidate.key)
-                if earlier is not None:
-                    _merge_candidates(earlier, candidate)
-                    continue
-                candidate.duplicate = True
-            seen.add(candidate.key)
-            batch[candidate.key] = candidate
-            if len(batch) >= batch_size:
-                flush()
-        flush()
+        for batch, rows, chars in reader:
+            if batch:
+                _apply(session, batch, list_id, list_label, consent, clock, report, path.name)
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+            if progress is not None:
+                progress(ImportProgress(rows, min(chars / total, 1.0)))
     except BaseException:
         session.rollback()
         raise
+    finally:
+        reader.close()
     return report
+
+
+class _Reader:
+    """The file's batches, read and validated one batch ahead in a thread of their own.
+
+    Iterating gives ``(candidates, rows read, characters read)`` for each batch of
+    ``batch_size`` distinct addresses, then a last (possibly empty) one at the end of the
+    file.  While the database writes a batch (the driver lets other threads run while it
+    waits), the next one is parsed and validated: the two overlap instead of adding up.  At
+    most one batch waits, so memory stays flat; an error while reading is raised where the
+    batches are consumed.  ``report.rows``, ``rejected`` and ``duplicates`` are this reader's
+    (the writer touches only the other counters).
+    """
+
+    _END = object()
+
+    def __init__(self, path: Path, layout: CsvLayout, report: ImportReport, batch_size: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(path, layout, report, batch_size),
+            name="letterpress-import-reader", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[tuple[list[_Candidate], int, int]]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading (after an error or an interruption) and wait for the thread."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()  # unblock a pending put
+            self._thread.join(0.01)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.05)
+                return True
+        return False
+
+    def _run(self, path: Path, layout: CsvLayout, report: ImportReport,
+             batch_size: int) -> None:
+        try:
+            for item in _batches(path, layout, report, batch_size):
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the consuming thread
+            self._put(exc)
+
+
+def _batches(path: Path, layout: CsvLayout, report: ImportReport,
+             batch_size: int) -> Iterator[tuple[list[_Candidate], int, int]]:
+    """Rows read into candidates, duplicates merged, in batches (see :class:`_Reader`)."""
+    chars = [0]
+    seen: set[str] = set()
+    batch: dict[str, _Candidate] = {}
+    for line, row in _rows(path, layout, chars):
+        report.rows += 1
+        candidate = _candidate(line, row, layout, report)
+        if candidate is None:
+            continue
+        if candidate.key in seen:
+            report.duplicates += 1
+            earlier = batch.get(candidate.key)
+            if earlier is not None:
+                _merge_candidates(earlier, candidate)
+                continue
+            candidate.duplicate = True
+        seen.add(candidate.key)
+        batch[candidate.key] = candidate
+        if len(batch) >= batch_size:
+            yield list(batch.values()), report.rows, chars[0]
+            batch = {}
+    yield list(batch.values()), report.rows, chars[0]
 
 
 def _candidate(line: int, row: list[str], layout: CsvLayout,
