@@ -172,7 +172,7 @@ class ImportReport:
                 f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     line: int
     email: str
