@@ -336,3 +336,37 @@ def test_export_filters_and_all_statuses(session, clock):
     out = io.StringIO()
     assert export_csv(session, out, list_name="pvd", status=None, delimiter=";") == 3
     assert "c@example.org;;29;unsubscribed" in out.getvalue()
+
+
+def test_batch_lookups_and_inserts_keep_a_few_statement_texts(session, clock, tmp_path):
+    """A statement whose text changes with the batch is prepared again and kept in the
+    driver's statement cache: on SQLite that was the import's memory growth."""
+    from letterpress.audience.bulk import among
+
+    dialect = session.get_bind().dialect
+    texts = {str(select(Subscriber.id).where(among(Subscriber.email_key, keys, dialect.name))
+                 .compile(dialect=dialect, compile_kwargs={"render_postcompile": True}))
+             for keys in (["a"], ["a", "b", "c"], ["x"] * 700)}
+    assert len(texts) == 1
+    lines = ["email;nom"] + [f"s{i:04}@example.org;Personne {i}" for i in range(1234)]
+    path = _write(tmp_path / "s.csv", "\n".join(lines) + "\n")
+    statements = []
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    if dialect.name == "sqlite":
+        raw.set_trace_callback(statements.append)
+    try:
+        report = import_csv(session, path, list_name="pvd", clock=clock, batch_size=617)
+    finally:
+        if dialect.name == "sqlite":
+            raw.set_trace_callback(None)
+    assert report.added == 1234 and _count(session, Subscriber) == 1234
+    keys = [f"s{i:04}@example.org" for i in (0, 5, 1233)] + ["absent@example.org"]
+    found = session.scalars(select(Subscriber.email_key)
+                            .where(among(Subscriber.email_key, keys, dialect.name))).all()
+    assert sorted(found) == keys[:3]
+    if dialect.name == "sqlite":
+        inserts = {s.split(" VALUES ")[0] + str(s.count("), (")) for s in statements
+                   if s.startswith("INSERT INTO subscribers")}
+        # 617 rows in power-of-two chunks (512 + 64 + 32 + 8 + 1): at most 9 distinct texts
+        assert inserts and len(inserts) <= 9

@@ -3,8 +3,15 @@
 On PostgreSQL a batch goes as one ``INSERT … SELECT * FROM unnest(%s::type[], …)``: one
 parameter per column whatever the number of rows, so neither the driver nor the server parses
 a statement that grows with the batch (a multi-row ``VALUES`` of 1,000 rows is parsed by
-psycopg on every batch, which cost more than the whole database work).  Elsewhere the rows go
-through SQLAlchemy Core's executemany (sqlite3 runs it in C).
+psycopg on every batch, which cost more than the whole database work).  On SQLite the rows
+go straight to sqlite3's ``executemany`` (a C loop over one prepared statement), their values
+converted once per distinct date-time by the columns' own SQLAlchemy bind processors, so they
+are stored exactly as the ORM would store them; with ``RETURNING`` they go as multi-row
+``VALUES`` in chunks of power-of-two sizes, so only a handful of distinct statements is ever
+prepared.  Lookups with :func:`among` take the values as one parameter on both databases
+(``= ANY(array)``, ``IN (SELECT value FROM json_each(?))``): a statement whose text changed
+with every batch would be prepared again each time and kept in the driver's statement cache
+(on SQLite, megabytes for a statement of thousands of parameters).
 """
 
 from __future__ import annotations
@@ -13,17 +20,33 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, DateTime, Integer, Table, any_, bindparam, insert
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    DateTime,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 __all__ = ["among", "insert_rows"]
 
 
 def among(column, values: Sequence[Any], dialect_name: str):
-    """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter, so the
-    statement does not grow (nor get parsed again) with the number of values."""
+    """``column IN (values)`` with one parameter, so the statement does not grow (nor get
+    prepared again) with the number of values: ``column = ANY(array)`` on PostgreSQL,
+    ``column IN (SELECT value FROM json_each(?))`` on SQLite.  ``values``: str or int."""
     if dialect_name == "postgresql":
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    if dialect_name == "sqlite":
+        each = func.json_each(bindparam(None, json.dumps(list(values)))).table_valued("value")
+        return column.in_(select(each.c.value))
     return column.in_(list(values))
 
 
@@ -31,7 +54,10 @@ def _pg_array(column, values: list[Any]) -> tuple[str, list[Any]]:
     kind = column.type
     impl = getattr(kind, "impl", kind)
     if isinstance(kind, JSON) or isinstance(impl, JSON):
-        return "json[]", [None if v is None else json.dumps(v, ensure_ascii=False)
+        # Serialised once per object (the same consent data stands for every event row).
+        memo: dict[int, str] = {}
+        return "json[]", [None if v is None else memo[id(v)] if id(v) in memo else
+                          memo.setdefault(id(v), json.dumps(v, ensure_ascii=False))
                           for v in values]
     if isinstance(impl, DateTime):
         return ("timestamptz[]" if impl.timezone else "timestamp[]"), values
@@ -48,6 +74,8 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     ``table``; returns the ``returning`` columns of the new rows, in no particular order."""
     if not rows:
         return []
+    if connection.dialect.name == "sqlite":
+        return _sqlite_insert(connection, table, rows, returning)
     if connection.dialect.name != "postgresql":
         statement = insert(table)
         if returning:
@@ -69,5 +97,62 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     try:
         cursor.execute(sql, arrays)  # %b: binary arrays, no per-element escaping
         return [tuple(r) for r in cursor.fetchall()] if returning else []
+    finally:
+        cursor.close()
+
+
+SQLITE_CHUNK = 256  # rows per multi-row INSERT … RETURNING (a power of two)
+
+
+def _sqlite_values(connection: Connection, table: Table, names: list[str],
+                   rows: Sequence[dict[str, Any]]) -> list[tuple]:
+    """The rows as tuples of what SQLAlchemy would bind (same text for date-times and JSON).
+
+    Each column's processing is the column type's own bind processor, applied once per
+    distinct date-time and once per JSON object."""
+    columns = []
+    for name in names:
+        process = table.c[name].type._cached_bind_processor(connection.dialect)
+        memo: dict[Any, Any] = {}
+        if process is None:
+            columns.append([r[name] for r in rows])
+        elif isinstance(getattr(table.c[name].type, "impl", None), DateTime) or isinstance(
+                table.c[name].type, DateTime):
+            # Date-times repeat (one "now" per batch): convert each distinct value once.
+            columns.append([memo[v] if v in memo else memo.setdefault(v, process(v))
+                            for v in (r[name] for r in rows)])
+        elif isinstance(table.c[name].type, JSON):
+            # One object often stands for many rows (the same consent data on every event):
+            # serialise each object once (by identity: ``rows`` keeps them all alive).
+            columns.append([memo[id(v)] if id(v) in memo else memo.setdefault(id(v), process(v))
+                            for v in (r[name] for r in rows)])
+        else:
+            columns.append([process(r[name]) for r in rows])
+    return list(zip(*columns, strict=True))
+
+
+def _sqlite_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                   returning: Sequence[str]) -> list[tuple]:
+    names = list(rows[0])
+    values = _sqlite_values(connection, table, names, rows)
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    one = f"({', '.join('?' * len(names))})"
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        if not returning:
+            cursor.executemany(head + one, values)
+            return []
+        tail = f" RETURNING {', '.join(returning)}"
+        out: list[tuple] = []
+        start, size = 0, SQLITE_CHUNK
+        while start < len(values):
+            while size > len(values) - start:
+                size //= 2  # the rest in power-of-two chunks: few distinct statements
+            chunk = values[start:start + size]
+            cursor.execute(head + ", ".join([one] * size) + tail,
+                           [v for row in chunk for v in row])
+            out.extend(cursor.fetchall())
+            start += size
+        return out
     finally:
         cursor.close()

@@ -19,7 +19,10 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import queue
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..clock import Clock
@@ -45,8 +48,8 @@ from .models import (
 )
 from .service import STOPPED_STATUSES, Consent, _merge_profile, change_status, get_list
 from .suppression import suppress, suppressions_for
-from .text import clean_text
-from .tokens import new_link_key
+from .text import clean_attributes, clean_text
+from .tokens import new_link_keys
 
 __all__ = [
     "CsvLayout",
@@ -169,7 +172,7 @@ class ImportReport:
                 f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     line: int
     email: str
@@ -319,7 +322,7 @@ def _cell(row: list[str], index: int) -> str:
 # --------------------------------------------------------------------------- importing
 
 def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clock,
-               consent: Consent | None = None, dry_run: bool = False, batch_size: int = 1000,
+               consent: Consent | None = None, dry_run: bool = False, batch_size: int = 5000,
                progress: Callable[[ImportProgress], None] | None = None) -> ImportReport:
     """Import a CSV file into ``list_name``; commits after every batch of ``batch_size`` rows.
 
@@ -333,44 +336,106 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
     consent = consent or Consent("import", text=f"imported from {path.name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
     total = max(path.stat().st_size, 1)
-    chars = [0]
-    seen: set[str] = set()
-    batch: dict[str, _Candidate] = {}
-
-    def flush() -> None:
-        if batch:
-            _apply(session, list(batch.values()), list_id, list_label, consent, clock, report,
-                   path.name)
-            batch.clear()
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-        if progress is not None:
-            progress(ImportProgress(report.rows, min(chars[0] / total, 1.0)))
-
+    reader = _Reader(path, layout, report, batch_size)
     try:
-        for line, row in _rows(path, layout, chars):
-            report.rows += 1
-            candidate = _candidate(line, row, layout, report)
-            if candidate is None:
-                continue
-            if candidate.key in seen:
-                report.duplicates += 1
-                earlier = batch.get(candidate.key)
-                if earlier is not None:
-                    _merge_candidates(earlier, candidate)
-                    continue
-                candidate.duplicate = True
-            seen.add(candidate.key)
-            batch[candidate.key] = candidate
-            if len(batch) >= batch_size:
-                flush()
-        flush()
+        for batch, rows, chars in reader:
+            if batch:
+                _apply(session, batch, list_id, list_label, consent, clock, report, path.name)
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+            if progress is not None:
+                progress(ImportProgress(rows, min(chars / total, 1.0)))
     except BaseException:
         session.rollback()
         raise
+    finally:
+        reader.close()
     return report
+
+
+class _Reader:
+    """The file's batches, read and validated one batch ahead in a thread of their own.
+
+    Iterating gives ``(candidates, rows read, characters read)`` for each batch of
+    ``batch_size`` distinct addresses, then a last (possibly empty) one at the end of the
+    file.  While the database writes a batch (the driver lets other threads run while it
+    waits), the next one is parsed and validated: the two overlap instead of adding up.  At
+    most one batch waits, so memory stays flat; an error while reading is raised where the
+    batches are consumed.  ``report.rows``, ``rejected`` and ``duplicates`` are this reader's
+    (the writer touches only the other counters).
+    """
+
+    _END = object()
+
+    def __init__(self, path: Path, layout: CsvLayout, report: ImportReport, batch_size: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(path, layout, report, batch_size),
+            name="letterpress-import-reader", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> Iterator[tuple[list[_Candidate], int, int]]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        """Stop reading (after an error or an interruption) and wait for the thread."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()  # unblock a pending put
+            self._thread.join(0.01)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._queue.put(item, timeout=0.05)
+                return True
+        return False
+
+    def _run(self, path: Path, layout: CsvLayout, report: ImportReport,
+             batch_size: int) -> None:
+        try:
+            for item in _batches(path, layout, report, batch_size):
+                if not self._put(item):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the consuming thread
+            self._put(exc)
+
+
+def _batches(path: Path, layout: CsvLayout, report: ImportReport,
+             batch_size: int) -> Iterator[tuple[list[_Candidate], int, int]]:
+    """Rows read into candidates, duplicates merged, in batches (see :class:`_Reader`)."""
+    chars = [0]
+    seen: set[str] = set()
+    batch: dict[str, _Candidate] = {}
+    for line, row in _rows(path, layout, chars):
+        report.rows += 1
+        candidate = _candidate(line, row, layout, report)
+        if candidate is None:
+            continue
+        if candidate.key in seen:
+            report.duplicates += 1
+            earlier = batch.get(candidate.key)
+            if earlier is not None:
+                _merge_candidates(earlier, candidate)
+                continue
+            candidate.duplicate = True
+        seen.add(candidate.key)
+        batch[candidate.key] = candidate
+        if len(batch) >= batch_size:
+            yield list(batch.values()), report.rows, chars[0]
+            batch = {}
+    yield list(batch.values()), report.rows, chars[0]
 
 
 def _candidate(line: int, row: list[str], layout: CsvLayout,
@@ -392,10 +457,11 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
     except InvalidEmail as exc:
         report.rejected.append(Rejection(line, value, exc.reason, tuple(row)))
         return None
-    name = clean_text(" ".join(p for p in (_cell(row, i) for i in layout.name_columns)
-                               if p)) or None
+    width = len(row)
+    name = clean_text(" ".join([v for i in layout.name_columns
+                                if i < width and (v := row[i].strip())])) or None
     attributes = {key: clean_text(v) for i, key in layout.attribute_columns
-                  if (v := _cell(row, i))}
+                  if i < width and (v := row[i].strip())}
     suppress_only = status in STOPPED_STATUSES and not layout.proof_columns
     if suppress_only:
         # A bare "unsubscribed" in someone's file proves no consent to record: the person is
@@ -460,21 +526,29 @@ def _fill_profile(subscriber: Subscriber, name: str | None, attributes: dict[str
 
 def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: str,
            consent: Consent, clock: Clock, report: ImportReport, source_name: str) -> None:
-    """Classify and write one batch: three lookups, then three bulk INSERTs."""
+    """Classify and write one batch: three lookups, then set-based writes.
+
+    The lookups read plain rows (no ORM objects: building one per known subscriber cost more
+    than the database on a re-import); profile changes go as one executemany UPDATE, new
+    people, subscriptions and their events as one INSERT each (:func:`.bulk.insert_rows`).
+    """
     keys = [c.key for c in batch]
     dialect = session.get_bind().dialect.name
-    subscribers = {s.email_key: s for s in session.scalars(
-        select(Subscriber).where(among(Subscriber.email_key, keys, dialect)))}
-    subscriptions = {}
+    subscribers = {row.email_key: row for row in session.execute(
+        select(Subscriber.id, Subscriber.email_key, Subscriber.name, Subscriber.attributes)
+        .where(among(Subscriber.email_key, keys, dialect)))}
+    subscriptions: dict[int, Any] = {}
     if subscribers:
-        subscriptions = {s.subscriber_id: s for s in session.scalars(
-            select(Subscription).where(Subscription.list_id == list_id, among(
+        subscriptions = {row.subscriber_id: row for row in session.execute(
+            select(Subscription.id, Subscription.subscriber_id, Subscription.status)
+            .where(Subscription.list_id == list_id, among(
                 Subscription.subscriber_id, [s.id for s in subscribers.values()], dialect)))}
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
     now = clock.now()
     new_people: list[dict[str, Any]] = []
     to_subscribe: list[tuple[_Candidate, int | None]] = []  # (row, existing subscriber id)
+    profiles: dict[int, _Profile] = {}  # subscriber id -> profile as this batch leaves it
 
     for c in batch:
         subscriber = subscribers.get(c.key)
@@ -487,7 +561,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         if (sub is not None and c.status in STOPPED_STATUSES
                 and sub.status in ("active", "pending") and not c.duplicate):
             # The file records a stop this database does not know yet: a stop is never lost.
-            _stop(session, sub, c, clock, source_name)
+            _stop(session, session.get(Subscription, sub.id), c, clock, source_name)
             report.updated += 1
             continue
         if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
@@ -501,13 +575,15 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         if subscriber is None:
             new_people.append({"email": c.email, "email_key": c.key, "name": c.name or "",
                                "attributes": dict(c.attributes), "created_at": now,
-                               "updated_at": now, "link_key": new_link_key()})
+                               "updated_at": now, "link_key": ""})
             to_subscribe.append((c, None))
             continue
-        changed = (_fill_profile if c.duplicate else _merge_profile)(subscriber, c.name,
+        profile = profiles.get(subscriber.id)
+        if profile is None:
+            profile = profiles[subscriber.id] = _Profile(subscriber.name, subscriber.attributes)
+        changed = (_fill_profile if c.duplicate else _merge_profile)(profile, c.name,
                                                                      c.attributes)
-        if changed:
-            subscriber.updated_at = now
+        profile.changed = profile.changed or changed
         if sub is None:
             to_subscribe.append((c, subscriber.id))
         elif not c.duplicate:
@@ -516,23 +592,30 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
             else:
                 report.unchanged += 1
 
-    session.flush()  # profile updates of known subscribers
+    session.flush()  # stops recorded above
     # Core statements on the session's connection: the ORM's bulk path costs more than the
     # database itself at these sizes (same transaction, same defaults such as link keys).
     connection = session.connection()
+    _update_profiles(session, connection, profiles, now)
     people, subs, events = (Subscriber.__table__, Subscription.__table__,
                             SubscriptionEvent.__table__)
     new_ids: dict[str, int] = {}
     if new_people:
+        for person, link_key in zip(new_people, new_link_keys(len(new_people)), strict=True):
+            person["link_key"] = link_key
         new_ids = dict(insert_rows(connection, people, new_people, ("email_key", "id")))
     if not to_subscribe:
         return
     default_data = _consent_data(consent.source, consent.text, consent.form_id)
     # RETURNING the subscriber id with the new id maps them without asking the database to
     # keep the parameters' order (which would cost one statement per row on SQLite).
+    plain = _subscription_row(None, 0, list_id, consent, now)  # a row without proof columns
     by_subscriber = dict(insert_rows(
         connection, subs,
         [_subscription_row(c, sid if sid is not None else new_ids[c.key], list_id, consent, now)
+         if c.proof or c.status in STOPPED_STATUSES else
+         {**plain, "subscriber_id": sid if sid is not None else new_ids[c.key],
+          "status": c.status}
          for c, sid in to_subscribe], ("subscriber_id", "id")))
     sub_ids = [by_subscriber[sid if sid is not None else new_ids[c.key]]
                for c, sid in to_subscribe]
@@ -550,18 +633,53 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
 
 
+class _Profile:
+    """A known subscriber's name and attributes while a batch merges rows into them (what
+    :func:`_merge_profile` and :func:`_fill_profile` change, without an ORM object)."""
+
+    __slots__ = ("attributes", "changed", "name")
+
+    def __init__(self, name: str, attributes: dict[str, Any] | None):
+        self.name = name
+        self.attributes = attributes
+        self.changed = False
+
+
+def _update_profiles(session: Session, connection, profiles: dict[int, _Profile],
+                     now: datetime) -> None:
+    """Write the changed profiles in one executemany UPDATE; objects of these subscribers
+    the session may hold are expired, so they read the new values."""
+    changed = [(sid, p) for sid, p in profiles.items() if p.changed]
+    if not changed:
+        return
+    table = Subscriber.__table__
+    connection.execute(
+        table.update().where(table.c.id == bindparam("b_id")).values(
+            name=bindparam("b_name"), attributes=bindparam("b_attributes"),
+            updated_at=bindparam("b_updated_at")),
+        # Cleaned as the model's validators clean what is assigned to a Subscriber.
+        [{"b_id": sid, "b_name": clean_text(p.name or ""),
+          "b_attributes": clean_attributes(p.attributes), "b_updated_at": now}
+         for sid, p in changed])
+    for sid, _p in changed:
+        held = session.identity_map.get(session.identity_key(Subscriber, sid))
+        if held is not None:
+            session.expire(held)
+
+
 def _consent_data(source, text, form_id) -> dict[str, Any]:
     return {"consent": {k: v for k, v in (("source", source), ("text", text),
                                           ("form_id", form_id)) if v}}
 
 
-def _subscription_row(c: _Candidate, subscriber_id: int, list_id: int, consent: Consent,
-                      now) -> dict[str, Any]:
+def _subscription_row(c: _Candidate | None, subscriber_id: int, list_id: int,
+                      consent: Consent, now) -> dict[str, Any]:
     """A new subscription as the file describes it (its status and proof), else the
-    consent given on the command line."""
-    p = c.proof
-    stopped = c.status in STOPPED_STATUSES
-    return {"subscriber_id": subscriber_id, "list_id": list_id, "status": c.status,
+    consent given on the command line (``c`` None: an active row without proof)."""
+    p = c.proof if c is not None else {}
+    status = c.status if c is not None else "active"
+    stopped = status in STOPPED_STATUSES
+    return {"subscriber_id": subscriber_id, "list_id": list_id, "status": status,
             "consent_at": p.get("consent_at") or now,
             "consent_source": p.get("consent_source") or consent.source,
             "consent_text": p.get("consent_text", consent.text),

@@ -90,6 +90,10 @@ def normalise_email(value: str, *, check_deliverability: bool = False) -> str:
 def sendable_email(value: str) -> str:
     """The normal form of an address letterpress can send to; raises :class:`InvalidEmail`
     for an invalid one and for a non-ASCII local part (needs SMTPUTF8, RFC 6531)."""
+    if isinstance(value, str):
+        plain = _plain_form(value.strip())  # ASCII throughout: sendable as it is
+        if plain is not None:
+            return plain
     normalised = normalise_email(value)
     local = normalised.rpartition("@")[0]
     if not local.isascii():

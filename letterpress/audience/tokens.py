@@ -12,6 +12,7 @@ signs, every key verifies, so a rotation keeps the links in mail already sent wo
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 
 from ..errors import TokenError, TokenExpired
 
-__all__ = ["PURPOSES", "Purpose", "TokenData", "TokenSigner", "new_link_key"]
+__all__ = ["PURPOSES", "Purpose", "TokenData", "TokenSigner", "new_link_key", "new_link_keys"]
 
 Purpose = Literal["unsubscribe", "confirm", "preferences", "resubscribe"]
 PURPOSES: tuple[str, ...] = ("unsubscribe", "confirm", "preferences", "resubscribe")
@@ -32,6 +33,14 @@ LINK_KEY_BYTES = 16  # 128 random bits, 22 URL-safe characters
 def new_link_key() -> str:
     """A fresh random key for a subscriber's links (never derived from the id or address)."""
     return secrets.token_urlsafe(LINK_KEY_BYTES)
+
+
+def new_link_keys(count: int) -> list[str]:
+    """``count`` keys as :func:`new_link_key` makes them, from one read of the system's
+    random source (an import creates thousands at once)."""
+    raw = secrets.token_bytes(LINK_KEY_BYTES * count)
+    return [base64.urlsafe_b64encode(raw[i:i + LINK_KEY_BYTES]).rstrip(b"=").decode("ascii")
+            for i in range(0, len(raw), LINK_KEY_BYTES)]
 
 
 @dataclass(frozen=True)

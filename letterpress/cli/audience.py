@@ -135,7 +135,7 @@ def _progress_printer():
                    "file is still written, to review the bad rows first).")
 @click.option("--rejects", type=click.Path(dir_okay=False), default=None,
               help="Write rejected and suppressed rows to this CSV file.")
-@click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1), default=5000, show_default=True,
               help="Rows per transaction.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, no per-row report.")
 @click.option("--from", "preset", type=click.Choice(sorted(PRESETS)), default=None,
