@@ -345,10 +345,10 @@ def mark_bounced(session: Session, subscription_id: int, *, clock: Clock, detail
 
     False (and nothing changed) when the subscription was already stopped.
     """
-    held, status, person_id = _current(session, subscription_id)
+    held, status, person = _current(session, subscription_id)
     if status in STOPPED_STATUSES:
         return False
-    if not _stop_everywhere(session, subscription_id, held, status, person_id, "bounced",
+    if not _stop_everywhere(session, subscription_id, held, status, person, "bounced",
                             clock=clock, actor=actor, channel="bounce", detail=detail):
         return mark_bounced(session, subscription_id, clock=clock, detail=detail, actor=actor)
     return True
@@ -357,42 +357,46 @@ def mark_bounced(session: Session, subscription_id: int, *, clock: Clock, detail
 def mark_complained(session: Session, subscription_id: int, *, clock: Clock, detail: str = "",
                     actor: str = "delivery") -> bool:
     """A spam complaint: stop and suppress on every list.  False if already recorded."""
-    held, status, person_id = _current(session, subscription_id)
+    held, status, person = _current(session, subscription_id)
     if status == "complained":
         return False
-    if not _stop_everywhere(session, subscription_id, held, status, person_id, "complained",
+    if not _stop_everywhere(session, subscription_id, held, status, person, "complained",
                             clock=clock, actor=actor, channel="complaint", detail=detail):
         return mark_complained(session, subscription_id, clock=clock, detail=detail,
                                actor=actor)
     return True
 
 
-_STATUS = select(_SUBSCRIPTIONS.c.status, _SUBSCRIPTIONS.c.subscriber_id).where(
-    _SUBSCRIPTIONS.c.id == bindparam("sid"))
+_SUBSCRIBERS = Subscriber.__table__
+_STATUS = (select(_SUBSCRIPTIONS.c.status, _SUBSCRIPTIONS.c.subscriber_id,
+                  _SUBSCRIBERS.c.email_key)
+           .join_from(_SUBSCRIPTIONS, _SUBSCRIBERS,
+                      _SUBSCRIBERS.c.id == _SUBSCRIPTIONS.c.subscriber_id)
+           .where(_SUBSCRIPTIONS.c.id == bindparam("sid")))
 _SET_STATUS = (
     update(_SUBSCRIPTIONS)
     .where(_SUBSCRIPTIONS.c.id == bindparam("sid"), _SUBSCRIPTIONS.c.status == bindparam("old"))
     .values(status=bindparam("new"), updated_at=bindparam("now", type_=_AT)))
-_EMAIL_KEY = select(Subscriber.__table__.c.email_key).where(
-    Subscriber.__table__.c.id == bindparam("id"))
+_EMAIL_KEY = select(_SUBSCRIBERS.c.email_key).where(_SUBSCRIBERS.c.id == bindparam("id"))
 
 
 def _current(session: Session, subscription_id: int
-             ) -> tuple[Subscription | None, str, int]:
-    """(the copy the session holds or None, status, subscriber id) of a subscription, read
-    with one plain query when the session holds no copy; raises SubscriberNotFound."""
+             ) -> tuple[Subscription | None, str, tuple[int, str | None]]:
+    """(the copy the session holds or None, status, (subscriber id, email key or None when
+    not read)) of a subscription, read with one plain query when the session holds no copy;
+    raises SubscriberNotFound."""
     held = session.identity_map.get((Subscription, (subscription_id,), None))
     if held is not None:
         session.flush()  # what the caller changed on it counts
-        return held, held.status, held.subscriber_id
+        return held, held.status, (held.subscriber_id, None)
     row = session.connection().execute(_STATUS, {"sid": subscription_id}).first()
     if row is None:
         raise SubscriberNotFound(f"subscription {subscription_id}")
-    return None, row.status, row.subscriber_id
+    return None, row.status, (row.subscriber_id, row.email_key)
 
 
 def _stop_everywhere(session: Session, subscription_id: int, held: Subscription | None,
-                     old: str, person_id: int, new_status: str, *, clock: Clock, actor: str,
+                     old: str, person: tuple[int, str | None], new_status: str, *, clock: Clock, actor: str,
                      channel: str, detail: str) -> bool:
     """Bounced or complained, suppressed on every list, in plain statements (status, event,
     suppression) like :func:`unsubscribe`: neither the subscription nor its past events are
@@ -414,9 +418,12 @@ def _stop_everywhere(session: Session, subscription_id: int, held: Subscription 
         "subscription_id": subscription_id, "at": now, "old_status": old,
         "new_status": new_status, "actor": actor, "channel": channel, "detail": detail,
         "data": {}})
-    person = held.__dict__.get("subscriber") if held is not None else None
-    key = person.email_key if person is not None else session.connection().scalar(
-        _EMAIL_KEY, {"id": person_id})
+    person_id, key = person
+    loaded = held.__dict__.get("subscriber") if held is not None else None
+    if loaded is not None:
+        key = loaded.email_key
+    elif key is None:
+        key = session.connection().scalar(_EMAIL_KEY, {"id": person_id})
     raise_suppression(session, key_hash(key), scope=ALL_LISTS, reason=new_status, at=now)
     if held is not None:
         set_committed_value(held, "status", new_status)
