@@ -27,7 +27,7 @@ from ..audience import find_subscriber, mark_bounced, mark_complained
 from ..audience.models import MailingList, Subscription
 from ..clock import Clock
 from ..delivery.models import Delivery, SendRun
-from ..errors import AlreadyRecorded, AudienceError
+from ..errors import AlreadyRecorded, AudienceError, SubscriberNotFound
 from ..settings import BounceThresholds, Settings
 from .detect import Failure, Verdict, detect
 from .models import BounceRecord, BounceScore
@@ -314,6 +314,18 @@ def _act(session: Session, record: _Record, delivery, failure: Failure,
     if record.kind == "policy":
         run = f"run {delivery.run_id}" if delivery is not None else "no known run"
         return f"sender problem (policy rejection), counted against {run}; reader unchanged"
+    if record.kind == "hard" and delivery is not None and delivery.subscription_id:
+        # The delivery's own subscription: mark_bounced reads it, no need to read it first.
+        sub_id = delivery.subscription_id
+        try:
+            if mark_bounced(session, sub_id, clock=clock, actor="bounces",
+                            detail=f"hard bounce {detail}"):
+                return f"subscription {sub_id} bounced and suppressed"
+        except SubscriberNotFound:
+            return "no subscription matched: nothing changed"
+        except AudienceError as exc:
+            return f"subscription {sub_id}: {exc}"
+        return "already stopped: nothing changed"
     subs = _subscriptions(session, record, delivery, publication,
                           every_list=record.kind == "complaint")
     if record.subscription_id is None and subs:
