@@ -19,7 +19,8 @@ from letterpress.stats.counting import Verdict, count_click
 from letterpress.stats.links import register_links
 from letterpress.stats.rewrite import TrackedLink, link_id_for
 
-__all__ = ["report_run", "EXPECTED", "LINK_A", "LINK_B"]
+__all__ = ["report_run", "report_run_with_returns", "EXPECTED", "EXPECTED_RETURNS", "LINK_A",
+           "LINK_B"]
 
 T = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
 
@@ -135,3 +136,38 @@ def report_run(project):
         count_click(s, "pvd", 42, b, date(2026, 3, 17), scanner)
         count_click(s, "pvd", 42, b, date(2026, 3, 17), scanner)
         return run.id
+
+
+# What bounce processing records on run 1's deliveries on 2026-03-21 (inside the window):
+RETURNS = [
+    ("a@orange.fr", "policy", "5.7.1", "DMARC policy of the sender's domain"),  # sender problem
+    ("i@yahoo.fr", "soft", "4.2.2", "mailbox full"),
+    ("c@gmail.com", "hard", "5.1.1", "user unknown"),  # already unsubscribed on 03-17
+    ("h@laposte.net", "hard", "5.1.1", "user unknown"),  # already bounced on 03-20
+    ("e@hotmail.fr", "complaint", "", "abuse report"),  # unsubscribed on 03-18, complains
+]
+EXPECTED_RETURNS = {
+    # d during the dialogue; reported later: h (event of 03-20 and DSN) and c (DSN only: its
+    # subscription had stopped, but the address bounced for this run).  Not a (sender policy).
+    "bounces": {"total": 3, "synchronous": 1, "asynchronous": 2},
+    "async_outcomes": {"hard": 2, "soft": 1, "complaint": 1, "sender_policy": 1},
+    "complaints": 2,  # g on 03-18, e on 03-21
+    "rates": {"complaints": 2 / 7, "bounces": 3 / 9, "unsubscribes": 3 / 7},
+}
+
+
+@pytest.fixture
+def report_run_with_returns(project, report_run):
+    """Run 1 after bounce processing recorded RETURNS (one webhook-style event each)."""
+    from letterpress.bounces import Failure, Verdict, record_failures
+
+    clock = FrozenClock(T(2026, 3, 21, 10))
+    with project.session() as s:
+        deliveries = {d.email: d.id for d in s.query(Delivery).filter(
+            Delivery.run_id == report_run)}
+        for n, (email, kind, status, diagnostic) in enumerate(RETURNS):
+            verdict = Verdict("complaint" if kind == "complaint" else "dsn", "test",
+                              (Failure(email, kind, status, diagnostic),))
+            record_failures(s, f"report-fixture-{n}", verdict, settings=project.settings,
+                            clock=clock, source="test", delivery_id=deliveries[email])
+    return report_run

@@ -179,6 +179,41 @@ def test_bounce_and_complaint(session, clock):
     assert mark_bounced(session, c.id, clock=clock, detail="x") is False
 
 
+def _statements(session):
+    """The SQL the session's connection runs meanwhile (a list filled as it goes)."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(session.get_bind(), "before_cursor_execute",
+                 lambda conn, cursor, sql, *a: seen.append(sql.lower()))
+    return seen
+
+
+@pytest.mark.parametrize("stop", ["bounced", "complained", "status"])
+def test_status_changes_never_read_the_past_events(session, clock, stop):
+    sub = subscribe(session, "a@example.org", list_name="pvd", consent=FORM, clock=clock,
+                    status="pending")
+    for _ in range(20):  # a long history: consent renewed many times
+        subscribe(session, "a@example.org", list_name="pvd", consent=FORM, clock=clock,
+                  status="pending")
+    session.commit()
+    session.expire_all()
+    seen = _statements(session)
+    if stop == "bounced":
+        assert mark_bounced(session, sub.id, clock=clock, detail="5.1.1") is True
+    elif stop == "complained":
+        assert mark_complained(session, sub.id, clock=clock) is True
+    else:
+        change_status(session, get_subscription(session, sub.id), "active", clock=clock,
+                      actor="test", channel="admin")
+        session.flush()
+    reads = [sql for sql in seen if sql.lstrip().startswith("select")
+             and "from subscription_events" in sql]
+    assert reads == []
+    assert any("insert into subscription_events" in sql for sql in seen)
+    assert _events(session, sub)[-1][1] == {"status": "active"}.get(stop, stop)
+
+
 @pytest.mark.parametrize("start, target, allowed", [
     ("pending", "active", True), ("pending", "unsubscribed", True),
     ("pending", "bounced", True), ("pending", "complained", True),

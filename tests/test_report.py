@@ -12,7 +12,7 @@ from letterpress.cli import main
 from letterpress.report import provider_of, render_text, report_for
 
 from .fixtures_report import *  # noqa: F403 - fixtures
-from .fixtures_report import EXPECTED, LINK_A, LINK_B
+from .fixtures_report import EXPECTED, EXPECTED_RETURNS, LINK_A, LINK_B
 
 
 @pytest.fixture
@@ -61,6 +61,48 @@ def test_each_figure_matches_the_hand_computed_fixture(project, report_run):
     assert [link["url"] for link in clicks["links"]] == [LINK_A, LINK_B]
     assert [(link["clicks"], link["scanner"]) for link in clicks["links"]] == [(4, 0), (1, 2)]
     assert data["run"]["attribution_until"].startswith("2026-04-21T09:00")
+
+
+def test_async_outcomes_match_the_hand_computed_fixture(project, report_run_with_returns):
+    data = report_for(project, report_run_with_returns).as_dict()
+    assert data["bounces"] == EXPECTED_RETURNS["bounces"]
+    assert data["async_outcomes"] == EXPECTED_RETURNS["async_outcomes"]
+    assert data["complaints"] == EXPECTED_RETURNS["complaints"]
+    for name, value in EXPECTED_RETURNS["rates"].items():
+        assert data["rates"][name] == pytest.approx(value)
+    # The sender-policy rejection left its reader alone: still active, not suppressed.
+    from letterpress.audience import find_subscriber
+    from letterpress.audience.emails import email_key, key_hash
+    from letterpress.audience.suppression import suppression_for
+
+    with project.session() as s:
+        person = find_subscriber(s, "a@orange.fr")
+        assert [sub.status for sub in person.subscriptions] == ["active"]
+        assert suppression_for(s, key_hash(email_key("a@orange.fr")), "pvd") is None
+
+
+def test_async_outcomes_without_returns_are_zero(project, report_run):
+    data = report_for(project, report_run).as_dict()
+    assert data["async_outcomes"] == {"hard": 0, "soft": 0, "complaint": 0,
+                                      "sender_policy": 0}
+
+
+def test_sender_policy_is_a_sender_problem_in_every_format(lp, report_run_with_returns,
+                                                           tmp_path):
+    out = lp("report", str(report_run_with_returns)).output
+    assert "(during sending 1, reported later 2)" in out
+    assert "soft bounces reported later" in out
+    assert "(hard 2, soft 1, complaints 1, sender policy 1)" in out
+    sender = out[out.index("Sender problems"):]
+    assert "refused by receiving policy" in sender and "        1" in sender
+    data = json.loads(lp("report", str(report_run_with_returns), "--json").output)
+    assert data["async_outcomes"]["sender_policy"] == 1
+    assert data["bounces"]["total"] == 3  # the policy rejection is not a reader's bounce
+    page = tmp_path / "report.html"
+    lp("report", str(report_run_with_returns), "--html", "-o", str(page))
+    html = page.read_text(encoding="utf-8")
+    assert "problème d&#39;expéditeur" in html or "problème d'expéditeur" in html
+    assert "politique d&#39;expéditeur 1" in html or "politique d'expéditeur 1" in html
 
 
 def test_window_is_open_until_now_for_the_latest_run(project, report_run):

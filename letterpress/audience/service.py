@@ -29,7 +29,7 @@ from ..errors import InvalidTransition, SubscriberNotFound, Suppressed, UnknownL
 from ..settings import Settings
 from .emails import email_key, key_hash, normalise_email, sendable_email
 from .models import ALL_LISTS, MailingList, Subscriber, Subscription, SubscriptionEvent
-from .suppression import add_suppression, clear_suppression, suppress, suppression_for
+from .suppression import add_suppression, clear_suppression, raise_suppression, suppression_for
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -131,7 +131,14 @@ def change_status(session: Session, sub: Subscription, new_status: str, *, clock
     sub.updated_at = now
     event = SubscriptionEvent(at=now, old_status=old, new_status=new_status, actor=actor,
                               channel=channel, detail=detail, data=dict(data or {}))
-    sub.events.append(event)
+    if sub.id is None or "events" in sub.__dict__:
+        sub.events.append(event)  # new, or its events already read: keep that list whole
+    else:
+        # An INSERT at the next flush; reading every past event of the subscription first
+        # (what appending to the unloaded collection does) cost a query and one object per
+        # event on every status change.
+        event.subscription_id = sub.id
+        session.add(event)
     return event
 
 
@@ -338,28 +345,91 @@ def mark_bounced(session: Session, subscription_id: int, *, clock: Clock, detail
 
     False (and nothing changed) when the subscription was already stopped.
     """
-    sub = _subscription(session, subscription_id)
-    if sub.status in STOPPED_STATUSES:
+    held, status, person = _current(session, subscription_id)
+    if status in STOPPED_STATUSES:
         return False
-    change_status(session, sub, "bounced", clock=clock, actor=actor, channel="bounce",
-                  detail=detail)
-    suppress(session, key_hash(sub.subscriber.email_key), scope=ALL_LISTS, reason="bounced",
-             at=clock.now())
-    session.flush()
+    if not _stop_everywhere(session, subscription_id, held, status, person, "bounced",
+                            clock=clock, actor=actor, channel="bounce", detail=detail):
+        return mark_bounced(session, subscription_id, clock=clock, detail=detail, actor=actor)
     return True
 
 
 def mark_complained(session: Session, subscription_id: int, *, clock: Clock, detail: str = "",
                     actor: str = "delivery") -> bool:
     """A spam complaint: stop and suppress on every list.  False if already recorded."""
-    sub = _subscription(session, subscription_id)
-    if sub.status == "complained":
+    held, status, person = _current(session, subscription_id)
+    if status == "complained":
         return False
-    change_status(session, sub, "complained", clock=clock, actor=actor, channel="complaint",
-                  detail=detail)
-    suppress(session, key_hash(sub.subscriber.email_key), scope=ALL_LISTS,
-             reason="complained", at=clock.now())
-    session.flush()
+    if not _stop_everywhere(session, subscription_id, held, status, person, "complained",
+                            clock=clock, actor=actor, channel="complaint", detail=detail):
+        return mark_complained(session, subscription_id, clock=clock, detail=detail,
+                               actor=actor)
+    return True
+
+
+_SUBSCRIBERS = Subscriber.__table__
+_STATUS = (select(_SUBSCRIPTIONS.c.status, _SUBSCRIPTIONS.c.subscriber_id,
+                  _SUBSCRIBERS.c.email_key)
+           .join_from(_SUBSCRIPTIONS, _SUBSCRIBERS,
+                      _SUBSCRIBERS.c.id == _SUBSCRIPTIONS.c.subscriber_id)
+           .where(_SUBSCRIPTIONS.c.id == bindparam("sid")))
+_SET_STATUS = (
+    update(_SUBSCRIPTIONS)
+    .where(_SUBSCRIPTIONS.c.id == bindparam("sid"), _SUBSCRIPTIONS.c.status == bindparam("old"))
+    .values(status=bindparam("new"), updated_at=bindparam("now", type_=_AT)))
+_EMAIL_KEY = select(_SUBSCRIBERS.c.email_key).where(_SUBSCRIBERS.c.id == bindparam("id"))
+
+
+def _current(session: Session, subscription_id: int
+             ) -> tuple[Subscription | None, str, tuple[int, str | None]]:
+    """(the copy the session holds or None, status, (subscriber id, email key or None when
+    not read)) of a subscription, read with one plain query when the session holds no copy;
+    raises SubscriberNotFound."""
+    held = session.identity_map.get((Subscription, (subscription_id,), None))
+    if held is not None:
+        session.flush()  # what the caller changed on it counts
+        return held, held.status, (held.subscriber_id, None)
+    row = session.connection().execute(_STATUS, {"sid": subscription_id}).first()
+    if row is None:
+        raise SubscriberNotFound(f"subscription {subscription_id}")
+    return None, row.status, (row.subscriber_id, row.email_key)
+
+
+def _stop_everywhere(session: Session, subscription_id: int, held: Subscription | None,
+                     old: str, person: tuple[int, str | None], new_status: str, *, clock: Clock, actor: str,
+                     channel: str, detail: str) -> bool:
+    """Bounced or complained, suppressed on every list, in plain statements (status, event,
+    suppression) like :func:`unsubscribe`: neither the subscription nor its past events are
+    loaded as objects.  A copy the session holds gets the new status.
+
+    False when someone else changed the subscription since it was read (call once more).
+    Raises :class:`InvalidTransition`.
+    """
+    if new_status not in TRANSITIONS[old]:
+        raise InvalidTransition(str(old), new_status)
+    now = clock.now()
+    done = session.connection().execute(_SET_STATUS, {"sid": subscription_id, "old": old,
+                                         "new": new_status, "now": now}).rowcount
+    if done != 1:
+        if held is not None:
+            session.refresh(held)
+        return False
+    session.connection().execute(_INSERT_EVENT, {
+        "subscription_id": subscription_id, "at": now, "old_status": old,
+        "new_status": new_status, "actor": actor, "channel": channel, "detail": detail,
+        "data": {}})
+    person_id, key = person
+    loaded = held.__dict__.get("subscriber") if held is not None else None
+    if loaded is not None:
+        key = loaded.email_key
+    elif key is None:
+        key = session.connection().scalar(_EMAIL_KEY, {"id": person_id})
+    raise_suppression(session, key_hash(key), scope=ALL_LISTS, reason=new_status, at=now)
+    if held is not None:
+        set_committed_value(held, "status", new_status)
+        set_committed_value(held, "updated_at", now)
+        if "events" in held.__dict__:
+            session.expire(held, ["events"])
     return True
 
 

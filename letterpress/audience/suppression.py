@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from .bulk import among
 from .models import ALL_LISTS, Suppression
 
-__all__ = ["ALL_LISTS", "add_suppression", "clear_suppression", "suppress", "suppression_for",
-           "suppressions_for"]
+__all__ = ["ALL_LISTS", "add_suppression", "clear_suppression", "raise_suppression",
+           "suppress", "suppression_for", "suppressions_for"]
 
 
 def suppress(session: Session, email_hash: str, *, scope: str, reason: str,
@@ -45,8 +45,8 @@ def add_suppression(session: Session, email_hash: str, *, scope: str, reason: st
     if statement is None:
         suppress(session, email_hash, scope=scope, reason=reason, at=at)
         return
-    session.execute(statement, {"email_hash": email_hash, "scope": scope, "reason": reason,
-                                "created_at": at})
+    session.connection().execute(statement, {"email_hash": email_hash, "scope": scope,
+                                             "reason": reason, "created_at": at})
 
 
 def _add_statements() -> dict:
@@ -59,6 +59,39 @@ def _add_statements() -> dict:
 
 
 _ADD = _add_statements()  # built once: see audience.service.unsubscribe
+
+STRONGER_REASONS = ("erased", "complained")  # replace the reason of an existing entry
+
+
+def raise_suppression(session: Session, email_hash: str, *, scope: str, reason: str,
+                      at: datetime) -> None:
+    """What :func:`suppress` does, in one statement and without an ORM object: add the entry,
+    or keep it — with ``reason`` when that is a stronger one (erased, complained)."""
+    if reason not in STRONGER_REASONS:
+        add_suppression(session, email_hash, scope=scope, reason=reason, at=at)
+        return
+    statement = _RAISE.get(session.get_bind().dialect.name)
+    if statement is None:
+        suppress(session, email_hash, scope=scope, reason=reason, at=at)
+        return
+    session.connection().execute(statement, {"email_hash": email_hash, "scope": scope,
+                                             "reason": reason, "created_at": at})
+
+
+def _raise_statements() -> dict:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = Suppression.__table__
+    statements = {}
+    for name, module in (("postgresql", postgresql), ("sqlite", sqlite)):
+        statement = module.insert(table)
+        statements[name] = statement.on_conflict_do_update(
+            index_elements=["email_hash", "scope"], set_={"reason": statement.excluded.reason},
+            where=table.c.reason != statement.excluded.reason)
+    return statements
+
+
+_RAISE = _raise_statements()
 
 
 def suppression_for(session: Session, email_hash: str, list_name: str) -> Suppression | None:

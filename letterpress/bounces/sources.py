@@ -4,7 +4,9 @@ The fetch loop keeps one rule: a message leaves its mailbox only after its outco
 committed.  Each message is processed and committed, then deleted (or, when it could not
 be understood, moved to the ``unparsed`` IMAP folder, or left in place).  A crash in
 between leaves the message behind; the next fetch finds its fingerprint already recorded
-and only deletes it — every message is processed exactly once.
+and only deletes it — every message is processed exactly once.  Local sources (Maildir,
+mbox, files) commit up to :data:`LOCAL_BATCH` messages per transaction, and remove them
+only after that commit.
 
     imaps://user:pass@host[:993]/INBOX          IMAP over TLS (imap://…?tls=starttls|none)
     pop3s://user:pass@host[:995]                POP3 over TLS (pop3://…?tls=starttls|none)
@@ -18,6 +20,7 @@ import mailbox
 import os
 import poplib
 import ssl
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +39,11 @@ __all__ = ["FetchReport", "Mailbox", "fetch", "ingest", "iter_raw", "open_mailbo
 
 UNPARSED_FOLDER = "unparsed"
 CHUNK = 100  # messages fetched (and deleted) per IMAP round trip
+# Messages of a local source (Maildir, mbox, files) committed together: one transaction per
+# message cost more than the ledger work itself.  Network mailboxes keep one per message, so
+# no transaction stays open while the next message is on its way.
+LOCAL_BATCH = 100
+BATCH_SECONDS = 1.0  # and a batch never holds the database's write lock longer than about this
 
 
 @dataclass
@@ -65,6 +73,7 @@ class Mailbox:
     """A source of raw messages that can drop or set aside a message once it is recorded."""
 
     source = "mailbox"
+    batch = 1  # messages per transaction; each leaves the mailbox after its batch committed
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
         raise NotImplementedError
@@ -195,6 +204,7 @@ class MaildirMailbox(Mailbox):
     """
 
     source = "maildir"
+    batch = LOCAL_BATCH
 
     def __init__(self, path: str | Path, *, delete: bool = True):
         self.path = Path(path)
@@ -246,25 +256,66 @@ def open_mailbox(url: str) -> Mailbox:
                                  "maildir)")
 
 
+def _process_one(project: Project, box: Mailbox, ref: str, raw: bytes) -> Processed:
+    settings, clock = project.settings, project.clock
+    try:
+        with project.session() as session:
+            return process_bytes(session, raw, settings=settings, clock=clock,
+                                 source=box.source, source_ref=ref)
+    except AlreadyRecorded:
+        # Another fetch recorded it between our check and our commit: read its outcome.
+        with project.session() as session:
+            return process_bytes(session, raw, settings=settings, clock=clock,
+                                 source=box.source, source_ref=ref)
+
+
+def _process_batch(project: Project, box: Mailbox, batch: list[tuple[str, bytes]]
+                   ) -> Iterator[tuple[str, Processed]]:
+    """(ref, outcome) of each message of ``batch``, every one committed before it is yielded.
+
+    The whole batch goes in one transaction; if any message fails (another fetch recorded
+    it meanwhile, a database error), that transaction is rolled back and the messages are
+    processed again one per transaction — so the failing one fails alone, as it would have.
+    """
+    if len(batch) > 1:
+        settings, clock = project.settings, project.clock
+        try:
+            with project.session() as session:
+                results = [process_bytes(session, raw, settings=settings, clock=clock,
+                                         source=box.source, source_ref=ref)
+                           for ref, raw in batch]
+        except Exception:  # rolled back: done again one by one, below
+            pass
+        else:
+            yield from zip((ref for ref, _ in batch), results, strict=True)
+            return
+    for ref, raw in batch:
+        yield ref, _process_one(project, box, ref, raw)
+
+
 def _run(project: Project, box: Mailbox, progress: Callable[[FetchReport], None] | None
          ) -> FetchReport:
     report = FetchReport()
-    settings, clock = project.settings, project.clock
+
+    def commit(batch: list[tuple[str, bytes]]) -> None:
+        for ref, result in _process_batch(project, box, batch):
+            # Committed: only now may the message leave its mailbox.
+            box.done(ref, result.kind)
+            report.add(result)
+            if progress is not None:
+                progress(report)
+        batch.clear()
+
+    batch: list[tuple[str, bytes]] = []
+    started = 0.0
     for ref, raw in box.messages():
-        try:
-            with project.session() as session:
-                result = process_bytes(session, raw, settings=settings, clock=clock,
-                                       source=box.source, source_ref=ref)
-        except AlreadyRecorded:
-            # Another fetch recorded it between our check and our commit: read its outcome.
-            with project.session() as session:
-                result = process_bytes(session, raw, settings=settings, clock=clock,
-                                       source=box.source, source_ref=ref)
-        # Committed: only now may the message leave its mailbox.
-        box.done(ref, result.kind)
-        report.add(result)
-        if progress is not None:
-            progress(report)
+        if not batch:
+            started = time.monotonic()
+        batch.append((ref, raw))
+        if len(batch) >= box.batch or time.monotonic() - started >= BATCH_SECONDS:
+            commit(batch)
+    if batch:
+        commit(batch)
     return report
 
 
@@ -279,6 +330,8 @@ def fetch(project: Project, url: str, *,
 
 
 class _Stream(Mailbox):
+    batch = LOCAL_BATCH
+
     def __init__(self, items: Iterator[tuple[str, bytes]], source: str):
         self.items = items
         self.source = source

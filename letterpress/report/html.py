@@ -54,7 +54,15 @@ def summary_rows(f: RunFigures) -> list[tuple[str, str]]:
         ("Rejets définitifs (hard bounces)",
          f"{f.bounces.total} (pendant l'envoi {f.bounces.synchronous}, signalés ensuite "
          f"{f.bounces.asynchronous})"),
+        ("Rejets temporaires signalés ensuite (soft bounces)", str(f.bounces.soft)),
         ("Plaintes pour spam", str(f.complaints)),
+        ("Retours traités (DSN, ARF, webhooks)",
+         f"{sum(f.bounces.outcomes.values())} (définitifs {f.bounces.outcomes['hard']}, "
+         f"temporaires {f.bounces.soft}, plaintes {f.bounces.outcomes['complaint']}, "
+         f"politique d'expéditeur {f.bounces.sender_rejections})"),
+        ("Refus de l'expéditeur par la politique du destinataire (problème d'expéditeur : "
+         "SPF, DKIM, DMARC, réputation — pas un rejet du lecteur)",
+         str(f.bounces.sender_rejections)),
         ("Désinscriptions", str(f.unsubscribes)),
         ("Nouvelles inscriptions à la liste", str(f.new_subscriptions)),
         ("Taux de plaintes", f"{percent(f.complaint_rate, 3)} (limite Gmail/Yahoo "

@@ -38,13 +38,22 @@ def render_text(f: RunFigures, *, top_links: int = 10) -> str:
     w("What came back")
     w(f"  {'hard bounces':<34}{f.bounces.total:>9}   (during sending {f.bounces.synchronous}, "
       f"reported later {f.bounces.asynchronous})")
+    o = f.bounces.outcomes
+    w(f"  {'soft bounces reported later':<34}{f.bounces.soft:>9}   (temporary: retried, "
+      "scored, not suppressed)")
     w(f"  {'spam complaints':<34}{f.complaints:>9}")
+    w(f"  {'recorded by bounce processing':<34}{sum(o.values()):>9}   (hard {o['hard']}, "
+      f"soft {o['soft']}, complaints {o['complaint']}, sender policy {o['policy']})")
     channels = ", ".join(f"{c} {n}" for c, n in f.unsubscribes_by_channel.items())
     w(f"  {'unsubscribes':<34}{f.unsubscribes:>9}" + (f"   ({channels})" if channels else ""))
     w(f"  {'new subscriptions to the list':<34}{f.new_subscriptions:>9}")
     if f.unsubscribes_by_day:
         w("  unsubscribes by day: " + ", ".join(f"{d} {n}"
                                                 for d, n in f.unsubscribes_by_day.items()))
+    w("")
+    w("Sender problems (not the readers' addresses)")
+    w(f"  {'refused by receiving policy':<34}{f.bounces.sender_rejections:>9}   (5.7.x: SPF, "
+      "DKIM, DMARC or reputation; readers unchanged)")
     w("")
     w("Rates")
     flag = "  ABOVE THE LIMIT" if f.complaint_over_limit else ""
