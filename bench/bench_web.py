@@ -145,8 +145,12 @@ def make_project(directory: Path, subscribers: int, db_url: str | None = None
                 {"subscriber_id": sid, "list_id": list_id, "status": "active",
                  "consent_at": now, "consent_source": "import", "consent_text": "bench",
                  "created_at": now, "updated_at": now} for sid in ids[start:start + batch]])
+    from letterpress.audience.links import link_keys
+
+    with project.session() as session:
+        keys = link_keys(session, ids)  # every link carries its reader's key, as mailed
     signer = TokenSigner(project.settings.secret_keys)
-    tokens = [signer.dumps("unsubscribe", sid, list_id) for sid in ids]
+    tokens = [signer.dumps("unsubscribe", sid, list_id, keys[sid]) for sid in ids]
     project.close()
     return env, tokens
 
