@@ -28,7 +28,7 @@ def suppress(session: Session, email_hash: str, *, scope: str, reason: str,
     if entry is None:
         entry = Suppression(email_hash=email_hash, scope=scope, reason=reason, created_at=at)
         session.add(entry)
-    elif reason in ("erased", "complained") and entry.reason != reason:
+    elif reason in STRONGER_REASONS and entry.reason != reason:
         entry.reason = reason  # the stronger reason wins; the entry stays
     session.flush()
     return entry
@@ -41,7 +41,13 @@ def add_suppression(session: Session, email_hash: str, *, scope: str, reason: st
     The lean form of :func:`suppress` for the hot path (one-click unsubscribe): no read
     first, no ORM object, and two concurrent requests cannot collide on the unique key.
     """
-    statement = _ADD.get(session.get_bind().dialect.name)
+    _upsert(_ADD, session, email_hash, scope=scope, reason=reason, at=at)
+
+
+def _upsert(statements: dict, session: Session, email_hash: str, *, scope: str, reason: str,
+            at: datetime) -> None:
+    """Run this dialect's prebuilt statement, or :func:`suppress` where there is none."""
+    statement = statements.get(session.get_bind().dialect.name)
     if statement is None:
         suppress(session, email_hash, scope=scope, reason=reason, at=at)
         return
@@ -67,15 +73,8 @@ def raise_suppression(session: Session, email_hash: str, *, scope: str, reason: 
                       at: datetime) -> None:
     """What :func:`suppress` does, in one statement and without an ORM object: add the entry,
     or keep it — with ``reason`` when that is a stronger one (erased, complained)."""
-    if reason not in STRONGER_REASONS:
-        add_suppression(session, email_hash, scope=scope, reason=reason, at=at)
-        return
-    statement = _RAISE.get(session.get_bind().dialect.name)
-    if statement is None:
-        suppress(session, email_hash, scope=scope, reason=reason, at=at)
-        return
-    session.connection().execute(statement, {"email_hash": email_hash, "scope": scope,
-                                             "reason": reason, "created_at": at})
+    statements = _RAISE if reason in STRONGER_REASONS else _ADD
+    _upsert(statements, session, email_hash, scope=scope, reason=reason, at=at)
 
 
 def _raise_statements() -> dict:
