@@ -32,6 +32,7 @@ from . import headers
 from .dkim import DkimSigner, relaxed_body_piece, relaxed_header
 from .errors import LetterpressError
 from .render.placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from .wire import WireMessage
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -301,8 +302,11 @@ class MessageTemplate:
 
     def for_recipient(self, email: str, name: str | None, unsubscribe_url: str,
                       preferences_url: str, *, message_id: str | None = None
-                      ) -> tuple[str, bytes]:
-        """``(message_id, bytes)`` of one reader's message; pass ``message_id`` to resend."""
+                      ) -> tuple[str, WireMessage]:
+        """``(message_id, bytes)`` of one reader's message; pass ``message_id`` to resend.
+
+        The bytes are a :class:`~letterpress.wire.WireMessage`: no dot-stuffing needed.
+        """
         to_line = address_header("To", name or "", email)
         _check_url(unsubscribe_url)
         _check_url(preferences_url)
@@ -347,7 +351,8 @@ class MessageTemplate:
             fields.extend(self._constant_signed)
             head.insert(0, signer.signature(fields, hasher.digest(), int(time.time())))
         head.extend(wire)
-        return message_id, b"".join(head)
+        # By construction no line starts with a dot (see _build_body and _qp): say so.
+        return message_id, WireMessage(b"".join(head))
 
 
 def _list_id(pub: Publication) -> bytes:

@@ -7,6 +7,8 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from letterpress.content import load_issue
 from letterpress.message import (
@@ -17,6 +19,7 @@ from letterpress.message import (
 )
 from letterpress.render import PLACEHOLDERS, render_issue
 from letterpress.settings import load_settings
+from letterpress.wire import WireMessage
 
 BASE = "https://lettre.example.org"
 UNSUB = BASE + "/u/WzEsMV0.aBcDeF.signature-part_0123456789"
@@ -218,3 +221,24 @@ def test_long_french_subject_stays_within_rfc2047_limits(rendered, msg_settings)
         assert words and max(len(w) for w in words) <= 75
         assert _decoded(_parse(data)["Subject"]) == text
         assert str(_parse(data)["Subject"]) == text
+
+
+_URL_TAIL = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~",
+                    min_size=1, max_size=300)
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(max_size=120), unsub=_URL_TAIL, prefs=_URL_TAIL)
+@example(name=".", unsub="." * 300, prefs="a" * 74 + ".b")
+def test_issue_messages_never_need_dot_stuffing(template, name, unsub, prefs):
+    """The template promises the SMTP transport (WireMessage) that no line starts with a dot:
+    whatever the reader's name and link tokens (dots are common in tokens), and wherever the
+    quoted-printable soft breaks fall."""
+    _, data = template.for_recipient("r@example.org", name, f"{BASE}/u/{unsub}",
+                                     f"{BASE}/p/{prefs}")
+    assert isinstance(data, WireMessage)
+    assert data.endswith(b"\r\n")
+    assert not data.startswith(b".") and b"\n." not in data
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert _parse(data)["To"] is not None

@@ -19,6 +19,7 @@ from letterpress.transports import (
     transport_for,
 )
 from letterpress.transports.url import redact
+from letterpress.wire import WireMessage
 
 from .smtpd import SMTPTestServer
 
@@ -64,6 +65,21 @@ def test_smtp_delivers_the_exact_bytes(smtp_server, pipelining):
     assert ".line starting with a dot" in msg.get_content()
     # Both messages went over one persistent connection.
     assert smtp_server.received[0].peer == smtp_server.received[1].peer
+
+
+def test_smtp_stuffs_dots_unless_the_message_says_it_has_none(smtp_server):
+    """Plain bytes are scanned and stuffed; a WireMessage (the template's promise of no
+    leading dot) goes out as it is — both arrive intact."""
+    plain = b"Subject: x\r\n\r\n.one\r\n..two\r\nthree\r\n"
+    wire = WireMessage(b"Subject: y\r\n\r\n=2Eone\r\nthree\r\n")
+    transport = SMTPTransport.from_url(smtp_server.url)
+    try:
+        transport.send("b@example.org", ["r@example.org"], plain)
+        transport.send("b@example.org", ["r@example.org"], wire)
+    finally:
+        transport.close()
+    got = [r.data.replace(b"\r\n", b"\n") for r in smtp_server.received]
+    assert got == [plain.replace(b"\r\n", b"\n"), bytes(wire).replace(b"\r\n", b"\n")]
 
 
 @pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])

@@ -155,13 +155,15 @@ class _Sender(OutcomeRecorder):
         limits = limits_of(transport)
         rate = limits.rate
         self.concurrency = max(1, limits.pool)
-        # One batch = the messages in flight at once: that bounds the uncertain set after a
-        # crash, and how late a mid-run unsubscribe can take effect.  Four per connection
-        # halves the ledger commits per message (bench: 1,475 → 1,610 msg/s with 8
-        # connections, 1,717 at 64); one connection keeps one message in flight.
-        self.batch_size = batch_size or (4 * self.concurrency if self.concurrency > 1 else 1)
+        # The in-flight budget: rows marked "sending" at once.  It bounds the uncertain set
+        # after a crash, and how late a mid-run unsubscribe can take effect.  Four per
+        # connection halves the ledger commits per message; one connection keeps one
+        # message in flight.  With several connections it is split into two batches that
+        # overlap on the wire (see _loop).
+        budget = batch_size or (4 * self.concurrency if self.concurrency > 1 else 1)
         if rate:
-            self.batch_size = max(1, min(self.batch_size, int(rate)))
+            budget = max(1, min(budget, int(rate)))
+        self.batch_size = budget if self.concurrency == 1 else max(1, budget // 2)
         self.retry_horizon = retry_horizon
         self.pause_after = pause_after
         self.wait_for_retries = wait_for_retries
@@ -248,62 +250,86 @@ class _Sender(OutcomeRecorder):
     def _loop(self, session: Session) -> RunReport:
         executor = (ThreadPoolExecutor(self.concurrency, thread_name_prefix="letterpress-send")
                     if self.concurrency > 1 else None)
+        # Two batches overlap on the wire: while one is being sent, the previous one's
+        # outcomes and the next one's "sending" mark are committed, so the connections never
+        # wait for the database (one batch at a time left them idle during every commit).
+        # Each batch is half the in-flight budget (see __init__).
+        depth = 2 if executor is not None else 1
+        in_flight: deque[tuple[list[_Row], dict]] = deque()
+        self.pending = []
         try:
-            self.pending = pending_updates = []
-            upcoming: tuple[list[_Row], bool] | None = None
             while True:
                 if self.stop.is_set():
-                    self._apply(session, pending_updates)
+                    # An orderly stop: the answers of what is on the wire are awaited and
+                    # recorded, so only a real crash leaves rows uncertain.
+                    self._drain(session, in_flight)
+                    self._apply(session, self.pending)
                     return self._finish(session, RunState.PAUSED, "stopped before the end; resume it "
                                         f"with `letterpress send --resume {self.run_id}`",
                                         outcome=SendOutcome.STOPPED)
-                batch, fetched = upcoming or self._prepare_next(session)
-                upcoming = None
-                if not fetched:
-                    self._apply(session, pending_updates)
-                    self.pending = pending_updates = []
+                if len(in_flight) < depth:
+                    batch, fetched = self._prepare_next(session)
+                    if fetched:
+                        self._mark_sending(session, batch, self.pending)  # commits
+                        self.pending = []
+                        if batch:
+                            in_flight.append((batch, self._start_batch(executor, batch)))
+                        continue
+                if in_flight:
+                    if self.pending:
+                        # Nothing new to mark: commit what is known before waiting on the
+                        # network, never holding the database's write lock meanwhile.
+                        self._apply(session, self.pending)
+                        self.pending = []
                     session.commit()
-                    if self.shared:
-                        _, held = recover_dead_senders(session, self.run_id, self.owner)
-                        session.commit()
-                        if held:  # others are still sending: the last one closes the run
-                            self._renew(session)
-                            session.commit()
-                            self.stop.wait(0.2)
-                            continue
-                    due = self._next_due(session)
-                    if due is None:
-                        return self._finish(session, RunState.DONE, "",
-                                            outcome=SendOutcome.DONE)
-                    if not self.wait_for_retries:
-                        return self._finish(session, RunState.PAUSED,
-                                            f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
-                                            " UTC", outcome=SendOutcome.WAITING)
-                    self._wait_until(session, due)
+                    batch, started = in_flight.popleft()
+                    pause = self._settle(session, batch, started)
+                    if pause:
+                        # The batch behind is on the wire already: its answers count too.
+                        self._drain(session, in_flight)
+                        self._apply(session, self.pending)
+                        self._requeue_streak(session)
+                        return self._finish(session, RunState.PAUSED, pause,
+                                            outcome=SendOutcome.PAUSED)
+                    self._report_progress(session, final=False)
                     continue
-                self._mark_sending(session, batch, pending_updates)
-                self.pending = pending_updates = []
-                if not batch:
-                    continue
-                started = self._start_batch(executor, batch)
-                # Read (not mark) the next batch while this one is on the wire, then commit:
-                # the wait for the server's answers must not hold the database's write lock
-                # (on SQLite, unsubscribes would queue behind the whole SMTP round trip).
-                # Shared runs claim (lock and mark) each batch only when they take it.
-                upcoming = None if self.shared else self._prepare_next(session)
+                # Nothing in flight, nothing left to take.
+                self._apply(session, self.pending)
+                self.pending = []
                 session.commit()
-                outcomes = self._collect(started)
-                pending_updates, pause = self._record(session, batch, outcomes)
-                self.pending = pending_updates
-                if pause:
-                    self._apply(session, pending_updates)
-                    self._requeue_streak(session)
-                    return self._finish(session, RunState.PAUSED, pause,
-                                        outcome=SendOutcome.PAUSED)
-                self._report_progress(session, final=False)
+                if self.shared:
+                    _, held = recover_dead_senders(session, self.run_id, self.owner)
+                    session.commit()
+                    if held:  # others are still sending: the last one closes the run
+                        self._renew(session)
+                        session.commit()
+                        self.stop.wait(0.2)
+                        continue
+                due = self._next_due(session)
+                if due is None:
+                    return self._finish(session, RunState.DONE, "",
+                                        outcome=SendOutcome.DONE)
+                if not self.wait_for_retries:
+                    return self._finish(session, RunState.PAUSED,
+                                        f"deferred deliveries wait until {due:%Y-%m-%d %H:%M}"
+                                        " UTC", outcome=SendOutcome.WAITING)
+                self._wait_until(session, due)
         finally:
             if executor is not None:
                 executor.shutdown(wait=True)
+
+    def _settle(self, session: Session, batch: list[_Row], started: dict) -> str | None:
+        """Wait for a batch's answers and add their ledger updates to ``pending`` (committed
+        with the next mark); returns a reason to pause, or None."""
+        updates, pause = self._record(session, batch, self._collect(started))
+        self.pending.extend(updates)
+        return pause
+
+    def _drain(self, session: Session, in_flight: deque) -> None:
+        """Settle every batch still on the wire (a stop or a pause: no new batch follows)."""
+        while in_flight:
+            batch, started = in_flight.popleft()
+            self._settle(session, batch, started)
 
     def _prepare_next(self, session: Session) -> tuple[list[_Row], bool]:
         """The next batch with unsubscribed readers already skipped; False: nothing left."""

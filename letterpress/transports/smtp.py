@@ -23,6 +23,7 @@ import threading
 
 from ..clock import Clock
 from ..errors import TransportError
+from ..wire import WireMessage
 from .base import Limits, RateLimiter
 from .url import SMTPURL, parse_smtp_url
 
@@ -273,10 +274,13 @@ class SMTPTransport:
 def _stuffed(data: bytes) -> tuple[bytes, ...]:
     """The DATA payload: dot-stuffed (RFC 5321 4.5.2), CRLF-terminated, then ``.`` CRLF.
 
-    smtplib runs a regular expression over every message for this; a ``find`` first is
-    enough for messages built by letterpress, whose lines never start with a dot.  The
-    terminator is a separate write (TCP_NODELAY is on) rather than a copy of the message.
+    smtplib runs a regular expression over every message for this.  A
+    :class:`~letterpress.wire.WireMessage` (an issue's message) has no line to stuff and is
+    not scanned; other bytes get a ``find`` first.  The terminator is a separate write
+    (TCP_NODELAY is on) rather than a copy of the message.
     """
+    if isinstance(data, WireMessage):
+        return (data, b".\r\n")
     if data.startswith(b".") or b"\n." in data:
         data = _LEADING_DOT.sub(b"..", data)
     if not data.endswith(b"\r\n"):
