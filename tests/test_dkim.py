@@ -133,3 +133,44 @@ def test_folded_non_ascii_sender_subject_and_reader_verify(signed_settings, proj
                                      f"{BASE}/u/tok", f"{BASE}/p/pref")
     assert re.search(rb"\r\nFrom: =\?utf-8\?b\?[^\r]*\r\n =\?utf-8", data)
     assert dkim.verify(data, dnsfunc=dns)
+
+
+def test_offloaded_signing_gives_the_same_signatures_from_many_threads(template, dns,
+                                                                      monkeypatch):
+    """A send run signs in a helper process, batched across its threads: the signatures are
+    byte for byte those of in-process signing (PKCS#1 v1.5 is deterministic), and verify."""
+    import threading
+
+    signer = template.signer
+    args = [(f"r{i}@example.org", f"Élu·e {i}", f"{BASE}/u/tok{i}", f"{BASE}/p/pref{i}",
+             f"<m{i}@anct.gouv.fr>") for i in range(48)]
+    now = 1_700_000_000
+
+    def build(a):
+        return template.for_recipient(a[0], a[1], a[2], a[3], message_id=a[4])[1]
+
+    monkeypatch.setattr("letterpress.message.time.time", lambda: now)  # the same t= tag
+    expected = [build(a) for a in args]
+    got: dict[int, bytes] = {}
+    with signer.offloaded():
+        assert signer._offload is not None  # the helper process started
+        threads = [threading.Thread(target=lambda k=k: got.update(
+            {i: build(args[i]) for i in range(k, len(args), 8)})) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert signer._offload is None
+    assert [got[i] for i in range(len(args))] == expected
+    assert all(dkim.verify(data, dnsfunc=dns) for data in expected[:5])
+
+
+def test_offloaded_signing_goes_on_in_process_when_the_helper_dies(template, dns):
+    signer = template.signer
+    with signer.offloaded():
+        first = template.for_recipient("a@example.org", "", f"{BASE}/u/a", f"{BASE}/p/a")[1]
+        signer._offload._process.kill()
+        signer._offload._process.wait()
+        after = [template.for_recipient(f"b{i}@example.org", "", f"{BASE}/u/b", f"{BASE}/p/b")[1]
+                 for i in range(3)]
+    assert all(dkim.verify(data, dnsfunc=dns) for data in [first, *after])

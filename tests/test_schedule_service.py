@@ -6,6 +6,7 @@ Every test runs on SQLite and PostgreSQL (the ``project`` fixture sits on ``db_u
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -171,6 +172,43 @@ def test_two_schedulers_at_once_make_one_run(project, scheduled, clock, settings
         f"lecteur{i}@example.org" for i in range(3)]
     assert sched.get_scheduled(project, scheduled.id).state == "done"
     assert len(notifications(settings)) == 1
+
+
+class _SlowTransport(MemoryTransport):
+    """Takes its time per message, so that a second sender has a run to join."""
+
+    def send(self, mail_from, recipients, data):
+        time.sleep(0.01)
+        super().send(mail_from, recipients, data)
+
+
+def test_a_sender_can_join_a_scheduled_send_on_postgresql(project, scheduled, clock, settings,
+                                                          db_url):
+    """The scheduler sends its runs shared: `send --resume RUN --share` elsewhere helps on
+    PostgreSQL; on SQLite it is turned away, saying why."""
+    from letterpress.delivery import SendOutcome, send
+
+    add_subscribers(project, 120, prefix="renfort")
+    clock.set(PLANNED_UTC + timedelta(seconds=1))
+    transport = _SlowTransport()
+    outcome: list = []
+    scheduler = threading.Thread(target=lambda: outcome.append(
+        sched.run_scheduled_send(project, scheduled.id, transport=transport)))
+    scheduler.start()
+    deadline = time.monotonic() + 30
+    while not transport.messages and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [run] = runs(project)
+    helper = send(project, transport, run_id=run.id, share=True)
+    scheduler.join()
+    recipients = [r for m in transport.messages for r in m.recipients]
+    assert len(recipients) == len(set(recipients)) == 123  # everyone once
+    assert outcome[0].state == "done" and len(notifications(settings)) == 1
+    if db_url.startswith("postgresql"):
+        assert helper.outcome is SendOutcome.DONE and helper.report.sent_now > 0
+    else:
+        assert helper.outcome is SendOutcome.LOCKED
+        assert "SQLite allows a single sender per run" in helper.detail
 
 
 def test_down_past_grace_is_missed_not_sent(project, scheduled, clock, settings):

@@ -25,14 +25,14 @@ import hmac
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import TokenError, TokenExpired
 from .models import Subscriber, Subscription
 from .tokens import Purpose, TokenData, TokenSigner
 
-__all__ = ["LEGACY_LINK_KEY", "check_link", "is_bound", "link_keys"]
+__all__ = ["LEGACY_LINK_KEY", "active_link_keys", "check_link", "is_bound", "link_keys"]
 
 LEGACY_LINK_KEY = ""  # what migration 0007 gives subscribers created before link keys
 IN_CHUNK = 1000
@@ -90,4 +90,27 @@ def link_keys(session: Session, subscriber_ids: Collection[int]) -> dict[int, st
         found.update(session.execute(
             select(Subscriber.id, Subscriber.link_key)
             .where(Subscriber.id.in_(ids[start:start + IN_CHUNK]))).all())
+    return found
+
+
+_ACTIVE_KEYS = (select(Subscription.id, Subscriber.link_key)
+                .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+                .where(Subscription.id.in_(bindparam("ids", expanding=True)),
+                       Subscription.status == "active"))
+
+
+def active_link_keys(session: Session, subscription_ids: Collection[int]) -> dict[int, str]:
+    """``{subscription id: its subscriber's link key}`` for those of ``subscription_ids`` still
+    active; the others (unsubscribed, bounced, erased) are missing.  ``""``: a subscriber
+    created before link keys (legacy tokens).
+
+    What a send run asks before each batch, in one query on a statement compiled once:
+    who has left since the run started, and the keys the others' links are signed with.
+    """
+    ids = sorted({int(i) for i in subscription_ids})
+    found: dict[int, str] = {}
+    connection = session.connection()
+    for start in range(0, len(ids), IN_CHUNK):
+        found.update((sid, key or "") for sid, key in connection.execute(
+            _ACTIVE_KEYS, {"ids": ids[start:start + IN_CHUNK]}))
     return found

@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ..audience import envelope_address, inactive_among
-from ..audience.links import link_keys
+from ..audience import envelope_address
+from ..audience.links import active_link_keys, link_keys
 from ..audience.tokens import TokenSigner
 from ..bounces.verp import ReturnPath
 from ..errors import SendRunLocked, TransportError
@@ -229,7 +229,10 @@ class _Sender(OutcomeRecorder):
                 self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
                 self.is_test = run.is_test
                 self.total = run.total
-                return self._loop(session)
+                signer = self.template.signer
+                with (signer.offloaded() if signer is not None and self.concurrency > 1
+                      else contextlib.nullcontext()):
+                    return self._loop(session)
             except (Exception, KeyboardInterrupt) as exc:
                 # Leave the run resumable: outcomes we know are recorded, rows still marked
                 # "sending" become the uncertain set of the next sender.
@@ -332,14 +335,22 @@ class _Sender(OutcomeRecorder):
             self._settle(session, batch, started)
 
     def _prepare_next(self, session: Session) -> tuple[list[_Row], bool]:
-        """The next batch with unsubscribed readers already skipped; False: nothing left."""
+        """The next batch with unsubscribed readers already skipped and everyone's link key
+        read; False: nothing left."""
         batch = self._next_batch(session)
         if not batch:
             return [], False
-        batch = self._skip_unsubscribed(session, batch)
-        keys = link_keys(session, [r.subscriber_id for r in batch if r.subscriber_id])
+        ids = [r.subscription_id for r in batch if r.subscription_id is not None]
+        keys = active_link_keys(session, ids) if ids else {}
+        batch = self._skip_unsubscribed(session, batch, keys)
+        others = [r.subscriber_id for r in batch
+                  if r.subscription_id is None and r.subscriber_id]  # test sends, none today
+        extra = link_keys(session, others) if others else {}
         for row in batch:
-            row.link_key = keys.get(row.subscriber_id, "") if row.subscriber_id else ""
+            if row.subscription_id is not None:
+                row.link_key = keys.get(row.subscription_id, "")
+            else:
+                row.link_key = extra.get(row.subscriber_id, "") if row.subscriber_id else ""
         return batch, True
 
     def _next_batch(self, session: Session) -> list[_Row]:
@@ -391,20 +402,19 @@ class _Sender(OutcomeRecorder):
             session.commit()
             self.clock.sleep(min(remaining, MAX_WAIT_SLICE))
 
-    def _skip_unsubscribed(self, session: Session, batch: list[_Row]) -> list[_Row]:
-        """Readers who unsubscribed since the run started are skipped from that moment on."""
-        ids = [r.subscription_id for r in batch if r.subscription_id is not None]
-        if not ids:
+    def _skip_unsubscribed(self, session: Session, batch: list[_Row],
+                           active: dict[int, str]) -> list[_Row]:
+        """Readers who unsubscribed since the run started are skipped from that moment on
+        (``active``: the batch's subscriptions still active)."""
+        skipped = [r.id for r in batch
+                   if r.subscription_id is not None and r.subscription_id not in active]
+        if not skipped:
             return batch
-        gone = inactive_among(session, ids)
-        if not gone:
-            return batch
-        skipped = [r.id for r in batch if r.subscription_id in gone]
         session.execute(
             update(Delivery).where(Delivery.id.in_(skipped))
             .values(state=DeliveryState.SKIPPED, detail="no longer subscribed when its turn came")
             .execution_options(synchronize_session=False))
-        return [r for r in batch if r.subscription_id not in gone]
+        return [r for r in batch if r.subscription_id is None or r.subscription_id in active]
 
     def _mark_sending(self, session: Session, batch: list[_Row], previous: list[dict]) -> None:
         """Commit the previous batch's outcomes and this batch as "sending" in one go."""

@@ -83,9 +83,11 @@ def send_job(project: Project, job: Job, publication: Publication, *,
         transport = transport_for(project.settings, publication)
     try:
         # Handing over the issue rendered for the approval check saves rendering it twice.
+        # share: on PostgreSQL, `letterpress send --resume RUN --share` on other machines
+        # can join a scheduled send (SQLite keeps one sender; the flag changes nothing there).
         result = delivery.send(project, transport, run_id=job.run_id, rendered=rendered,
                                list_name=job.list_name, key=job.key, segment=job.segment,
-                               stop=stop,
+                               stop=stop, share=True,
                                on_prepared=job.set_run if job.run_id is None else None)
     except AlreadySent as exc:
         return job.finish(job.already_sent_state, f"nothing sent: {exc}", "already_sent",
