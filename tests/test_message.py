@@ -242,3 +242,24 @@ def test_issue_messages_never_need_dot_stuffing(template, name, unsub, prefs):
     assert not data.startswith(b".") and b"\n." not in data
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert _parse(data)["To"] is not None
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(text=st.one_of(
+    st.text(alphabet=st.sampled_from("abcXYZ019-_~./:?&%"), max_size=400),
+    st.text(max_size=200)))
+@example(text="https://lettre.example.org/u/" + "W" * 46 + ".aw1RmA.fLu_s4ZfIFheAZrAeaF4u6sl")
+@example(text="a" + "." * 200)
+def test_personal_values_are_quoted_printable_without_leading_dots(text):
+    """Links go through a fast fold (only soft breaks), anything else through b2a_qp: either
+    way the value decodes back, lines keep to RFC 2045's 76, and none starts with a dot."""
+    import binascii
+
+    from letterpress.message import _qp
+
+    text = text.replace("\r", "").replace("\n", "\r\n")
+    encoded = _qp(text)
+    assert binascii.a2b_qp(encoded) == text.encode("utf-8")
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 for line in lines)
+    assert not any(line.startswith(b".") for line in lines)
