@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import queue
 import re
 import struct
 import subprocess
@@ -239,12 +240,19 @@ def _serve(stdin, stdout) -> None:  # runs in the helper process
 
 
 class _Pending:
+    """One signature asked for; ``done`` is a lock held until the signature is there (a
+    plain lock rather than an Event: that is a Condition in Python code, per message)."""
+
     __slots__ = ("data", "done", "signature")
 
     def __init__(self, data: bytes):
         self.data = data
-        self.done = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.signature: bytes | None = None
+
+
+_CLOSE = _Pending(b"")  # put on the queue by close(): the pump stops after what came before
 
 
 class _SigningProcess:
@@ -264,10 +272,10 @@ class _SigningProcess:
             self._process.kill()
             self._process.wait()
             raise
-        self._cond = threading.Condition()
-        self._queue: list[_Pending] = []
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._closed = False
         self._broken = False
+        self._lock = threading.Lock()  # nothing is queued after _CLOSE
         self._thread = threading.Thread(target=self._pump, name="letterpress-dkim", daemon=True)
         self._thread.start()
 
@@ -276,22 +284,27 @@ class _SigningProcess:
         if self._broken:
             return None
         pending = _Pending(data)
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return None
-            self._queue.append(pending)
-            self._cond.notify()
-        pending.done.wait()
+            self._queue.put(pending)
+        pending.done.acquire()  # released by the pump once the signature is there
         return pending.signature
 
     def _pump(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closed:
-                    self._cond.wait()
-                batch, self._queue = self._queue, []
-                if not batch:
-                    return
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            while True:  # everything queued meanwhile goes in the same batch
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if _CLOSE in batch:
+                stopping = True
+                batch = [p for p in batch if p is not _CLOSE]
+            if not batch:
+                continue
             signatures: list = [None] * len(batch)
             if not self._broken:
                 try:
@@ -308,12 +321,12 @@ class _SigningProcess:
                     signatures = [None] * len(batch)
             for pending, signature in zip(batch, signatures, strict=True):
                 pending.signature = signature
-                pending.done.set()
+                pending.done.release()
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
+        with self._lock:
+            self._closed = True  # callers arriving now sign in-process
+            self._queue.put(_CLOSE)
         self._thread.join()
         with contextlib.suppress(OSError, ValueError):
             self._process.stdin.close()
