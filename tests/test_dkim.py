@@ -174,3 +174,39 @@ def test_offloaded_signing_goes_on_in_process_when_the_helper_dies(template, dns
         after = [template.for_recipient(f"b{i}@example.org", "", f"{BASE}/u/b", f"{BASE}/p/b")[1]
                  for i in range(3)]
     assert all(dkim.verify(data, dnsfunc=dns) for data in [first, *after])
+
+
+def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
+        project_dir, project_env, key_pem, dns, monkeypatch, clock):
+    """Through the real sender with four connections: the run starts the signing helper,
+    every reader's message carries a signature dkimpy accepts."""
+    from letterpress.delivery import SendOutcome, send
+    from letterpress.dkim import _SigningProcess
+    from letterpress.project import Project
+    from letterpress.transports import MemoryTransport
+    from letterpress.transports.base import Limits
+
+    from .fixtures_schedule import add_subscribers
+
+    (project_dir / "dkim.pem").write_bytes(key_pem)
+    with open(project_dir / "letterpress.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[publications.pvd.dkim]\nselector = "lp2024"\ndomain = "anct.gouv.fr"\n'
+                 'key_file = "dkim.pem"\n')
+    signed_by_helper = []
+    real_sign = _SigningProcess.sign
+    monkeypatch.setattr(_SigningProcess, "sign", lambda self, data: signed_by_helper.append(1)
+                        or real_sign(self, data))
+    project = Project.load(project_dir, env={**project_env, "LETTERPRESS_BASE_URL": BASE},
+                           clock=clock)
+    try:
+        emails = add_subscribers(project, 40)
+        issue = load_issue(project_dir / "issues" / "2024-12-pvd-42.yaml", project.settings)
+        transport = MemoryTransport(limits=Limits(pool=4))
+        result = send(project, transport, rendered=render_issue(issue, project.settings),
+                      list_name="pvd")
+    finally:
+        project.close()
+    assert result.outcome is SendOutcome.DONE
+    assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
+    assert len(signed_by_helper) == 40
+    assert all(dkim.verify(m.data, dnsfunc=dns) for m in transport.messages)
