@@ -357,8 +357,14 @@ class _Sender(OutcomeRecorder):
         """The next rows to send: queued ones in id order (read ahead, they stay queued in
         the database until marked), then deferred ones whose retry time has come."""
         if self.shared:
-            return [_Row(*r) for r in session.connection().execute(
-                claim_query(self._columns, self.run_id, self.clock.now(), self.batch_size))]
+            connection, now = session.connection(), self.clock.now()
+            batch = [_Row(*r) for r in connection.execute(
+                claim_query(self._columns, self.run_id, now, self.batch_size))]
+            if len(batch) < self.batch_size:
+                batch += [_Row(*r) for r in connection.execute(
+                    claim_query(self._columns, self.run_id, now, self.batch_size - len(batch),
+                                deferred=True))]
+            return batch
         if len(self._buffer) < self.batch_size:
             self._refill(session)
         batch = [self._buffer.popleft() for _ in range(min(self.batch_size, len(self._buffer)))]
