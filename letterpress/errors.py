@@ -25,7 +25,9 @@ the data a caller needs; the CLI and the web layer turn them into messages or HT
     │   └── StateTransitionError    a run/delivery state change the lifecycle forbids
     ├── ScheduleError
     │   ├── ContentChanged          the issue changed after it was approved for scheduling
-    │   └── ScheduleNotFound
+    │   ├── ScheduleNotFound
+    │   └── ScheduleTransitionError a schedule/occurrence state change the lifecycle forbids
+    │                               (also a StateTransitionError)
     ├── BounceError
     │   ├── BounceSourceError       a bounce mailbox cannot be opened or read
     │   ├── BounceNotFound
@@ -63,6 +65,7 @@ __all__ = [
     "RenderError",
     "ScheduleError",
     "ScheduleNotFound",
+    "ScheduleTransitionError",
     "SegmentError",
     "SendRunLocked",
     "SendRunNotFound",
@@ -287,6 +290,11 @@ class StateTransitionError(DeliveryError):
         self.current = current
         self.wanted = wanted
         super().__init__(f"a {kind} cannot go from {current!r} to {wanted!r}")
+
+
+class ScheduleTransitionError(StateTransitionError, ScheduleError):
+    """A scheduled send or rule occurrence state change that the schedule lifecycle does not
+    allow (letterpress.schedule.lifecycle); ``current`` is "(new)" for a row's first state."""
 
 
 class BounceError(LetterpressError):

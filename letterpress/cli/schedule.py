@@ -10,11 +10,20 @@ import click
 from ..errors import ScheduleError
 from ..project import Project
 from ..schedule import recurring, service
+from ..schedule.lifecycle import OccurrenceOutcome, ScheduleState
 from ..settings import Publication
 from .common import configure_logging, pass_project
 from .segments import segment_options
 
 __all__ = ["commands", "schedule", "scheduler"]
+
+
+# What `schedule list` shows of the rules' occurrences without --all.
+_OCCURRENCES_TO_SHOW = (OccurrenceOutcome.MISSED, OccurrenceOutcome.FAILED,
+                        OccurrenceOutcome.RUNNING)
+# Ends of `schedule run-now` that exit with status 1 (both vocabularies' values).
+_NOT_SENT = (ScheduleState.FAILED, ScheduleState.REFUSED, ScheduleState.MISSED,
+             OccurrenceOutcome.FAILED, OccurrenceOutcome.MISSED)
 
 
 def _local(when: datetime, publication: Publication) -> str:
@@ -78,7 +87,7 @@ def add(project: Project, issue: str, at: str, list_name: str | None, replace: b
                                  segment=segment, where=where)
     daemon.register_scheduled_send(project, row)
     for old in service.list_scheduled(project, include_past=True):
-        if old.id in earlier and old.state == "cancelled":
+        if old.id in earlier and old.state == ScheduleState.CANCELLED:
             daemon.unregister_scheduled_send(project, old.id)
             click.echo(f"Schedule {old.id} replaced.")
     pub = _pub(project, row.publication)
@@ -107,10 +116,10 @@ def list_(project: Project, show_all: bool) -> None:
         click.echo(f"{ident}  {_local(item.when, _pub(project, item.publication))}  "
                    f"{item.what}")
     attention = [row for row in service.list_scheduled(project)
-                 if row.state in ("missed", "refused", "running")]
+                 if row.state in (*service.ATTENTION_STATES, ScheduleState.RUNNING)]
     if show_all:
         attention = service.list_scheduled(project, include_past=True)
-        attention = [row for row in attention if row.state != "scheduled"]
+        attention = [row for row in attention if row.state != ScheduleState.SCHEDULED]
     if attention:
         click.echo("")
         for row in attention:
@@ -119,7 +128,7 @@ def list_(project: Project, show_all: bool) -> None:
                        f"{row.message.splitlines()[0] if row.message else ''}")
     occurrences = recurring.list_occurrences(project, limit=50 if show_all else 5)
     if not show_all:
-        occurrences = [o for o in occurrences if o.outcome in ("missed", "failed", "running")]
+        occurrences = [o for o in occurrences if o.outcome in _OCCURRENCES_TO_SHOW]
     for occ in occurrences:
         pub = _pub(project, occ.publication)
         click.echo(f"{'R' + str(occ.id):>5}  {_local(occ.planned_at, pub)}  "
@@ -196,7 +205,7 @@ def run_now(project: Project, schedule_id: str) -> None:
     click.echo(f"{schedule_id}: {outcome.state}"
                + (f" (send run {outcome.run_id})" if outcome.run_id else "")
                + (f"\n{outcome.detail}" if outcome.detail else ""))
-    if outcome.state in ("failed", "refused", "missed"):
+    if outcome.state in _NOT_SENT:
         raise SystemExit(1)
 
 

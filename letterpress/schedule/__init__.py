@@ -5,6 +5,7 @@ refused) live in :mod:`letterpress.schedule.service` and take the project's inje
 """
 
 from .lateness import Sweep, sweep
+from .lifecycle import OccurrenceOutcome, ScheduleState
 from .recurring import find_ready_issue, get_occurrence, list_occurrences, run_occurrence
 from .rules import Rule, RuleError, parse_rule
 from .service import (
@@ -20,9 +21,11 @@ from .service import (
 )
 
 __all__ = [
+    "OccurrenceOutcome",
     "Outcome",
     "Rule",
     "RuleError",
+    "ScheduleState",
     "Sweep",
     "Upcoming",
     "cancel_scheduled",

@@ -29,6 +29,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from ..project import Project
 from . import lateness, recurring, service
+from .lifecycle import ScheduleState
 from .models import ScheduledSend
 from .rules import parse_rule
 
@@ -366,7 +367,7 @@ class SchedulerDaemon:
     def _ensure_jobs(self) -> None:
         """Every pending scheduled send has its job (added by another process, or lost)."""
         for row in service.list_scheduled(self.project):
-            if row.state != "scheduled":
+            if row.state != ScheduleState.SCHEDULED:
                 continue
             job = self.scheduler.get_job(f"send:{row.id}", jobstore="default")
             if job is None and row.planned_at > datetime.now(UTC):

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..project import Project
+from .lifecycle import OccurrenceOutcome, ScheduleState
 from .models import ScheduledSend, ScheduleOccurrence
 from .recurring import armed_at, occurrence_key, run_occurrence
 from .rules import parse_rule
@@ -44,13 +45,13 @@ def sweep(project: Project) -> Sweep:
             ScheduledSend.state.in_(ACTIVE_STATES), ScheduledSend.planned_at <= now)
             .order_by(ScheduledSend.planned_at)).all()
     for row in rows:
-        if row.state == "running":
+        if row.state == ScheduleState.RUNNING:
             result.sends.append(row.id)
             continue
         publication = project.settings.publication(row.publication)
         if decide(row.planned_at, now, grace_of(publication)) == "missed":
             outcome = run_scheduled_send(project, row.id)
-            if outcome.state == "missed" and outcome.acted:
+            if outcome.state == ScheduleState.MISSED and outcome.acted:
                 result.missed.append(f"schedule {row.id}")
         else:
             result.sends.append(row.id)
@@ -74,7 +75,7 @@ def sweep(project: Project) -> Sweep:
                 result.occurrences.append((publication.slug, planned))
     with project.session() as session:
         interrupted = session.scalars(select(ScheduleOccurrence).where(
-            ScheduleOccurrence.outcome == "running")).all()
+            ScheduleOccurrence.outcome == OccurrenceOutcome.RUNNING)).all()
     for occurrence in interrupted:
         if occurrence.publication in project.settings.publications:
             item = (occurrence.publication, occurrence.planned_at)

@@ -1,7 +1,9 @@
 """Tables of the schedule module: one-off scheduled sends and recurring-rule occurrences.
 
-Both carry a unique ``occurrence_key``: the key under which delivery creates the send run,
-so a restart, a second scheduler or a misfire can never produce a second run.
+Their ``state`` / ``outcome`` columns hold the values of the closed vocabularies of
+:mod:`letterpress.schedule.lifecycle` (plain strings in the database).  Both carry a unique ``occurrence_key``: the key under
+which delivery creates the send run, so a restart, a second scheduler or a misfire can never
+produce a second run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
+from .lifecycle import OccurrenceOutcome, ScheduleState
 
 __all__ = ["OCCURRENCE_OUTCOMES", "SCHEDULE_STATES", "ScheduleOccurrence", "ScheduledSend",
            "UTCDateTime"]
@@ -19,8 +22,8 @@ __all__ = ["OCCURRENCE_OUTCOMES", "SCHEDULE_STATES", "ScheduleOccurrence", "Sche
 # These columns were created naive (UTC) by migration 0003.
 _NaiveUTC = UTCDateTime(timezone=False)
 
-SCHEDULE_STATES = ("scheduled", "running", "done", "failed", "missed", "cancelled", "refused")
-OCCURRENCE_OUTCOMES = ("running", "sent", "missed", "failed", "skipped", "armed")
+SCHEDULE_STATES = tuple(s.value for s in ScheduleState)
+OCCURRENCE_OUTCOMES = tuple(o.value for o in OccurrenceOutcome)
 
 
 class ScheduledSend(Base):
@@ -37,7 +40,8 @@ class ScheduledSend(Base):
     approved_content_hash: Mapped[str] = mapped_column(String(64))
     approved_source_hash: Mapped[str] = mapped_column(String(64))
     planned_at: Mapped[datetime] = mapped_column(_NaiveUTC, index=True)
-    state: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
+    state: Mapped[str] = mapped_column(String(20), default=ScheduleState.SCHEDULED.value,
+                                       index=True)
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     occurrence_key: Mapped[str] = mapped_column(String(200), unique=True)
     message: Mapped[str] = mapped_column(Text, default="")

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..project import Project
     from ..settings import Publication
     from ..transports import Transport
+    from .lifecycle import OccurrenceOutcome, ScheduleState
     from .models import ScheduledSend, ScheduleOccurrence
 
 __all__ = ["MESSAGES", "REASONS", "explain", "notify_editors", "notify_occurrence",
@@ -22,7 +23,8 @@ __all__ = ["MESSAGES", "REASONS", "explain", "notify_editors", "notify_occurrenc
 
 log = logging.getLogger("letterpress.schedule")
 
-# Subjects and bodies keyed by language ('fr' first), then by outcome.
+# Subjects and bodies keyed by language ('fr' first), then by the state the send or occurrence
+# ended in (the values of ScheduleState / OccurrenceOutcome that are announced).
 MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
     "fr": {
         "done": ("[{slug}] Envoi programmé terminé : {what}",
@@ -164,7 +166,7 @@ def notify_editors(project: Project, publication: Publication, subject: str, bod
     return True
 
 
-def _compose(publication: Publication, outcome: str, *, what: str, list_name: str,
+def _compose(publication: Publication, outcome: ScheduleState | OccurrenceOutcome, *, what: str, list_name: str,
              planned: str, detail: str) -> tuple[str, str]:
     texts = _texts(publication)
     subject_t, body_t = texts.get(outcome, texts["failed"])
@@ -173,7 +175,8 @@ def _compose(publication: Publication, outcome: str, *, what: str, list_name: st
     return subject_t.format(**values), body_t.format(**values) + texts["footer"][0]
 
 
-def notify_schedule(project: Project, row: ScheduledSend, outcome: str, detail: str, *,
+def notify_schedule(project: Project, row: ScheduledSend, outcome: ScheduleState,
+                    detail: str, *,
                     counts: Mapping[str, int] | None = None, reason: str | None = None,
                     params: Mapping[str, object] | None = None) -> bool:
     """Tell the editors what became of a one-off scheduled send."""
@@ -189,7 +192,7 @@ def notify_schedule(project: Project, row: ScheduledSend, outcome: str, detail: 
 
 
 def notify_occurrence(project: Project, publication: Publication, row: ScheduleOccurrence,
-                      outcome: str, detail: str, *,
+                      outcome: OccurrenceOutcome, detail: str, *,
                       counts: Mapping[str, int] | None = None, reason: str | None = None,
                       params: Mapping[str, object] | None = None) -> bool:
     """Tell the editors what became of an occurrence of the recurring rule."""

@@ -19,22 +19,29 @@ from .. import delivery
 from ..delivery import SendOutcome
 from ..errors import AlreadySent
 from ..transports import Transport
+from .lifecycle import OccurrenceOutcome, ScheduleState
 
 if TYPE_CHECKING:
     from ..audience.segments import Segment
     from ..project import Project
     from ..settings import Publication
 
-__all__ = ["Job", "Outcome", "counts_of", "send_job"]
+__all__ = ["WAITING", "Job", "Outcome", "counts_of", "send_job"]
 
 log = logging.getLogger("letterpress.schedule")
+
+State = ScheduleState | OccurrenceOutcome
+
+# An occurrence whose time has not come: no row, so no state of the lifecycle.
+WAITING = "waiting"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt at a scheduled send or an occurrence did."""
 
-    state: str  # the row's state/outcome afterwards, or "waiting" when not due yet
+    # The row's state afterwards (a ScheduleState or OccurrenceOutcome value), or WAITING.
+    state: str
     run_id: int | None = None
     detail: str = ""
     acted: bool = True  # False when another process had it, or nothing was due
@@ -45,16 +52,20 @@ class Job:
     """A claimed scheduled send or occurrence, as the pipeline sees it.
 
     ``finish(state, detail, reason, counts=None, run_id=None, **params)`` ends the row (a
-    compare-and-set that notifies the editors when it wins); ``note(detail)`` records
-    progress on a row that stays running; ``set_run(run_id)`` records the send run.
+    compare-and-set from ``running_state`` that notifies the editors when it wins);
+    ``note(detail)`` records progress on a row that stays running; ``set_run(run_id)``
+    records the send run.  The states are members of the row's lifecycle
+    (:mod:`letterpress.schedule.lifecycle`).
     """
 
     key: str  # the occurrence key: the send run's key
     list_name: str
     run_id: int | None
     ref: str  # what `letterpress schedule run-now` takes: "7" or "R3"
-    done_state: str  # "done" (scheduled sends) or "sent" (occurrences)
-    already_sent_state: str  # what an issue already sent to the list makes of the row
+    running_state: State  # the claimed row's state while it sends
+    done_state: State  # DONE (scheduled sends) or SENT (occurrences)
+    failed_state: State  # the send could not finish
+    already_sent_state: State  # what an issue already sent to the list makes of the row
     set_run: Callable[[int], None]
     finish: Callable[..., Outcome]
     note: Callable[[str], None]
@@ -97,9 +108,9 @@ def send_job(project: Project, job: Job, publication: Publication, *,
             transport.close()
     run_id, report = result.run_id, result.report
     if result.outcome is SendOutcome.LOCKED:  # another sender has it: not ours to record
-        return Outcome("running", run_id, result.detail, acted=False)
+        return Outcome(job.running_state, run_id, result.detail, acted=False)
     if report is None:
-        return job.finish("failed", f"send run {run_id}: {result.detail}", "failed",
+        return job.finish(job.failed_state, f"send run {run_id}: {result.detail}", "failed",
                           run_id=run_id)
     counts = counts_of(report)
     if result.outcome is SendOutcome.DONE:
@@ -113,7 +124,7 @@ def send_job(project: Project, job: Job, publication: Publication, *,
                   "it resumes when the scheduler starts again")
         job.note(detail)
         log.warning("%s %s", job.key, detail)
-        return Outcome("running", run_id, detail)
-    return job.finish("failed", f"{report.summary()}. Once the cause is fixed, continue it "
+        return Outcome(job.running_state, run_id, detail)
+    return job.finish(job.failed_state, f"{report.summary()}. Once the cause is fixed, continue it "
                       f"with `letterpress schedule run-now {job.ref}`", "failed",
                       counts=counts, run_id=run_id)

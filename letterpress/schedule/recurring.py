@@ -21,8 +21,9 @@ from ..project import Project
 from ..settings import Publication
 from ..transports import Transport
 from . import notify
+from .lifecycle import OccurrenceOutcome, check_occurrence, initial_occurrence
 from .models import ScheduledSend, ScheduleOccurrence
-from .pipeline import Job, Outcome, send_job
+from .pipeline import WAITING, Job, Outcome, send_job
 from .rules import month_key
 from .service import (
     ACTIVE_STATES,
@@ -44,6 +45,8 @@ __all__ = [
 
 log = logging.getLogger("letterpress.schedule")
 
+Occ = OccurrenceOutcome
+
 AMBIGUOUS = "several issues are marked ready"
 
 
@@ -55,23 +58,27 @@ def occurrence_key(publication: Publication, planned_at: datetime) -> str:
 def list_occurrences(project: Project, *, limit: int = 20) -> list[ScheduleOccurrence]:
     """What the recurring rules did, newest first."""
     with project.session() as session:
-        query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != "armed")
+        query = select(ScheduleOccurrence).where(ScheduleOccurrence.outcome != Occ.ARMED)
         query = query.order_by(ScheduleOccurrence.planned_at.desc(),
                                ScheduleOccurrence.id.desc()).limit(limit)
         return list(session.scalars(query).all())
 
 
 def _claim_occurrence(project: Project, publication: Publication, planned_at: datetime,
-                      outcome: str, detail: str = "", manual: bool = False):
+                      outcome: OccurrenceOutcome, detail: str = "", manual: bool = False):
     """Insert the occurrence row (the claim); returns (row, won)."""
     return _claim_occurrence_key(project, publication, occurrence_key(publication, planned_at),
                                  planned_at, outcome, detail, manual)
 
 
 def _claim_occurrence_key(project: Project, publication: Publication, key: str,
-                          planned_at: datetime, outcome: str, detail: str = "",
+                          planned_at: datetime, outcome: OccurrenceOutcome, detail: str = "",
                           manual: bool = False):
-    """Insert the row of ``key``; a manual run-now may also take over a missed/failed one."""
+    """Insert the row of ``key``; a manual run-now may also take over a missed/failed one.
+
+    ``outcome`` must be a first outcome of the lifecycle (``ScheduleTransitionError``).
+    """
+    outcome = initial_occurrence(outcome)
     now = project.clock.now()
     try:
         with project.session() as session:
@@ -86,12 +93,13 @@ def _claim_occurrence_key(project: Project, publication: Publication, key: str,
     with project.session() as session:
         row = session.scalars(select(ScheduleOccurrence)
                               .where(ScheduleOccurrence.occurrence_key == key)).one()
-        if manual and row.outcome in ("missed", "failed"):
+        if manual and row.outcome in (Occ.MISSED, Occ.FAILED):
             won = session.execute(
                 update(ScheduleOccurrence)
                 .where(ScheduleOccurrence.id == row.id,
                        ScheduleOccurrence.outcome == row.outcome)
-                .values(outcome="running", detail="sending (run-now)", updated_at=now)
+                .values(outcome=check_occurrence(row.outcome, Occ.RUNNING),
+                        detail="sending (run-now)", updated_at=now)
             ).rowcount == 1
             session.refresh(row)
             return row, won
@@ -99,6 +107,9 @@ def _claim_occurrence_key(project: Project, publication: Publication, key: str,
 
 
 def _update_occurrence(project: Project, occurrence_id: int, **values: Any) -> None:
+    """Record progress on an occurrence row (issue path, run id, detail), not its outcome."""
+    if "outcome" in values:
+        raise TypeError("an occurrence's outcome changes by a compare-and-set (finish)")
     values.setdefault("updated_at", project.clock.now())
     with project.session() as session:
         session.execute(update(ScheduleOccurrence)
@@ -157,39 +168,40 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
     if not manual:
         decision = decide(planned_at, now, grace_of(publication))
         if decision == "wait":
-            return Outcome("waiting", acted=False)
+            return Outcome(WAITING, acted=False)
         if decision == "missed":
             detail = (f"the scheduler was not running at "
                       f"{planned_at.astimezone(publication.tz):%Y-%m-%d %H:%M %Z} and the "
                       f"grace period of {publication.grace_period_hours:g} h is over; "
                       "nothing was sent")
-            row, won = _claim_occurrence(project, publication, planned_at, "missed", detail)
+            row, won = _claim_occurrence(project, publication, planned_at, Occ.MISSED, detail)
             if won:
                 log.warning("%s missed: %s", row.occurrence_key, detail)
                 notify.notify_occurrence(
-                    project, publication, row, "missed", detail, reason="late",
+                    project, publication, row, Occ.MISSED, detail, reason="late",
                     params={"late": describe_delay(now - planned_at),
                             "grace": f"{publication.grace_period_hours:g}"})
-                return Outcome("missed", detail=detail)
+                return Outcome(Occ.MISSED, detail=detail)
             return Outcome(row.outcome, row.run_id, row.detail, acted=False)
-    row, won = _claim_occurrence(project, publication, planned_at, "running", "sending",
+    row, won = _claim_occurrence(project, publication, planned_at, Occ.RUNNING, "sending",
                                  manual=manual)
-    if not won and not (row.outcome == "running"
+    if not won and not (row.outcome == Occ.RUNNING
                         and (row.run_id is not None or is_stale(project, row.updated_at))):
         return Outcome(row.outcome, row.run_id, row.detail, acted=False)
 
-    def finish(outcome: str, detail: str, reason: str, counts=None, run_id=None,
+    def finish(outcome: OccurrenceOutcome, detail: str, reason: str, counts=None, run_id=None,
                **params: object) -> Outcome:
         # Compare-and-set: if two schedulers end up finishing the same occurrence, only one
         # records it and tells the editors.
+        outcome = check_occurrence(Occ.RUNNING, outcome)
         with project.session() as session:
             won = session.execute(
                 update(ScheduleOccurrence)
-                .where(ScheduleOccurrence.id == row.id, ScheduleOccurrence.outcome == "running")
+                .where(ScheduleOccurrence.id == row.id, ScheduleOccurrence.outcome == Occ.RUNNING)
                 .values(outcome=outcome, detail=detail, run_id=run_id,
                         updated_at=project.clock.now())).rowcount == 1
         if won:
-            level = logging.INFO if outcome == "sent" else logging.WARNING
+            level = logging.INFO if outcome == Occ.SENT else logging.WARNING
             log.log(level, "%s %s: %s", row.occurrence_key, outcome, detail)
             notify.notify_occurrence(project, publication, row, outcome, detail, counts=counts,
                                      reason=reason, params={"month": month, **params})
@@ -201,22 +213,23 @@ def run_occurrence(project: Project, publication_slug: str, planned_at: datetime
         if issue is None:
             # Two ready issues is an editorial mistake to fix, not an absent letter.
             if why.startswith(AMBIGUOUS):
-                return finish("failed", why, "ambiguous")
-            return finish("missed", why, "no_ready")
+                return finish(Occ.FAILED, why, "ambiguous")
+            return finish(Occ.MISSED, why, "no_ready")
         explicit = _explicitly_scheduled(project, issue)
         if explicit is not None:
             local = explicit.planned_at.astimezone(publication.tz)
-            return finish("skipped", f"{issue.identity} has its own schedule ({explicit.id}, "
+            return finish(Occ.SKIPPED, f"{issue.identity} has its own schedule ({explicit.id}, "
                           f"{local:%Y-%m-%d %H:%M %Z}), which takes precedence over the rule",
                           "own_schedule", when=f"{local:%Y-%m-%d %H:%M %Z}")
         try:
             rendered = render.render_issue(issue, project.settings)
         except RenderError as exc:
-            return finish("failed", f"{issue.source_path.name} does not build: {exc}",
+            return finish(Occ.FAILED, f"{issue.source_path.name} does not build: {exc}",
                           "broken", path=issue.source_path.name)
         _update_occurrence(project, row.id, issue_path=stored_path(project, issue.source_path))
     job = Job(key=row.occurrence_key, list_name=publication.default_list, run_id=row.run_id,
-              ref=f"R{row.id}", done_state="sent", already_sent_state="skipped",
+              ref=f"R{row.id}", running_state=Occ.RUNNING, done_state=Occ.SENT,
+              failed_state=Occ.FAILED, already_sent_state=Occ.SKIPPED,
               set_run=lambda run_id: _update_occurrence(project, row.id, run_id=run_id),
               finish=finish, note=lambda detail: _update_occurrence(project, row.id,
                                                                     detail=detail))
@@ -243,6 +256,6 @@ def armed_at(project: Project, publication: Publication) -> datetime:
         row = session.scalars(select(ScheduleOccurrence)
                               .where(ScheduleOccurrence.occurrence_key == key)).one_or_none()
     if row is None:
-        row, _ = _claim_occurrence_key(project, publication, key, project.clock.now(), "armed",
+        row, _ = _claim_occurrence_key(project, publication, key, project.clock.now(), Occ.ARMED,
                                        f"rule {publication.schedule!r} first watched")
     return row.planned_at

@@ -25,12 +25,15 @@ from ..project import Project
 from ..settings import Publication
 from ..transports import Transport
 from . import notify
+from .lifecycle import ScheduleState, check_schedule, initial_schedule
 from .models import ScheduledSend
 from .pipeline import Job, Outcome, send_job
 from .rules import month_key, parse_rule, to_utc
 
 __all__ = [
     "ACTIVE_STATES",
+    "ATTENTION_STATES",
+    "REPLACEABLE_STATES",
     "Decision",
     "Outcome",
     "Upcoming",
@@ -51,7 +54,12 @@ __all__ = [
 log = logging.getLogger("letterpress.schedule")
 
 Decision = Literal["wait", "fire", "missed"]
-ACTIVE_STATES = ("scheduled", "running")
+S = ScheduleState
+ACTIVE_STATES = (S.SCHEDULED, S.RUNNING)
+# Needing an editor's look: listed with the pending ones.
+ATTENTION_STATES = (S.MISSED, S.REFUSED)
+# What --replace cancels; a running one cannot be replaced.
+REPLACEABLE_STATES = (S.SCHEDULED, S.REFUSED, S.MISSED)
 
 
 def decide(planned_at: datetime, now: datetime, grace: timedelta) -> Decision:
@@ -142,13 +150,13 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
             select(ScheduledSend).where(
                 ScheduledSend.publication == publication.slug,
                 ScheduledSend.issue_number == issue.number,
-                ScheduledSend.state.in_(("scheduled", "running", "refused", "missed")),
+                ScheduledSend.state.in_((S.RUNNING, *REPLACEABLE_STATES)),
             ).order_by(ScheduledSend.id)
         ).all()
         for row in earlier:
-            if row.state == "running":
+            if row.state == S.RUNNING:
                 raise ScheduleError(f"{issue.identity} is being sent right now (schedule {row.id})")
-            if row.state == "scheduled" and not replace:
+            if row.state == S.SCHEDULED and not replace:
                 local = row.planned_at.astimezone(publication.tz)
                 raise ScheduleError(
                     f"{issue.identity} is already scheduled (schedule {row.id}, "
@@ -160,7 +168,8 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
             publication=publication.slug, issue_number=issue.number,
             issue_path=stored_path(project, path), subject=rendered.subject,
             list_name=list_name, approved_content_hash=rendered.content_hash,
-            approved_source_hash=issue.source_hash, planned_at=planned, state="scheduled",
+            approved_source_hash=issue.source_hash, planned_at=planned,
+            state=initial_schedule(S.SCHEDULED),
             occurrence_key=key, message="", created_at=now, updated_at=now,
             segment_name=chosen.name if chosen else None,
             segment=chosen.canonical if chosen else None,
@@ -168,8 +177,8 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
         session.add(row)
         session.flush()
         for old in earlier:
-            if replace and old.state in ("scheduled", "refused", "missed"):
-                old.state = "cancelled"
+            if replace and old.state in REPLACEABLE_STATES:
+                old.state = check_schedule(old.state, S.CANCELLED)
                 old.message = f"replaced by schedule {row.id}"
                 old.updated_at = now
         log.info("scheduled %s to %s at %s (schedule %s)", issue.identity, list_name,
@@ -191,7 +200,7 @@ def list_scheduled(project: Project, *, include_past: bool = False) -> list[Sche
     with project.session() as session:
         query = select(ScheduledSend).order_by(ScheduledSend.planned_at, ScheduledSend.id)
         if not include_past:
-            query = query.where(ScheduledSend.state.in_(ACTIVE_STATES + ("missed", "refused")))
+            query = query.where(ScheduledSend.state.in_(ACTIVE_STATES + ATTENTION_STATES))
         return list(session.scalars(query).all())
 
 
@@ -202,15 +211,16 @@ def cancel_scheduled(project: Project, schedule_id: int) -> ScheduledSend:
         row = session.get(ScheduledSend, schedule_id)
         if row is None:
             raise ScheduleNotFound(schedule_id)
-        if row.state == "running":
+        if row.state == S.RUNNING:
             raise ScheduleError(f"schedule {schedule_id} is being sent (run {row.run_id}); "
                                 "stop it with SIGTERM to the scheduler, it can be resumed")
-        if row.state in ("done", "cancelled"):
+        if row.state in (S.DONE, S.CANCELLED):
             raise ScheduleError(f"schedule {schedule_id} is already {row.state}")
         result = session.execute(
             update(ScheduledSend)
             .where(ScheduledSend.id == schedule_id, ScheduledSend.state == row.state)
-            .values(state="cancelled", message="cancelled by an editor", updated_at=now))
+            .values(state=check_schedule(row.state, S.CANCELLED),
+                    message="cancelled by an editor", updated_at=now))
         if result.rowcount != 1:
             raise ScheduleError(f"schedule {schedule_id} changed meanwhile; look again")
         session.refresh(row)
@@ -234,7 +244,7 @@ def upcoming(project: Project, *, per_rule: int = 3) -> list[Upcoming]:
         Upcoming(row.planned_at, row.publication,
                  f"{row.publication}#{row.issue_number} to list {row.list_name} "
                  f"({row.subject})", row.id)
-        for row in list_scheduled(project) if row.state == "scheduled"
+        for row in list_scheduled(project) if row.state == S.SCHEDULED
     ]
     for pub in project.settings.publications.values():
         if pub.schedule:
@@ -250,7 +260,14 @@ def upcoming(project: Project, *, per_rule: int = 3) -> list[Upcoming]:
 
 def _set_state(project: Project, schedule_id: int, expected: tuple[str, ...],
                **values: Any) -> bool:
-    """Compare-and-set the state of a schedule row; True when this process won."""
+    """Compare-and-set the state of a schedule row; True when this process won.
+
+    The row is updated only while its state is one of ``expected``; a ``state`` among the
+    values must be reachable from each of them (else ``ScheduleTransitionError``, before
+    anything is written).  Without one, the row keeps its state (progress, run id).
+    """
+    if "state" in values:
+        values["state"] = check_schedule(expected, values["state"])
     values.setdefault("updated_at", project.clock.now())
     with project.session() as session:
         result = session.execute(
@@ -292,12 +309,12 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
     row = get_scheduled(project, schedule_id)
     publication = project.settings.publication(row.publication)
     rendered = None
-    if row.state == "running":
+    if row.state == S.RUNNING:
         if row.run_id is None and not is_stale(project, row.updated_at):
             # Claimed by another scheduler that is creating the run right now.
             return Outcome(row.state, acted=False)
         # Otherwise paused or interrupted: resume the same run.
-    elif row.state == "scheduled" or (manual and row.state in ("missed", "failed")):
+    elif row.state == S.SCHEDULED or (manual and row.state in (S.MISSED, S.FAILED)):
         if not manual:
             decision = decide(row.planned_at, clock.now(), grace_of(publication))
             if decision == "wait":
@@ -308,22 +325,22 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
                           f"{describe_delay(late)} late is beyond the grace period of "
                           f"{publication.grace_period_hours:g} h. Nothing was sent: "
                           f"send it with `letterpress schedule run-now {row.id}`")
-                if _set_state(project, row.id, ("scheduled",), state="missed", message=detail):
+                if _set_state(project, row.id, (S.SCHEDULED,), state=S.MISSED, message=detail):
                     log.warning("schedule %s missed: %s", row.id, detail)
-                    notify.notify_schedule(project, row, "missed", detail, reason="late",
+                    notify.notify_schedule(project, row, S.MISSED, detail, reason="late",
                                            params={"late": describe_delay(late),
                                                    "grace": f"{publication.grace_period_hours:g}"})
-                    return Outcome("missed", detail=detail)
+                    return Outcome(S.MISSED, detail=detail)
                 return Outcome(get_scheduled(project, row.id).state, acted=False)
         rendered, problem, reason = _check_approved(project, row)
         if rendered is None:
-            if _set_state(project, row.id, ("scheduled", "missed", "failed"),
-                          state="refused", message=problem):
+            if _set_state(project, row.id, (S.SCHEDULED, S.MISSED, S.FAILED),
+                          state=S.REFUSED, message=problem):
                 log.error("schedule %s refused: %s", row.id, problem)
-                notify.notify_schedule(project, row, "refused", problem, reason=reason)
-                return Outcome("refused", detail=problem)
+                notify.notify_schedule(project, row, S.REFUSED, problem, reason=reason)
+                return Outcome(S.REFUSED, detail=problem)
             return Outcome(get_scheduled(project, row.id).state, acted=False)
-        if not _set_state(project, row.id, (row.state,), state="running",
+        if not _set_state(project, row.id, (row.state,), state=S.RUNNING,
                           message="sending"):
             return Outcome(get_scheduled(project, row.id).state, acted=False)
         log.info("schedule %s: sending %s#%s to %s", row.id, row.publication,
@@ -334,7 +351,7 @@ def run_scheduled_send(project: Project, schedule_id: int, *, transport: Transpo
         # Interrupted between claiming and preparing: check the content again.
         rendered, problem, reason = _check_approved(project, row)
         if rendered is None:
-            return _job_of(project, row).finish("failed", problem, reason)
+            return _job_of(project, row).finish(S.FAILED, problem, reason)
     return send_job(project, _job_of(project, row), publication, transport=transport,
                     stop=stop, rendered=rendered)
 
@@ -343,23 +360,24 @@ def _job_of(project: Project, row: ScheduledSend) -> Job:
     """The pipeline's view of a claimed scheduled send."""
 
     def set_run(run_id: int) -> None:
-        _set_state(project, row.id, ("running",), run_id=run_id)
+        _set_state(project, row.id, (S.RUNNING,), run_id=run_id)
         row.run_id = run_id
 
-    def finish(state: str, detail: str, reason: str, counts=None, run_id=None,
+    def finish(state: ScheduleState, detail: str, reason: str, counts=None, run_id=None,
                **params: object) -> Outcome:
-        won = _set_state(project, row.id, ("running",), state=state, message=detail)
+        won = _set_state(project, row.id, (S.RUNNING,), state=state, message=detail)
         if won:
-            level = logging.INFO if state == "done" else logging.ERROR
+            level = logging.INFO if state == S.DONE else logging.ERROR
             log.log(level, "schedule %s %s: %s", row.id, state, detail)
             notify.notify_schedule(project, row, state, detail, counts=counts, reason=reason,
                                    params=params)
         return Outcome(state, run_id or row.run_id, detail, acted=won)
 
     return Job(key=row.occurrence_key, list_name=row.list_name, run_id=row.run_id,
-               ref=str(row.id), done_state="done", already_sent_state="failed",
+               ref=str(row.id), running_state=S.RUNNING, done_state=S.DONE,
+               failed_state=S.FAILED, already_sent_state=S.FAILED,
                set_run=set_run, finish=finish,
-               note=lambda detail: _set_state(project, row.id, ("running",), message=detail),
+               note=lambda detail: _set_state(project, row.id, (S.RUNNING,), message=detail),
                segment=Segment.parse(row.segment, row.segment_name) if row.segment else None)
 
 

@@ -196,6 +196,7 @@ def run_report(run_id: int):
 @blueprint.get("/schedule")
 def schedule():
     """Next sends (scheduled and by rule) and missed occurrences."""
+    from ...schedule.lifecycle import OccurrenceOutcome, ScheduleState
     from ...schedule.models import ScheduledSend, ScheduleOccurrence
     from ...schedule.service import upcoming
 
@@ -203,10 +204,10 @@ def schedule():
     coming = upcoming(project)
     with project.read_session() as session:
         missed_sends = session.scalars(select(ScheduledSend).where(
-            ScheduledSend.state == "missed").order_by(ScheduledSend.planned_at.desc())
+            ScheduledSend.state == ScheduleState.MISSED).order_by(ScheduledSend.planned_at.desc())
             .limit(20)).all()
         missed_rules = session.scalars(select(ScheduleOccurrence).where(
-            ScheduleOccurrence.outcome == "missed")
+            ScheduleOccurrence.outcome == OccurrenceOutcome.MISSED)
             .order_by(ScheduleOccurrence.planned_at.desc()).limit(20)).all()
         return page("schedule.html", coming=coming, missed_sends=missed_sends,
                     missed_rules=missed_rules)
