@@ -106,6 +106,59 @@ def test_mailjet_grouped_events_with_basic_auth(project, client):
         assert session.get(Delivery, 6).async_outcome == "policy"
 
 
+def test_brevo_blocked_is_a_policy_refusal_and_the_reference_is_the_message_id(project, client):
+    # "blocked": Brevo did not send; the reader is not at fault.  "id" is the webhook's id.
+    response = client.post(f"/webhooks/brevo/{SECRET}", json=brevo(
+        "blocked", "lectrice@gmail.example.org", "<fixture-policy@lettres.example.org>",
+        reason="blocked : due to blacklist user"))
+    assert response.status_code == 200, response.data
+    assert _status(project, 6) == "active"
+    with project.session() as session:
+        assert session.get(Delivery, 6).async_outcome == "policy"
+        record = session.scalars(select(BounceRecord)).one()
+    assert record.source_ref == "<fixture-policy@lettres.example.org>"
+    assert record.received_at.timestamp() == 1772442000
+
+
+def test_brevo_event_time_falls_back_to_ts_epoch_in_milliseconds(project, client):
+    event = brevo("hard_bounce", "nobody-here@lettres.example.org",
+                  "<fixture-1@lettres.example.org>", ts_epoch=1772445600000)
+    del event["ts_event"]
+    client.post(f"/webhooks/brevo/{SECRET}", json=event)
+    with project.session() as session:
+        record = session.scalars(select(BounceRecord)).one()
+    assert record.received_at.timestamp() == 1772445600
+
+
+def test_mailjet_error_table(project, client):
+    # Shaped as guides/_event-api.md: error_related_to and error from its error table.
+    events = [
+        # domain errors are the address's own: a hard bounce, not a sender problem
+        mailjet("bounce", "personne@lettres.example.org", blocked=True, hard_bounce=True,
+                error_related_to="domain", error="invalid domain"),
+        # preblocked: Mailjet did not even try an address that recently bounced
+        mailjet("blocked", "full@quota.example.org", error_related_to="mailjet",
+                error="preblocked"),
+        # content blocked by an anti-spam filter: the sender's problem
+        mailjet("blocked", "lectrice@gmail.example.org", error_related_to="spam",
+                error="content blocked"),
+        mailjet("unsub", "jean.inconnu@lettres.example.org", mj_list_id=1, ip="127.0.0.1",
+                geo="FR", agent="Mozilla/5.0"),
+    ]
+    response = client.post(f"/webhooks/mailjet/{SECRET}", json=events)
+    assert response.status_code == 200, response.data
+    assert _status(project, 4) == "bounced"
+    assert _status(project, 3) == "active"
+    assert _status(project, 6) == "active"
+    assert _status(project, 2) == "active"
+    with project.session() as session:
+        assert session.get(Delivery, 4).async_outcome == "hard"
+        assert session.get(Delivery, 3).async_outcome == "soft"
+        assert session.get(Delivery, 6).async_outcome == "policy"
+        refs = {r.source_ref for r in session.scalars(select(BounceRecord))}
+    assert refs == {"13792286917004336"}
+
+
 @pytest.mark.parametrize("how", ["wrong path", "wrong basic", "no auth"])
 def test_forged_webhooks_are_refused_and_change_nothing(project, client, how):
     body = brevo("hard_bounce", "nobody-here@lettres.example.org",

@@ -42,9 +42,11 @@ def test_brevo_export(lp):
     assert "added 2" in result.output and "rejected 1" in result.output
     claire = _person(lp, "claire.dupont@example.org")
     assert claire["name"] == "Claire Dupont"
+    # SMS_BLACKLISTED says nothing about email: neither a status nor an attribute.
     assert claire["attributes"] == {"commune": "Gap", "departement": "05", "sms": "33612345678"}
     sub = claire["subscriptions"][0]
     assert sub["status"] == "active"
+    # ADDED_TIME is in the account's zone (the project's, Europe/Paris): 11:31:05 CEST.
     assert sub["consent"]["at"].startswith("2023-04-12T09:31:05")
     assert "Brevo" in sub["consent"]["text"]
     # Blocklisted: recorded, never active, and suppressed on every list.
@@ -53,6 +55,21 @@ def test_brevo_export(lp):
                ["suppressions"])
     again = lp("subscribers", "add", "marc.blanc@example.org", "--list", "acv-elus", ok=False)
     assert again.exit_code == 1
+    # No blocklisting date in Brevo: MODIFIED_TIME (08:15 CET) is the closest there is.
+    marc = _person(lp, "marc.blanc@example.org")["subscriptions"][0]
+    assert marc["unsubscribed_at"].startswith("2024-02-01T07:15:00")
+
+
+def test_brevo_export_without_its_blocklist_column_is_refused(lp, tmp_path):
+    # Without EMAIL_BLACKLISTED, the blocklisted contacts would be imported as active.
+    lines = (PRESETS / "brevo.csv").read_text(encoding="utf-8").splitlines()
+    cut = [";".join(line.split(";")[:8]) for line in lines]
+    partial = tmp_path / "contacts.csv"
+    partial.write_text("\n".join(cut) + "\n", encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "brevo", str(partial), ok=False)
+    assert result.exit_code == 1
+    assert "EMAIL_BLACKLISTED" in result.stderr
+    assert "example.org" not in lp("subscribers", "list").output
 
 
 def test_mailchimp_audience_export_files(lp):
@@ -87,6 +104,25 @@ def test_mailjet_export(lp):
     assert _status(lp, "attente@example.org") == "pending"
     listed = lp("subscribers", "list", "--status", "active").output
     assert listed.count("@example.org") == 1
+    # UnsubscribedAt (contact) and IsUnsub (the list's subscription) both unsubscribe.
+    henri = _person(lp, "henri.gris@example.org")["subscriptions"][0]
+    assert henri["unsubscribed_at"].startswith("2023-05-06T07:08:09")
+    assert _status(lp, "liste@example.org") == "unsubscribed"
+    # The exclusion list covers every list, from the date the exclusion was set.
+    exclu = _person(lp, "exclu@example.org")
+    assert any(s["scope"] == "all lists" for s in exclu["suppressions"])
+    assert exclu["subscriptions"][0]["unsubscribed_at"].startswith("2022-09-10T11:12:13")
+    assert _person(lp, "henri.gris@example.org")["attributes"] == {
+        "commune": "Forcalquier", "role": "agent"}
+
+
+def test_mailjet_export_without_its_status_columns_is_refused(lp, tmp_path):
+    plain = tmp_path / "contacts.csv"
+    plain.write_text("Email,Name,CreatedAt\na@example.org,A,2022-03-04T10:11:12Z\n",
+                     encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "mailjet", str(plain), ok=False)
+    assert result.exit_code == 1 and "IsExcludedFromCampaigns" in result.stderr
+    assert "a@example.org" not in lp("subscribers", "list").output
 
 
 def test_listmonk_export(lp):
@@ -97,6 +133,23 @@ def test_listmonk_export(lp):
     blocked = _person(lp, "bloque@example.org")
     assert blocked["subscriptions"][0]["status"] == "unsubscribed"
     assert any(s["scope"] == "all lists" for s in blocked["suppressions"])
+    # Go's time.Time.String() with its offset: 11:00 +0100 is 10:00 UTC; -0300 likewise.
+    assert blocked["subscriptions"][0]["unsubscribed_at"].startswith("2024-04-05T06:07:08")
+    disabled = _person(lp, "desactive@example.org")["subscriptions"][0]
+    assert disabled["status"] == "unsubscribed"
+    assert disabled["unsubscribed_at"].startswith("2022-07-08T12:10:11")
+    assert disabled["consent"]["at"].startswith("2021-05-06T10:08:09")
+
+
+@pytest.mark.parametrize(("preset", "status"), [("listmonk-unsubscribed", "unsubscribed"),
+                                                ("listmonk-unconfirmed", "pending")])
+def test_listmonk_list_export_filtered_on_its_subscription_status(lp, preset, status):
+    # listmonk's CSV has the subscriber status only; the list status is the export's filter.
+    lp("subscribers", "import", "--from", preset, str(PRESETS / "listmonk.csv"))
+    assert _status(lp, "ines.or@example.org") == status
+    assert _status(lp, "bloque@example.org") == "unsubscribed"
+    listed = lp("subscribers", "list", "--status", "active").output
+    assert "@example.org" not in listed
 
 
 def test_unknown_preset_is_a_usage_error(lp):

@@ -7,35 +7,69 @@ Each preset reads the tool's own export and rewrites every row into the columns
 
 * people the tool stopped mailing — unsubscribed, bounced / cleaned, blocklisted, complained —
   are recorded with that status and a suppression entry, **never active**;
+* an export that cannot say who stopped (its status column is missing) is refused as a whole,
+  rather than imported with everybody active;
 * the tool's opt-in / confirmation dates and IP become the consent proof (source ``import``,
   wording naming the tool); without a date, the import's time;
 * every other column becomes an attribute named after its header (``Département`` →
   ``departement``); the tool's technical columns (ids, ratings, geolocation) are dropped.
 
-Formats (as each tool documents or writes them):
+Formats, and where each is documented (docs/audience.md, "Coming from another tool", has the
+same table for users):
 
-* **brevo** — ``;``-separated; ``EMAIL``, ``FIRSTNAME``/``PRENOM``, ``LASTNAME``/``NOM``, your
-  attributes, ``ADDED_TIME``, ``MODIFIED_TIME``, ``EMAIL_BLACKLISTED`` (``Yes``/``No``, also
-  ``true``/``1``); a blocklisted contact is suppressed on every list.
+* **brevo** — the contact export: ``EMAIL``, the default name attributes ``FIRSTNAME`` /
+  ``LASTNAME`` (named after the account's language, ``PRENOM`` / ``NOM`` in French), ``SMS``,
+  your attributes, the mandatory ``ADDED_TIME`` / ``MODIFIED_TIME``, and the email blocklist
+  flag.  ``;``, ``,`` or tab separated.  Sources: help.brevo.com "Create a file to import your
+  contacts" (default attributes, separators), developers.brevo.com "Export contacts"
+  (``POST /contacts/export``: ``EMAIL``, ``ADDED_TIME``, ``MODIFIED_TIME``, ``_listIds``;
+  dates are *not* UTC unless ``exportDateInUTC`` — so naive dates are read in the project's
+  time zone), the contact object's ``emailBlacklisted``, and help.brevo.com "Blocklist,
+  unblock, or resubscribe contacts" (a blocklisted contact gets no campaign at all).  The
+  header of the blocklist column in a file exported from the web app is not documented
+  there: ``EMAIL_BLACKLISTED``, ``BLACKLISTED``, ``emailBlacklisted`` (and the
+  ``…BLOCKLISTED`` spellings) are read; a file with none of them is refused.
 * **mailchimp** — the three files of an audience export (``subscribed_members_export_*.csv``,
   ``unsubscribed_…``, ``cleaned_…``): ``Email Address``, ``First Name``, ``Last Name``, merge
-  fields, ``MEMBER_RATING``, ``OPTIN_TIME``, ``OPTIN_IP``, ``CONFIRM_TIME``, ``CONFIRM_IP``, …,
-  ``LAST_CHANGED``, ``LEID``, ``EUID``, ``NOTES``, ``TAGS``; the unsubscribed file adds
-  ``UNSUB_TIME``…, the cleaned file ``CLEAN_TIME``… (cleaned = hard bounce).
-* **mailjet** — the contact fields of its API: ``Email``, ``Name``, ``CreatedAt``,
-  ``IsExcludedFromCampaigns``, ``IsOptInPending``, ``IsSpamComplaining``, ``IsUnsubscribed``,
-  ``UnsubscribedAt``, then contact properties.
-* **listmonk** — ``uuid,email,name,attributes,status,created_at,updated_at`` with
-  ``attributes`` a JSON object and ``status`` ``enabled`` / ``disabled`` / ``blocklisted``.
+  fields, ``MEMBER_RATING``, ``OPTIN_TIME``, ``OPTIN_IP``, ``CONFIRM_TIME``, ``CONFIRM_IP``,
+  geolocation, then ``UNSUB_TIME``, ``UNSUB_CAMPAIGN_TITLE``, ``UNSUB_CAMPAIGN_ID``,
+  ``UNSUB_REASON``, ``UNSUB_REASON_OTHER`` (unsubscribed file) or ``CLEAN_TIME``,
+  ``CLEAN_CAMPAIGN_TITLE``, ``CLEAN_CAMPAIGN_ID`` (cleaned file), then ``LAST_CHANGED``,
+  ``LEID``, ``EUID``, ``NOTES``, ``TAGS``.  Sources: mailchimp.com/help "About cleaned
+  contacts" (cleaned = hard bounced or repeatedly soft bounced, never mailed again) and the
+  Marketing API list member (``ip_signup``/``timestamp_signup``, ``ip_opt``/``timestamp_opt``,
+  status ``subscribed``/``unsubscribed``/``cleaned``).  The CSV header itself is not on a
+  Mailchimp page the documentation search reaches; it is taken from real exports quoted in
+  public code, and its naive times are read as UTC.
+* **mailjet** — one row per contact with the fields of the ``/contact`` resource (``ID``,
+  ``Email``, ``Name``, ``CreatedAt``, ``DeliveredCount``, ``ExclusionFromCampaignsUpdatedAt``,
+  ``IsExcludedFromCampaigns``, ``IsOptInPending``, ``IsSpamComplaining``, ``LastActivityAt``,
+  ``LastUpdateAt``, ``UnsubscribedAt``, ``UnsubscribedBy``), optionally the list subscription
+  of ``/contact/{id}/getcontactslists`` (``ListID``, ``IsActive``, ``IsUnsub``,
+  ``SubscribedAt``), then contact properties.  Source: github.com/mailjet/api-documentation,
+  guides/_exclusionlist.md, _contacts-delete.md, _contacts_bulk.md.  The CSV of the web app's
+  list export is not documented there.  A row is unsubscribed when ``UnsubscribedAt`` is set
+  or ``IsUnsub`` (``IsUnsubscribed``) is true; an excluded contact (the exclusion list: no
+  marketing mail from any list) is suppressed on every list.
+* **listmonk** — *Subscribers → Export*: ``uuid,email,name,attributes,status,created_at,
+  updated_at``, ``attributes`` a JSON object, ``status`` the subscriber status ``enabled`` /
+  ``disabled`` / ``blocklisted``, dates written by Go's ``time.Time.String``
+  (``2023-02-03 10:00:00.123456 +0000 UTC``).  Source: knadh/listmonk cmd/subscribers.go
+  (``ExportSubscribers``) and schema.sql (``subscriber_status``, ``subscription_status``).
+  The file does not carry the *list* subscription status (``unconfirmed`` / ``confirmed`` /
+  ``unsubscribed``): export each list filtered on it and import the unsubscribed and the
+  unconfirmed files with ``listmonk-unsubscribed`` and ``listmonk-unconfirmed``.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import re
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +79,24 @@ __all__ = ["PRESETS", "convert"]
 
 OUT_COLUMNS = ("email", "name", "status", "consent_at", "consent_source", "consent_text",
                "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
-YES = {"yes", "oui", "true", "1", "y", "t"}
+YES = {"yes", "oui", "true", "1", "y", "t", "vrai"}
+# Go's time.Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST" (listmonk's export).
+_GO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{2})(\d{2})"
+                      r"(?: \S+)?$")
 
 
-def _time(value: str) -> str:
-    """A tool's date-time (UTC) → ISO 8601, or "" when empty or unreadable."""
+def _time(value: str, tz: tzinfo = UTC) -> str:
+    """A tool's date-time → ISO 8601 in UTC, or "" when empty or unreadable.
+
+    A date-time without an offset is read in ``tz`` (UTC unless the tool writes local time).
+    """
     value = (value or "").strip()
     if not value:
         return ""
+    go = _GO_TIME.match(value)
+    if go:
+        day, clock, fraction, hours, minutes = go.groups()
+        value = f"{day}T{clock}{(fraction or '')[:7]}{hours}:{minutes}"
     text = value.replace(" UTC", "").replace("Z", "+00:00")
     for candidate in (text, text.replace(" +", "+")):
         try:
@@ -62,7 +106,7 @@ def _time(value: str) -> str:
             continue
     else:
         for fmt in ("%Y-%m-%d %H:%M:%S.%f %z", "%d-%m-%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S",
-                    "%d/%m/%Y"):
+                    "%d-%m-%Y", "%d/%m/%Y"):
             try:
                 when = datetime.strptime(text, fmt)
                 break
@@ -71,7 +115,7 @@ def _time(value: str) -> str:
         else:
             return ""
     if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+        when = when.replace(tzinfo=tz)
     return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -83,22 +127,37 @@ def _rest(row: dict[str, str], used: set[str]) -> dict[str, str]:
     return {k: v for k, v in row.items() if k and _header_key(k) not in used and v}
 
 
-def _brevo(row: dict[str, str]) -> dict[str, Any]:
-    get = {_header_key(k): v for k, v in row.items() if k}
-    blocked = get.get("email_blacklisted", get.get("blacklisted", "")).strip().lower() in YES
-    used = {"email", "firstname", "prenom", "lastname", "nom", "contact_id", "added_time",
-            "modified_time", "email_blacklisted", "blacklisted", "sms_blacklisted",
-            "double_opt_in", "opt_in", "list_ids"}
+def _keys(row: dict[str, str]) -> dict[str, str]:
+    return {_header_key(k): v for k, v in row.items() if k}
+
+
+def _yes(value: str | None) -> bool:
+    return (value or "").strip().lower() in YES
+
+
+BREVO_BLOCKLIST = ("email_blacklisted", "emailblacklisted", "email_blocklisted",
+                   "emailblocklisted", "blacklisted", "blocklisted")
+BREVO_TECHNICAL = {"email", "firstname", "prenom", "lastname", "nom", "contact_id", "id",
+                   "added_time", "modified_time", "createdat", "modifiedat", "sms_blacklisted",
+                   "smsblacklisted", "sms_blocklisted", "double_opt_in", "opt_in", "list_ids",
+                   "listids", "listunsubscribed", *BREVO_BLOCKLIST}
+
+
+def _brevo(row: dict[str, str], tz: tzinfo) -> dict[str, Any]:
+    get = _keys(row)
+    flag = next((get[k] for k in BREVO_BLOCKLIST if k in get), "")
+    blocked = _yes(flag) or flag.strip().lower() in ("blocklisted", "blacklisted")
     return {
         "email": get.get("email", ""),
         "name": _join(get.get("firstname") or get.get("prenom", ""),
                       get.get("lastname") or get.get("nom", "")),
         "status": "blocklisted" if blocked else "active",
-        "consent_at": _time(get.get("added_time", "")),
+        "consent_at": _time(get.get("added_time", ""), tz),
         "consent_text": "liste importée de Brevo",
-        "unsubscribed_at": _time(get.get("modified_time", "")) if blocked else "",
+        # Brevo keeps no blocklisting date; the last change is the closest there is.
+        "unsubscribed_at": _time(get.get("modified_time", ""), tz) if blocked else "",
         "unsubscribe_channel": "import" if blocked else "",
-        "attributes": _rest(row, used),
+        "attributes": _rest(row, BREVO_TECHNICAL),
     }
 
 
@@ -110,8 +169,9 @@ MAILCHIMP_TECHNICAL = {"member_rating", "optin_time", "optin_ip", "confirm_time"
                        "clean_campaign_id", "email_address", "first_name", "last_name"}
 
 
-def _mailchimp(row: dict[str, str]) -> dict[str, Any]:
-    get = {_header_key(k): v for k, v in row.items() if k}
+def _mailchimp(row: dict[str, str], tz: tzinfo) -> dict[str, Any]:
+    get = _keys(row)
+    # The file says which section of the audience it holds: its columns, not a status cell.
     if "clean_time" in get:
         status, stopped_at = "bounced", _time(get["clean_time"])
     elif "unsub_time" in get:
@@ -133,42 +193,54 @@ def _mailchimp(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _mailjet(row: dict[str, str]) -> dict[str, Any]:
-    get = {_header_key(k): v for k, v in row.items() if k}
+MAILJET_STATUS = ("isexcludedfromcampaigns", "unsubscribedat", "isunsub", "isunsubscribed")
+MAILJET_TECHNICAL = {"id", "email", "name", "createdat", "deliveredcount",
+                     "exclusionfromcampaignsupdatedat", "isexcludedfromcampaigns",
+                     "isoptinpending", "isspamcomplaining", "lastactivityat", "lastupdateat",
+                     "unsubscribedat", "unsubscribedby", "listid", "contactid", "isactive",
+                     "isunsub", "isunsubscribed", "subscribedat"}
 
-    def yes(key: str) -> bool:
-        return get.get(key, "").strip().lower() in YES
 
-    if yes("isspamcomplaining"):
-        status = "complained"
-    elif yes("isunsubscribed"):
-        status = "unsubscribed"
-    elif yes("isexcludedfromcampaigns"):
+def _mailjet(row: dict[str, str], tz: tzinfo) -> dict[str, Any]:
+    get = _keys(row)
+    unsubscribed_at = _time(get.get("unsubscribedat", ""))
+    if _yes(get.get("isspamcomplaining")):
+        status, stopped_at = "complained", unsubscribed_at
+    elif _yes(get.get("isexcludedfromcampaigns")):
+        # The exclusion list: no marketing mail from any list (_exclusionlist.md).
         status = "blocklisted"
-    elif yes("isoptinpending"):
-        status = "pending"
+        stopped_at = _time(get.get("exclusionfromcampaignsupdatedat", "")) or unsubscribed_at
+    elif unsubscribed_at or _yes(get.get("isunsub")) or _yes(get.get("isunsubscribed")):
+        status, stopped_at = "unsubscribed", unsubscribed_at
+    elif _yes(get.get("isoptinpending")):
+        status, stopped_at = "pending", ""
     else:
-        status = "active"
-    stopped = status in ("unsubscribed", "complained", "blocklisted")
-    used = {"email", "name", "createdat", "isexcludedfromcampaigns", "isoptinpending",
-            "isspamcomplaining", "isunsubscribed", "unsubscribedat", "id",
-            "exclusionfromcampaignsupdatedat", "lastactivityat", "deliveredcount"}
+        status, stopped_at = "active", ""
     return {
         "email": get.get("email", ""),
         "name": get.get("name", ""),
         "status": status,
-        "consent_at": _time(get.get("createdat", "")),
+        "consent_at": _time(get.get("subscribedat", "")) or _time(get.get("createdat", "")),
         "consent_text": "liste importée de Mailjet",
-        "unsubscribed_at": _time(get.get("unsubscribedat", "")) if stopped else "",
-        "unsubscribe_channel": "import" if stopped else "",
-        "attributes": _rest(row, used),
+        "unsubscribed_at": stopped_at,
+        "unsubscribe_channel": "import" if status not in ("active", "pending") else "",
+        "attributes": _rest(row, MAILJET_TECHNICAL),
     }
 
 
-def _listmonk(row: dict[str, str]) -> dict[str, Any]:
-    get = {_header_key(k): v for k, v in row.items() if k}
-    status = {"enabled": "active", "disabled": "unsubscribed",
-              "blocklisted": "blocklisted"}.get(get.get("status", "").strip().lower(), "")
+# listmonk's subscription_status of the list the file was exported for -> our status.
+LISTMONK_SUBSCRIPTION = {"confirmed": "active", "unconfirmed": "pending",
+                         "unsubscribed": "unsubscribed"}
+
+
+def _listmonk(row: dict[str, str], tz: tzinfo, *, subscription: str = "confirmed"
+              ) -> dict[str, Any]:
+    get = _keys(row)
+    cell = get.get("status", "").strip().lower()
+    # blocklisted: never mailed (campaigns.sql skips it); disabled is not documented and
+    # listmonk still mails it, but nothing proves consent goes on: not active here either.
+    status = {"blocklisted": "blocklisted", "disabled": "unsubscribed",
+              "enabled": LISTMONK_SUBSCRIPTION[subscription]}.get(cell, cell)
     try:
         attributes = json.loads(get.get("attributes") or "{}")
     except ValueError:
@@ -176,27 +248,48 @@ def _listmonk(row: dict[str, str]) -> dict[str, Any]:
     flat = {str(k): (v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
             for k, v in (attributes if isinstance(attributes, dict) else {}).items()
             if v not in (None, "")}
+    # updated_at dates the subscriber's own status change, not a list unsubscription.
+    own_change = cell in ("blocklisted", "disabled")
     stopped = status in ("unsubscribed", "blocklisted")
     return {
         "email": get.get("email", ""),
         "name": get.get("name", ""),
-        "status": status or get.get("status", ""),
+        "status": status,
         "consent_at": _time(get.get("created_at", "")),
         "consent_text": "liste importée de listmonk",
-        "unsubscribed_at": _time(get.get("updated_at", "")) if stopped else "",
+        "unsubscribed_at": _time(get.get("updated_at", "")) if own_change else "",
         "unsubscribe_channel": "import" if stopped else "",
         "attributes": flat,
     }
 
 
-PRESETS: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
-    "brevo": _brevo, "mailchimp": _mailchimp, "mailjet": _mailjet, "listmonk": _listmonk}
+Mapper = Callable[[dict[str, str], tzinfo], dict[str, Any]]
+PRESETS: dict[str, Mapper] = {
+    "brevo": _brevo, "mailchimp": _mailchimp, "mailjet": _mailjet, "listmonk": _listmonk,
+    "listmonk-unconfirmed": functools.partial(_listmonk, subscription="unconfirmed"),
+    "listmonk-unsubscribed": functools.partial(_listmonk, subscription="unsubscribed")}
+# The columns that say who stopped: an export with none of them is refused (Mailchimp says it
+# with the file's own columns, so its subscribed file has none and is fine).
+STATUS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "brevo": BREVO_BLOCKLIST, "mailjet": MAILJET_STATUS, "listmonk": ("status",),
+    "listmonk-unconfirmed": ("status",), "listmonk-unsubscribed": ("status",)}
+# What to tell the user when the status column is missing.
+STATUS_HINT = {
+    "brevo": "export the contacts with their email blocklist status (a column named "
+             "EMAIL_BLACKLISTED, Yes/No)",
+    "mailjet": "export the contacts with IsExcludedFromCampaigns and UnsubscribedAt "
+               "(or the list's IsUnsub)",
+}
 
 
-def convert(preset: str, path: str | Path, out_dir: str | Path | None = None) -> Path:
+def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
+            tz: tzinfo = UTC) -> Path:
     """Rewrite a tool's export into a CSV :func:`~.csv_import.import_csv` reads; its path.
 
-    Raises :class:`~.csv_import.ImportFileError` for an unknown preset or unreadable file.
+    ``tz`` is the zone of the tool's naive date-times where the tool writes local time
+    (Brevo's export: the account's zone).  Raises :class:`~.csv_import.ImportFileError` for
+    an unknown preset, an unreadable file, or an export without the column that says who
+    stopped receiving mail (importing it would make them active).
     """
     if preset not in PRESETS:
         raise ImportFileError(str(path), f"unknown preset {preset!r} "
@@ -207,11 +300,20 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None) ->
     rows = []
     attribute_names: dict[str, None] = {}
     with _open_text(path, layout.encoding) as fh:
-        for source in csv.DictReader(fh, delimiter=layout.delimiter):
+        reader = csv.DictReader(fh, delimiter=layout.delimiter)
+        header = {_header_key(h or "") for h in (reader.fieldnames or [])}
+        needed = STATUS_COLUMNS.get(preset, ())
+        if needed and "email" in header and not header & set(needed):
+            hint = STATUS_HINT.get(preset, "export it again with its status column")
+            raise ImportFileError(str(path), f"this {preset} export does not say who "
+                                             "unsubscribed or was blocklisted: they would be "
+                                             f"imported as active; {hint} (see "
+                                             "docs/audience.md, Coming from another tool)")
+        for source in reader:
             if not any((v or "").strip() for v in source.values() if isinstance(v, str)):
                 continue
             mapped = mapper({(k or "").strip().lstrip("\ufeff"): (v or "")
-                             for k, v in source.items() if isinstance(v, str)})
+                             for k, v in source.items() if isinstance(v, str)}, tz)
             mapped["consent_source"] = "import"
             attrs = {_header_key(k): v for k, v in mapped.pop("attributes").items()}
             attrs = {k: v for k, v in attrs.items() if k and k not in OUT_COLUMNS}

@@ -1,23 +1,42 @@
 """Relay webhooks: the bounce and complaint events of Brevo and Mailjet, as our outcomes.
 
-Brevo posts one JSON object per event (transactional and marketing webhooks)::
+Brevo posts one JSON object per event.  Transactional webhooks (developers.brevo.com
+"Transactional webhooks"; mail sent through Brevo's SMTP relay)::
 
-    {"event": "hard_bounce", "email": "a@example.org", "id": 26224, "date": "2020-08-28 19:08:29",
-     "ts": 1598634509, "message-id": "<…@…>", "ts_event": 1598034509, "subject": "…",
-     "reason": "…", …}
+    {"event": "hard_bounce", "email": "a@example.org", "id": 26224, "date": "2020-10-09 00:00:00",
+     "ts": 1604933619, "message-id": "<…@…>", "ts_event": 1604933654, "subject": "…",
+     "tag": "…", "sending_ip": "…", "ts_epoch": 1604933654000, "reason": "…", …}
 
-    hard_bounce, invalid_email → hard   soft_bounce → soft   spam → complaint
-    blocked, deferred, delivered, opened, click, unsubscribed … → ignored
+``id`` is the *webhook's* id, the same in every post to one URL: never an event reference;
+``ts_event`` and ``ts_epoch`` (milliseconds) are UTC, ``date`` is CET/CEST.  Marketing webhooks
+(developers.brevo.com "Marketing webhooks") carry ``camp_id``, ``date_sent``, ``date_event``,
+``ts_sent``, ``ts_event``, ``reason`` and no ``message-id``.  Event names are those of the
+transactional event list (``GET /smtp/statistics/events``)::
 
-Mailjet posts one object, or an array of them when grouping is on::
+    hard_bounce, invalid_email → hard   soft_bounce → soft   spam (and "complaint") → complaint
+    blocked → policy: Brevo did not send ("blacklisted sender etc."; the reason may be the
+              address on Brevo's own blocklist) — counted, the reader untouched
+    request, delivered, deferred, opened, click, unsubscribed, error … → ignored
+
+Mailjet posts one object, or an array of them when grouping is on (Event API version 2;
+github.com/mailjet/api-documentation, guides/_event-api.md)::
 
     {"event": "bounce", "time": 1430812195, "MessageID": 13792286917004336, "email": "…",
-     "blocked": false, "hard_bounce": true, "error_related_to": "recipient",
-     "error": "user unknown", …}
+     "mj_campaign_id": 0, "mj_contact_id": 0, "customcampaign": "", "CustomID": "",
+     "Payload": "", "blocked": false, "hard_bounce": true, "error_related_to": "recipient",
+     "error": "user unknown"}
 
-    bounce hard_bounce=true → hard (error_related_to spam/content/system → policy)
-    bounce hard_bounce=false → soft   blocked → policy unless related to the recipient
+``error_related_to`` is one of recipient, domain, spam, system, mailjet (the error table)::
+
+    bounce: spam/system → policy (sender blocked, content blocked, policy issue, our side)
+            mailjet preblocked (recently bounced, not sent) → soft
+            otherwise hard_bounce=true → hard, false → soft
+    blocked: recipient, or domain "invalid domain" / "no mail host" → hard
+             mailjet "preblocked" → soft, "duplicate in campaign" → ignored, else policy
     spam → complaint   sent, open, click, unsub … → ignored
+
+Unsubscriptions (Brevo ``unsubscribed``, Mailjet ``unsub``) are ignored: letterpress mail
+carries its own unsubscribe link and List-Unsubscribe header, which record them.
 
 Each event is processed like a returned message: its fingerprint (the event's canonical
 JSON) makes a relay's retries harmless.
@@ -44,9 +63,11 @@ __all__ = ["RELAYS", "WebhookPayloadError", "brevo_events", "mailjet_events",
 
 
 _BREVO = {"hard_bounce": ("hard", "5.0.0"), "invalid_email": ("hard", "5.1.3"),
-          "soft_bounce": ("soft", "4.0.0"), "spam": ("complaint", ""),
-          "complaint": ("complaint", "")}
-_MAILJET_SENDER_SIDE = {"spam", "content", "system", "domain"}
+          "soft_bounce": ("soft", "4.0.0"), "blocked": ("policy", "5.7.1"),
+          "spam": ("complaint", ""), "complaint": ("complaint", "")}
+# Mailjet's error table: errors on the sender's side, never the reader's fault.
+_MAILJET_SENDER_SIDE = {"spam", "system"}
+_MAILJET_BAD_DOMAIN = {"invalid domain", "no mail host"}
 
 
 def _when(value) -> datetime | None:
@@ -54,6 +75,42 @@ def _when(value) -> datetime | None:
         return datetime.fromtimestamp(float(value), UTC) if value not in (None, "") else None
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _brevo_when(event: dict) -> datetime | None:
+    """The event's UTC time: ``ts_event`` (seconds), else ``ts_epoch`` (milliseconds)."""
+    if event.get("ts_event") not in (None, ""):
+        return _when(event["ts_event"])
+    try:
+        return _when(float(event["ts_epoch"]) / 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _mailjet_kind(name: str, event: dict) -> tuple[str, str]:
+    """(kind, RFC 3463 status) of one Mailjet event, after its error table."""
+    related = str(event.get("error_related_to") or "").strip().lower()
+    error = str(event.get("error") or "").strip().lower()
+    if name == "spam":
+        return "complaint", ""
+    if name not in ("bounce", "blocked"):
+        return "ignored", ""
+    if related == "mailjet":
+        # preblocked: an address that recently bounced, not even tried.
+        return ("soft", "4.0.0") if error == "preblocked" else ("ignored", "")
+    if related in _MAILJET_SENDER_SIDE:
+        return "policy", "5.7.1"
+    if name == "blocked":
+        if related == "recipient" and "quota" not in error:
+            return "hard", "5.1.1"
+        if related == "domain" and error in _MAILJET_BAD_DOMAIN:
+            return "hard", "5.1.2"
+        return "policy", "5.7.1"
+    if event.get("hard_bounce") is True or str(event.get("hard_bounce")).lower() == "true":
+        if related == "domain":
+            return "hard", "5.1.2"
+        return "hard", "5.1.1" if "unknown" in error else "5.0.0"
+    return "soft", "5.2.2" if "quota" in error else "4.0.0"
 
 
 def brevo_events(payload: Any) -> Iterator[tuple[dict, Verdict, datetime | None]]:
@@ -68,7 +125,7 @@ def brevo_events(payload: Any) -> Iterator[tuple[dict, Verdict, datetime | None]
                           (Failure(str(event["email"]), kind, status, reason),),
                           original_message_id=str(event.get("message-id") or ""),
                           reason=f"Brevo {event['event']} event")
-        yield event, verdict, _when(event.get("ts_event") or event.get("ts"))
+        yield event, verdict, _brevo_when(event)
 
 
 def mailjet_events(payload: Any) -> Iterator[tuple[dict, Verdict, datetime | None]]:
@@ -80,20 +137,7 @@ def mailjet_events(payload: Any) -> Iterator[tuple[dict, Verdict, datetime | Non
         name = str(event["event"])
         related = str(event.get("error_related_to") or "")
         error = str(event.get("error") or "")
-        if name == "bounce":
-            if related in _MAILJET_SENDER_SIDE:
-                kind, status = "policy", "5.7.1"
-            elif event.get("hard_bounce"):
-                kind, status = "hard", "5.1.1" if "unknown" in error else "5.0.0"
-            else:
-                kind, status = "soft", "5.2.2" if "quota" in error else "4.0.0"
-        elif name == "blocked":
-            kind, status = (("hard", "5.1.1") if related == "recipient"
-                            else ("policy", "5.7.1"))
-        elif name == "spam":
-            kind, status = "complaint", ""
-        else:
-            kind, status = "ignored", ""
+        kind, status = _mailjet_kind(name, event)
         detail = f"{related}: {error}".strip(": ") or name
         verdict = Verdict("complaint" if kind == "complaint" else "dsn", "mailjet",
                           (Failure(str(event["email"]), kind, status, detail),),
@@ -102,6 +146,15 @@ def mailjet_events(payload: Any) -> Iterator[tuple[dict, Verdict, datetime | Non
 
 
 RELAYS = {"brevo": brevo_events, "mailjet": mailjet_events}
+
+
+def _reference(relay: str, event: dict) -> str:
+    """The relay's own reference of the message (Brevo's ``id`` names the webhook)."""
+    if relay == "brevo":
+        if event.get("message-id"):
+            return str(event["message-id"])
+        return f"camp_id {event['camp_id']}" if event.get("camp_id") is not None else ""
+    return str(event.get("MessageID") or "")
 
 
 def process_webhook(session: Session, relay: str, payload: Any, *, settings: Settings,
@@ -114,7 +167,7 @@ def process_webhook(session: Session, relay: str, payload: Any, *, settings: Set
     for event, verdict, when in list(parse(payload)):
         canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
         fingerprint = hashlib.sha256(f"{relay}:{canonical}".encode()).hexdigest()
-        ref = str(event.get("MessageID") or event.get("id") or "")
+        ref = _reference(relay, event)
         results.append(record_failures(
             session, fingerprint, verdict, settings=settings, clock=clock, source=relay,
             source_ref=ref[:500], message_id=verdict.original_message_id[:500],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -155,7 +156,9 @@ def import_command(project, file, list_name, publication, consent_source, consen
         try:
             scratch = tempfile.TemporaryDirectory(prefix="letterpress-import-")
             click.get_current_context().call_on_close(scratch.cleanup)
-            file = str(convert(preset, file, scratch.name))
+            # Tools that write local times (Brevo) wrote them in the account's zone: ours.
+            file = str(convert(preset, file, scratch.name,
+                               tz=ZoneInfo(project.settings.timezone)))
         except ImportFileError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"Read {source} as a {preset} export", err=True)
