@@ -211,11 +211,23 @@ def _child_command(project: Path, port: int, pool: int, verify: bool = False,
 
 
 def run_child(project: Path, port: int, pool: int, verify: bool = False) -> dict:
+    busy0, total0 = cpu_busy()
     out = subprocess.run(_child_command(project, port, pool, verify),
                          capture_output=True, text=True, check=False)
+    busy1, total1 = cpu_busy()
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["cores"] = (os.cpu_count() or 1) * (busy1 - busy0) / max(1, total1 - total0)
+    return result
+
+
+def cpu_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine so far (/proc/stat), every core summed."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
 
 
 def pg_processes(tmp: Path, admin_url: str, port: int, pool: int, n: int) -> dict[int, float]:
@@ -248,12 +260,17 @@ def pg_processes(tmp: Path, admin_url: str, port: int, pool: int, n: int) -> dic
                 run_id = prepare_run(session, rendered, "pvd", clock=p.clock, again=True).id
             p.close()
             t0 = time.perf_counter()
+            busy0, total0 = cpu_busy()
             procs = [subprocess.Popen(_child_command(project_dir, port, pool,
                                                      database_url=url, run_id=run_id),
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True) for _ in range(processes)]
             outs = [proc.communicate() for proc in procs]
             wall = time.perf_counter() - t0
+            busy1, total1 = cpu_busy()
+            # How much of the machine the run kept busy (senders, PostgreSQL, the sink and
+            # anything else running): a second sender can only add what the first left idle.
+            cores = (os.cpu_count() or 1) * (busy1 - busy0) / max(1, total1 - total0)
             for proc, (_out, err) in zip(procs, outs, strict=True):
                 if proc.returncode != 0:
                     raise RuntimeError(err[-3000:])
@@ -266,7 +283,8 @@ def pg_processes(tmp: Path, admin_url: str, port: int, pool: int, n: int) -> dic
             rates[processes] = sent / sending
             print(f"  PostgreSQL, {processes} process(es)     {rates[processes]:>8,.0f} msg/s  "
                   f"({sent:,} sent in {sending:.1f} s; {wall:.1f} s with start-up, "
-                  f"{' + '.join(str(r['sent_now']) for r in results)})")
+                  f"{' + '.join(str(r['sent_now']) for r in results)}; "
+                  f"machine busy {cores:.2f} of {os.cpu_count()} cores)")
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -335,11 +353,13 @@ def main() -> int:
         unsigned = run_child(plain, port, args.pool)
         print(f"  letterpress unsigned         {unsigned['rate']:>8,.0f} msg/s  "
               f"({unsigned['sent']:,} sent, prepare {unsigned['prepare_s']:.1f} s, "
-              f"peak RSS {unsigned['peak_rss_mb']:.0f} MB)")
+              f"peak RSS {unsigned['peak_rss_mb']:.0f} MB, machine busy "
+              f"{unsigned['cores']:.2f} cores)")
         dkim_run = run_child(signed, port, args.pool, verify=True)
         print(f"  letterpress DKIM-signed      {dkim_run['rate']:>8,.0f} msg/s  "
               f"({dkim_run['sent']:,} sent, dkimpy verified {dkim_run['dkim_verified']}, "
-              f"peak RSS {dkim_run['peak_rss_mb']:.0f} MB)")
+              f"peak RSS {dkim_run['peak_rss_mb']:.0f} MB, machine busy "
+              f"{dkim_run['cores']:.2f} cores)")
         large = None
         if args.large:
             big = make_project(tmp, "large", dkim=False)
