@@ -15,7 +15,6 @@ import base64
 import contextlib
 import hashlib
 import logging
-import queue
 import re
 import struct
 import subprocess
@@ -123,36 +122,51 @@ class DkimSigner:
         ``canonical_headers`` are (name, relaxed canonical form) of the headers to sign, in
         the order they appear; ``body_hash`` is the sha256 digest of the relaxed body.
         """
-        names = []
-        data = []
-        for name, canonical in canonical_headers:
-            names.append(name)
-            data.append(canonical)
-        tags = (f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};"
-                + (f" t={timestamp};" if timestamp is not None else "")
-                + f"\r\n\th={':'.join(names)};"
-                + f"\r\n\tbh={base64.b64encode(body_hash).decode('ascii')};\r\n\tb=")
-        unsigned = tags.encode("ascii")
-        data.append(relaxed_header(b"DKIM-Signature", unsigned)[:-2])  # no final CRLF
-        signature = self._rsa(b"".join(data))
-        b64 = base64.b64encode(signature)
-        folded = b"\r\n\t".join(b64[i:i + 72] for i in range(0, len(b64), 72))
-        return b"DKIM-Signature: " + unsigned + folded + b"\r\n"
+        return self.signatures([(canonical_headers, body_hash)], timestamp)[0]
 
-    def _rsa(self, data: bytes) -> bytes:
+    def signatures(self, messages: Sequence[tuple[Iterable[tuple[str, bytes]], bytes]],
+                   timestamp: int | None = None) -> list[bytes]:
+        """:meth:`signature` of several messages, ``(canonical_headers, body_hash)`` each,
+        in order: inside :meth:`offloaded`, one round trip to the signing helper for all."""
+        unsigned_tags = []
+        to_sign = []
+        for canonical_headers, body_hash in messages:
+            names = []
+            data = []
+            for name, canonical in canonical_headers:
+                names.append(name)
+                data.append(canonical)
+            tags = (f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};"
+                    + (f" t={timestamp};" if timestamp is not None else "")
+                    + f"\r\n\th={':'.join(names)};"
+                    + f"\r\n\tbh={base64.b64encode(body_hash).decode('ascii')};\r\n\tb=")
+            unsigned = tags.encode("ascii")
+            data.append(relaxed_header(b"DKIM-Signature", unsigned)[:-2])  # no final CRLF
+            unsigned_tags.append(unsigned)
+            to_sign.append(b"".join(data))
+        headers = []
+        for unsigned, signature in zip(unsigned_tags, self._rsa(to_sign), strict=True):
+            b64 = base64.b64encode(signature)
+            folded = b"\r\n\t".join(b64[i:i + 72] for i in range(0, len(b64), 72))
+            headers.append(b"DKIM-Signature: " + unsigned + folded + b"\r\n")
+        return headers
+
+    def _rsa(self, data: list[bytes]) -> list[bytes]:
         offload = self._offload
-        if offload is not None:
-            signature = offload.sign(data)
-            if signature is not None:
-                return signature
-        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        if offload is not None and data:
+            signatures = offload.sign(data)
+            if signatures is not None:
+                return signatures
+        pad, digest = padding.PKCS1v15(), hashes.SHA256()
+        return [self.key.sign(d, pad, digest) for d in data]
 
     @contextlib.contextmanager
     def offloaded(self) -> Iterator[DkimSigner]:
-        """While inside, RSA signatures are computed by a helper process, in batches.
+        """While inside, RSA signatures are computed by a helper process, a batch at a time.
 
-        For a send run: the threads that build messages only hash and wait, so the signing
-        (about 0.3 ms each, holding the global lock in-process) runs on another core.  The
+        For a send run: it signs a batch of messages (:meth:`signatures`) in one round trip
+        while the previous batch is on the wire, so the signing (about 0.3 ms each, holding
+        the global lock in-process) runs on another core.  The
         signatures are the same bytes (RSA PKCS#1 v1.5 is deterministic).  If the helper
         cannot start or dies, signing goes on in-process — slower, never unsigned.
         """
@@ -239,25 +253,9 @@ def _serve(stdin, stdout) -> None:  # runs in the helper process
         stdout.flush()
 
 
-class _Pending:
-    """One signature asked for; ``done`` is a lock held until the signature is there (a
-    plain lock rather than an Event: that is a Condition in Python code, per message)."""
-
-    __slots__ = ("data", "done", "signature")
-
-    def __init__(self, data: bytes):
-        self.data = data
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.signature: bytes | None = None
-
-
-_CLOSE = _Pending(b"")  # put on the queue by close(): the pump stops after what came before
-
-
 class _SigningProcess:
-    """One helper process and the thread that feeds it: callers queue their data, the thread
-    sends everything queued as one batch (one pipe round trip for many signatures)."""
+    """One helper process; :meth:`sign` sends a list of data and reads their signatures
+    (callers take turns: one batch at a time on the pipe)."""
 
     def __init__(self, key: rsa.RSAPrivateKey):
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -272,64 +270,33 @@ class _SigningProcess:
             self._process.kill()
             self._process.wait()
             raise
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._closed = False
+        self._lock = threading.Lock()
         self._broken = False
-        self._lock = threading.Lock()  # nothing is queued after _CLOSE
-        self._thread = threading.Thread(target=self._pump, name="letterpress-dkim", daemon=True)
-        self._thread.start()
 
-    def sign(self, data: bytes) -> bytes | None:
-        """The signature of ``data``; None if the helper is gone (sign in-process then)."""
-        if self._broken:
-            return None
-        pending = _Pending(data)
+    def sign(self, data: list[bytes]) -> list[bytes] | None:
+        """The signatures of ``data``, in order; None if the helper is gone (the caller signs
+        in-process then)."""
         with self._lock:
-            if self._closed:
+            if self._broken:
                 return None
-            self._queue.put(pending)
-        pending.done.acquire()  # released by the pump once the signature is there
-        return pending.signature
-
-    def _pump(self) -> None:
-        stopping = False
-        while not stopping:
-            batch = [self._queue.get()]
-            while True:  # everything queued meanwhile goes in the same batch
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if _CLOSE in batch:
-                stopping = True
-                batch = [p for p in batch if p is not _CLOSE]
-            if not batch:
-                continue
-            signatures: list = [None] * len(batch)
-            if not self._broken:
-                try:
-                    frame = [_FRAME.pack(len(batch))]
-                    for pending in batch:
-                        frame += (_FRAME.pack(len(pending.data)), pending.data)
-                    self._process.stdin.write(b"".join(frame))
-                    self._process.stdin.flush()
-                    raw = _read_exact(self._process.stdout, self._size * len(batch))
-                    signatures = [raw[i:i + self._size] for i in range(0, len(raw), self._size)]
-                except (OSError, EOFError, ValueError) as exc:
-                    log.warning("DKIM: the signing process failed (%s); signing in-process", exc)
-                    self._broken = True
-                    signatures = [None] * len(batch)
-            for pending, signature in zip(batch, signatures, strict=True):
-                pending.signature = signature
-                pending.done.release()
+            frame = [_FRAME.pack(len(data))]
+            for item in data:
+                frame += (_FRAME.pack(len(item)), item)
+            try:
+                self._process.stdin.write(b"".join(frame))
+                self._process.stdin.flush()
+                raw = _read_exact(self._process.stdout, self._size * len(data))
+            except (OSError, EOFError, ValueError) as exc:
+                log.warning("DKIM: the signing process failed (%s); signing in-process", exc)
+                self._broken = True
+                return None
+        return [raw[i:i + self._size] for i in range(0, len(raw), self._size)]
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True  # callers arriving now sign in-process
-            self._queue.put(_CLOSE)
-        self._thread.join()
-        with contextlib.suppress(OSError, ValueError):
-            self._process.stdin.close()
+            self._broken = True  # callers arriving now sign in-process
+            with contextlib.suppress(OSError, ValueError):
+                self._process.stdin.close()
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formatdate
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MessageError",
     "MessageTemplate",
+    "Reader",
     "address_header",
     "build_simple_message",
     "encode_address",
@@ -336,14 +337,52 @@ class MessageTemplate:
         """``(message_id, bytes)`` of one reader's message; pass ``message_id`` to resend.
 
         The bytes are a :class:`~letterpress.wire.WireMessage`: no dot-stuffing needed.
+        Raises :class:`MessageError` for an address, name, URL or Message-ID that cannot be
+        written safely.
         """
-        to_line = address_header("To", name or "", email)
+        [result] = self.for_recipients([Reader(email, name, unsubscribe_url, preferences_url,
+                                               message_id)])
+        if isinstance(result, MessageError):
+            raise result
+        return result
+
+    def for_recipients(self, readers: Sequence[Reader]
+                       ) -> list[tuple[str, WireMessage] | MessageError]:
+        """:meth:`for_recipient` of several readers, in order; a reader whose message cannot
+        be built gets its :class:`MessageError` in its place.  With DKIM, the signatures are
+        made together: one round trip to the signing helper during a send run."""
+        built: list[_Unsigned | MessageError] = []
+        for reader in readers:
+            try:
+                built.append(self._unsigned(reader))
+            except MessageError as exc:
+                built.append(exc)
+        signatures = iter(())
+        if self.signer is not None:
+            signatures = iter(self.signer.signatures(
+                [(b.fields, b.body_hash) for b in built if not isinstance(b, MessageError)],
+                int(time.time())))
+        out: list[tuple[str, WireMessage] | MessageError] = []
+        for b in built:
+            if isinstance(b, MessageError):
+                out.append(b)
+                continue
+            parts = b.parts
+            if self.signer is not None:
+                parts = [next(signatures), *parts]
+            # By construction no line starts with a dot (see _build_body and _qp): say so.
+            out.append((b.message_id, WireMessage(b"".join(parts))))
+        return out
+
+    def _unsigned(self, reader: Reader) -> _Unsigned:
+        to_line = address_header("To", reader.name or "", reader.email)
+        unsubscribe_url, preferences_url = reader.unsubscribe_url, reader.preferences_url
         _check_url(unsubscribe_url)
         _check_url(preferences_url)
-        message_id = message_id or new_message_id(self._domain)
+        message_id = reader.message_id or new_message_id(self._domain)
         if not message_id.startswith("<") or _CONTROL.search(message_id):
             raise MessageError("invalid Message-ID", value=message_id)
-        clean_name = headers.clean(name or "")
+        clean_name = headers.clean(reader.name or "")
         values = {
             (UNSUBSCRIBE_URL, "text"): unsubscribe_url,
             (UNSUBSCRIBE_URL, "html"): str(escape(unsubscribe_url)),
@@ -370,19 +409,36 @@ class MessageTemplate:
         mid_line = b"Message-ID: " + message_id.encode("ascii") + b"\r\n"
         lu_line = (b"List-Unsubscribe: " + self.list_unsubscribe(unsubscribe_url).encode("ascii")
                    + b"\r\n")
-        head = [self._head_before_to, to_line, date_line, mid_line, lu_line,
-                self._head_after_bytes, b"\r\n"]
-        if hasher is not None:
-            signer = self.signer
-            fields = [("To", relaxed_header("To", to_line[3:])),
-                      ("Date", relaxed_header("Date", date_line[5:])),
-                      ("Message-ID", relaxed_header("Message-ID", mid_line[11:])),
-                      ("List-Unsubscribe", relaxed_header("List-Unsubscribe", lu_line[17:]))]
-            fields.extend(self._constant_signed)
-            head.insert(0, signer.signature(fields, hasher.digest(), int(time.time())))
-        head.extend(wire)
-        # By construction no line starts with a dot (see _build_body and _qp): say so.
-        return message_id, WireMessage(b"".join(head))
+        parts = [self._head_before_to, to_line, date_line, mid_line, lu_line,
+                 self._head_after_bytes, b"\r\n", *wire]
+        if hasher is None:
+            return _Unsigned(message_id, parts, [], b"")
+        fields = [("To", relaxed_header("To", to_line[3:])),
+                  ("Date", relaxed_header("Date", date_line[5:])),
+                  ("Message-ID", relaxed_header("Message-ID", mid_line[11:])),
+                  ("List-Unsubscribe", relaxed_header("List-Unsubscribe", lu_line[17:])),
+                  *self._constant_signed]
+        return _Unsigned(message_id, parts, fields, hasher.digest())
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who one message is for: the envelope address, display name and personal links;
+    ``message_id`` to send again under the Message-ID of an earlier attempt."""
+
+    email: str
+    name: str | None
+    unsubscribe_url: str
+    preferences_url: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Unsigned:
+    message_id: str
+    parts: list[bytes]
+    fields: list[tuple[str, bytes]]  # what DKIM signs (empty without a signer)
+    body_hash: bytes
 
 
 def _list_id(pub: Publication) -> bytes:

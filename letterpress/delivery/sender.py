@@ -41,7 +41,7 @@ from ..audience.links import active_link_keys, link_keys
 from ..audience.tokens import TokenSigner
 from ..bounces.verp import ReturnPath
 from ..errors import SendRunLocked, TransportError
-from ..message import MessageError, MessageTemplate, new_message_id
+from ..message import MessageError, MessageTemplate, Reader, new_message_id
 from ..stats.links import register_rendered
 from ..transports.base import Transport, limits_of
 from .claims import SenderPresence, claim_query, recover_dead_senders, supports_sharing
@@ -83,6 +83,11 @@ LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
 MAX_WAIT_SLICE = 5.0
 READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)  # while waiting for deferred rows, wake up this often (stop, lease)
+
+
+def _unbuildable(exc: MessageError) -> Outcome:
+    return Outcome(DeliveryState.FAILED, None, f"cannot build the message: {exc}",
+                   cause=Cause.MESSAGE)
 
 
 @dataclass
@@ -258,7 +263,7 @@ class _Sender(OutcomeRecorder):
         # wait for the database (one batch at a time left them idle during every commit).
         # Each batch is half the in-flight budget (see __init__).
         depth = 2 if executor is not None else 1
-        in_flight: deque[tuple[list[_Row], dict]] = deque()
+        in_flight: deque[tuple[list[_Row], tuple]] = deque()
         self.pending = []
         try:
             while True:
@@ -321,7 +326,7 @@ class _Sender(OutcomeRecorder):
             if executor is not None:
                 executor.shutdown(wait=True)
 
-    def _settle(self, session: Session, batch: list[_Row], started: dict) -> str | None:
+    def _settle(self, session: Session, batch: list[_Row], started: tuple) -> str | None:
         """Wait for a batch's answers and add their ledger updates to ``pending`` (committed
         with the next mark); returns a reason to pause, or None."""
         updates, pause = self._record(session, batch, self._collect(started))
@@ -487,16 +492,36 @@ class _Sender(OutcomeRecorder):
         return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id, key)}",
                 f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id, key)}")
 
-    def _send_one(self, row: _Row) -> Outcome:
-        try:
-            # IDNA only for non-ASCII domains: the check costs more than building the message.
-            envelope = row.email if row.email.isascii() else envelope_address(row.email)
-            unsubscribe_url, preferences_url = self._urls(row)
-            _, data = self.template.for_recipient(envelope, row.name, unsubscribe_url,
-                                                  preferences_url, message_id=row.message_id)
-        except MessageError as exc:
-            return Outcome(DeliveryState.FAILED, None, f"cannot build the message: {exc}",
-                           cause=Cause.MESSAGE)
+    def _build(self, batch: list[_Row]) -> tuple[list[tuple[_Row, str, bytes]],
+                                                 dict[int, Outcome]]:
+        """Every message of the batch, ``(row, envelope address, bytes)``, and the outcomes of
+        those that cannot be built.  One call to the template for the whole batch: with DKIM
+        that is one round trip to the signing helper, made while the previous batch is still
+        on the wire."""
+        failed: dict[int, Outcome] = {}
+        readers: list[Reader] = []
+        rows: list[tuple[_Row, str]] = []
+        for row in batch:
+            try:
+                # IDNA only for non-ASCII domains: the check costs more than the message.
+                envelope = row.email if row.email.isascii() else envelope_address(row.email)
+                unsubscribe_url, preferences_url = self._urls(row)
+            except MessageError as exc:
+                failed[row.id] = _unbuildable(exc)
+                continue
+            readers.append(Reader(envelope, row.name, unsubscribe_url, preferences_url,
+                                  row.message_id))
+            rows.append((row, envelope))
+        built = []
+        for (row, envelope), result in zip(rows, self.template.for_recipients(readers),
+                                           strict=True):
+            if isinstance(result, MessageError):
+                failed[row.id] = _unbuildable(result)
+            else:
+                built.append((row, envelope, result[1]))
+        return built, failed
+
+    def _send_one(self, row: _Row, envelope: str, data: bytes) -> Outcome:
         try:
             self.transport.send(self.return_path(row.id), [envelope], data)
         except TransportError as exc:
@@ -504,21 +529,25 @@ class _Sender(OutcomeRecorder):
         return classify(None)
 
     def _start_batch(self, executor: ThreadPoolExecutor | None, batch: list[_Row]
-                     ) -> dict[Future, int] | dict[int, Outcome]:
+                     ) -> tuple[dict[Future, int], dict[int, Outcome]]:
+        """Hand the batch over: (futures of the messages on the wire, outcomes known now)."""
+        built, known = self._build(batch)
         if executor is None:
-            return {row.id: self._send_one(row) for row in batch}
-        return {executor.submit(self._send_one, row): row.id for row in batch}
+            known.update({row.id: self._send_one(row, envelope, data)
+                          for row, envelope, data in built})
+            return {}, known
+        return ({executor.submit(self._send_one, row, envelope, data): row.id
+                 for row, envelope, data in built}, known)
 
     @staticmethod
-    def _collect(started: dict) -> dict[int, Outcome]:
-        if not started or not isinstance(next(iter(started)), Future):
-            return started
-        outcomes: dict[int, Outcome] = {}
-        pending = set(started)
+    def _collect(started: tuple[dict[Future, int], dict[int, Outcome]]) -> dict[int, Outcome]:
+        futures, outcomes = started
+        outcomes = dict(outcomes)
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                outcomes[started[future]] = future.result()  # a crash propagates as is
+                outcomes[futures[future]] = future.result()  # a crash propagates as is
         return outcomes
 
     # ------------------------------------------------------------------ end and report
