@@ -418,7 +418,7 @@ def test_concurrent_subscribe_of_the_same_address(pg_url, settings, clock):
 # --------------------------------------------------------------------------- schema
 
 AUDIENCE_TABLES = {"subscribers", "mailing_lists", "subscriptions", "subscription_events",
-                   "suppressions"}
+                   "suppressions", "segment_values", "segment_attributes"}
 
 
 def test_migration_matches_the_models(engine):

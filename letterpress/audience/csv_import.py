@@ -37,6 +37,7 @@ from ..clock import Clock
 from ..errors import AudienceError, InvalidEmail
 from .bulk import among, insert_rows
 from .emails import email_key, key_hash, sendable_email
+from .import_batch import NewSubscription, insert_batch_postgresql
 from .models import (
     ALL_LISTS,
     CHANNELS,
@@ -529,8 +530,9 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     """Classify and write one batch: three lookups, then set-based writes.
 
     The lookups read plain rows (no ORM objects: building one per known subscriber cost more
-    than the database on a re-import); profile changes go as one executemany UPDATE, new
-    people, subscriptions and their events as one INSERT each (:func:`.bulk.insert_rows`).
+    than the database on a re-import); profile changes go as one executemany UPDATE; new
+    people, subscriptions and their events as one INSERT each (:func:`.bulk.insert_rows`),
+    or on PostgreSQL together in one statement after a COPY (:mod:`.import_batch`).
     """
     keys = [c.key for c in batch]
     dialect = session.get_bind().dialect.name
@@ -597,15 +599,36 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     # database itself at these sizes (same transaction, same defaults such as link keys).
     connection = session.connection()
     _update_profiles(session, connection, profiles, now)
+    if new_people:
+        for person, link_key in zip(new_people, new_link_keys(len(new_people)), strict=True):
+            person["link_key"] = link_key
+    if to_subscribe:
+        write = _write_postgresql if dialect == "postgresql" else _write_rows
+        write(connection, new_people, to_subscribe, list_id, consent, now, source_name)
+    for c, _sid in to_subscribe:
+        if c.status in STOPPED_STATUSES:
+            _suppress_stopped(session, c, list_name, now)
+    report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
+
+
+def _event_data(c: _Candidate, consent: Consent, default: dict[str, Any]) -> dict[str, Any]:
+    """The consent event's data: the file's proof when it has some, else ``default``."""
+    if not c.proof:
+        return default
+    return _consent_data(c.proof.get("consent_source") or consent.source,
+                         c.proof.get("consent_text", consent.text),
+                         c.proof.get("consent_form_id", consent.form_id))
+
+
+def _write_rows(connection, new_people: list[dict[str, Any]],
+                to_subscribe: list[tuple[_Candidate, int | None]], list_id: int,
+                consent: Consent, now: datetime, source_name: str) -> None:
+    """New people, subscriptions and events as one INSERT each (:func:`.bulk.insert_rows`)."""
     people, subs, events = (Subscriber.__table__, Subscription.__table__,
                             SubscriptionEvent.__table__)
     new_ids: dict[str, int] = {}
     if new_people:
-        for person, link_key in zip(new_people, new_link_keys(len(new_people)), strict=True):
-            person["link_key"] = link_key
         new_ids = dict(insert_rows(connection, people, new_people, ("email_key", "id")))
-    if not to_subscribe:
-        return
     default_data = _consent_data(consent.source, consent.text, consent.form_id)
     # RETURNING the subscriber id with the new id maps them without asking the database to
     # keep the parameters' order (which would cost one statement per row on SQLite).
@@ -622,15 +645,25 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     insert_rows(connection, events, [
         {"subscription_id": sub_id, "at": now, "old_status": None, "new_status": c.status,
          "actor": "import", "channel": "import", "detail": f"{source_name} line {c.line}",
-         "data": _consent_data(c.proof.get("consent_source") or consent.source,
-                              c.proof.get("consent_text", consent.text),
-                              c.proof.get("consent_form_id", consent.form_id))
-        if c.proof else default_data}
+         "data": _event_data(c, consent, default_data)}
         for sub_id, (c, _sid) in zip(sub_ids, to_subscribe, strict=True)])
-    for c, _sid in to_subscribe:
-        if c.status in STOPPED_STATUSES:
-            _suppress_stopped(session, c, list_name, now)
-    report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
+
+
+def _write_postgresql(connection, new_people: list[dict[str, Any]],
+                      to_subscribe: list[tuple[_Candidate, int | None]], list_id: int,
+                      consent: Consent, now: datetime, source_name: str) -> None:
+    """The same rows as :func:`_write_rows`, written by COPY and one statement
+    (:mod:`.import_batch`)."""
+    people = {p["email_key"]: p for p in new_people}
+    default_data = _consent_data(consent.source, consent.text, consent.form_id)
+    plain = _subscription_row(None, 0, list_id, consent, now)
+    insert_batch_postgresql(connection, [
+        NewSubscription(
+            sid if sid is not None else people[c.key],
+            _subscription_row(c, 0, list_id, consent, now)
+            if c.proof or c.status in STOPPED_STATUSES else {**plain, "status": c.status},
+            f"{source_name} line {c.line}", _event_data(c, consent, default_data))
+        for c, sid in to_subscribe], list_id=list_id, now=now)
 
 
 class _Profile:

@@ -6,6 +6,9 @@
     subscription_events  append-only log of every status change (who, how, when, old -> new)
     suppressions         hashes of addresses that must not be re-activated silently
     consent_archive      consent proof of pending subscriptions removed unconfirmed (hashed)
+    segment_attributes   the attribute names segments use (what segment_values copies)
+    segment_values       those attributes of a subscriber beside each subscription's list and
+                         status, kept by triggers (``0010_segment_values``): segment counts
 
 The schema is created by migration ``0001_audience`` (link keys and never-reused ids:
 ``0007_links``); keep both in step.  Ids of people, lists and subscriptions are never reused
@@ -38,6 +41,8 @@ __all__ = [
     "CONSENT_SOURCES",
     "STATUSES",
     "ConsentArchive",
+    "SegmentAttribute",
+    "SegmentValue",
     "MailingList",
     "Subscriber",
     "Subscription",
@@ -215,3 +220,42 @@ class ConsentArchive(Base):
 
     def __repr__(self) -> str:
         return f"<ConsentArchive {self.email_hash[:12]} {self.list_name} {self.reason}>"
+
+
+class SegmentAttribute(Base):
+    """An attribute name segments use: ``segment_values`` holds copies of these only."""
+
+    __tablename__ = "segment_attributes"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+    def __repr__(self) -> str:
+        return f"<SegmentAttribute {self.name}>"
+
+
+class SegmentValue(Base):
+    """One attribute of a subscriber (named in ``segment_attributes``), copied beside one of
+    its subscriptions' list and status.
+
+    Written only by the triggers of migration ``0010_segment_values`` (never by the
+    application), read by segment counts: ``(list_id, status, name, value)`` is one index
+    range, whatever the size of the segment.  ``value`` is the attribute as text (as
+    PostgreSQL's ``->>`` writes it), cut to ``segments.MAX_VALUE_CHARS + 1`` characters.
+    """
+
+    __tablename__ = "segment_values"
+    __table_args__ = (
+        Index("ix_segment_values_list_status_name_value",
+              "list_id", "status", "name", "value", "subscription_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    subscription_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    # In the key so that checking one subscription's value reads the key alone.
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    list_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+
+    def __repr__(self) -> str:
+        return f"<SegmentValue {self.subscription_id} {self.name}={self.value!r}>"

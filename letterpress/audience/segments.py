@@ -15,18 +15,21 @@ The language is deliberately small::
     VALUE      := a bare word (letters, digits, "_", "-", ".", "@", "+") or a quoted string
                   ("…" or '…'; a quote inside is doubled)
 
-Keywords (``and or not in present``) are case-insensitive.  Values are text and compared
-exactly as stored (``04`` is not ``4``).  ``present`` means the attribute has a non-empty
-value.  A person without the attribute does not match ``role = elu`` and does match
-``not role = elu`` / ``role != elu``: comparisons are two-valued, never SQL's NULL logic.
+Keywords (``and or not in present``) are case-insensitive.  Values are text (at most
+MAX_VALUE_CHARS characters) and compared exactly as stored (``04`` is not ``4``; a number
+stored as an attribute compares as its text, as PostgreSQL's ``->>`` writes it).
+``present`` means the attribute has a non-empty value.  A person without the attribute does
+not match ``role = elu`` and does match ``not role = elu`` / ``role != elu``: comparisons
+are two-valued, never SQL's NULL logic.
 
 An expression is parsed here into a small tree — never executed as SQL or Python — and
 compiled into a SQLAlchemy clause evaluated by the database.  Errors carry the column of the
-problem (:class:`~letterpress.errors.SegmentError`).  Attribute values are read with an
-expression that an index can serve (``json_extract(attributes, '$.name')`` on SQLite,
-``attributes ->> 'name'`` on PostgreSQL); :func:`ensure_attribute_indexes` creates those
-indexes for the attributes segments use, so counting a segment of a large list reads only
-the matching rows.
+problem (:class:`~letterpress.errors.SegmentError`).  :meth:`Segment.clause` reads attribute
+values with an expression that an index can serve (``json_extract(attributes, '$.name')`` on
+SQLite, ``attributes ->> 'name'`` on PostgreSQL; :func:`ensure_attribute_indexes` creates
+those indexes): the send filters its recipient stream with it.  :func:`count_segment` reads
+the trigger-kept ``segment_values`` table instead (:mod:`.segment_counts`), where every test
+is one index range, so counting even a large segment reads only its entries.
 """
 
 from __future__ import annotations
@@ -35,18 +38,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, String, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, String, and_, or_, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from ..errors import SegmentError
-from .models import Subscriber, Subscription
+from .models import Subscriber
 from .service import get_list
 
 __all__ = [
     "MAX_EXPRESSION",
     "MAX_VALUES",
+    "MAX_VALUE_CHARS",
     "AttributeValue",
     "BoolOp",
     "Node",
@@ -63,6 +67,9 @@ __all__ = [
 MAX_EXPRESSION = 4000  # characters
 MAX_VALUES = 1000  # values in one "in [...]" list
 MAX_DEPTH = 50  # nested parentheses / "not"
+# Characters in one value: ``segment_values`` keeps one more (a b-tree entry has a size
+# limit), so a value cut there never equals a value of an expression.
+MAX_VALUE_CHARS = 500
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 KEYWORDS = {"and", "or", "not", "in", "present"}
 _TOKEN = re.compile(r"""
@@ -229,14 +236,15 @@ class _Parser:
     def value(self) -> str:
         tok = self.tok
         if tok.kind == "quoted":
-            self.take()
-            quote = tok.text[0]
-            return tok.text[1:-1].replace(quote * 2, quote)
-        if tok.kind == "word":
-            self.take()
-            return tok.text
-        self.fail(f"expected a value, found {self._found()}")
-        raise AssertionError  # unreachable
+            value = tok.text[1:-1].replace(tok.text[0] * 2, tok.text[0])
+        elif tok.kind == "word":
+            value = tok.text
+        else:
+            self.fail(f"expected a value, found {self._found()}")
+        if len(value) > MAX_VALUE_CHARS:
+            self.fail(f"value longer than {MAX_VALUE_CHARS} characters")
+        self.take()
+        return value
 
     def value_list(self) -> tuple[str, ...]:
         self.expect_op("[", "'[' to open the list of values")
@@ -385,16 +393,15 @@ def count_segment(session: Session, list_name: str, segment: Segment | None, *,
                   status: str | None = "active") -> int:
     """How many subscriptions of ``list_name`` (with ``status``; None: any) are in ``segment``.
 
-    One SQL count; ``segment=None`` counts the whole list.
+    ``segment=None`` counts the whole list.  Read from ``segment_values`` by index ranges
+    when its attributes are registered (:func:`ensure_attribute_indexes`; see
+    :mod:`.segment_counts`): a large segment costs a share of the list's own count, not one
+    look-up per member.
     """
+    from .segment_counts import count_in_list  # it builds on this module's tree
+
     list_id = get_list(session, list_name).id
-    query = select(func.count()).select_from(Subscription).where(Subscription.list_id == list_id)
-    if status is not None:
-        query = query.where(Subscription.status == status)
-    if segment is not None:
-        query = query.join(Subscriber, Subscriber.id == Subscription.subscriber_id) \
-            .where(segment.clause())
-    return session.scalar(query) or 0
+    return count_in_list(session, list_id, status, segment)
 
 
 # --------------------------------------------------------------------------- indexes
@@ -405,11 +412,17 @@ def attribute_index_name(name: str) -> str:
 
 
 def ensure_attribute_indexes(session: Session, names: Iterable[str]) -> list[str]:
-    """Create the missing expression indexes for these attributes; returns those created.
+    """Create the missing expression indexes for these attributes (what a send filters
+    with) and register them for segment counts (``segment_values``, see
+    :func:`.segment_counts.register_attributes`); returns the indexes created.
 
     Writes (DDL): call it in a writing session, then commit.  Creating one on a million
     subscribers takes a few seconds, once.
     """
+    from .segment_counts import register_attributes
+
+    names = set(names)
+    register_attributes(session, names)
     dialect = session.get_bind().dialect.name
     existing = _existing_indexes(session, dialect)
     created = []
