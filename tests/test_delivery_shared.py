@@ -182,7 +182,7 @@ def test_claims_read_the_next_rows_by_index_not_from_the_first_row(
             sql = str(query.compile(project.engine, compile_kwargs={"literal_binds": True}))
             plan = "\n".join(r[0] for r in conn.execute(text("EXPLAIN " + sql)))
             assert "ix_deliveries_run_state_id" in plan and "Sort" not in plan, plan
-    command.downgrade(_alembic_config(project.engine), "0009_reports")
-    assert current_revision(project.engine) == "0009_reports"
+    command.downgrade(_alembic_config(project.engine), "0010_segment_values")
+    assert current_revision(project.engine) == "0010_segment_values"
     upgrade(project.engine)
-    assert current_revision(project.engine) != "0009_reports"
+    assert current_revision(project.engine) != "0010_segment_values"

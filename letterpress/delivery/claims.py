@@ -90,7 +90,7 @@ def claim_query(columns, run_id: int, now, limit: int, *, deferred: bool = False
     queued rows, or (``deferred``) deferred rows whose retry time has come.
 
     One state per query, so that PostgreSQL reads the rows in the order of the
-    (run_id, state, id) index instead of walking the run from its first row (migration 0010).
+    (run_id, state, id) index instead of walking the run from its first row (migration 0011).
     """
     t = Delivery.__table__
     if deferred:

@@ -77,7 +77,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("run_id", "subscription_id", name="uq_deliveries_run_subscription"),
         UniqueConstraint("run_id", "email", name="uq_deliveries_run_email"),
-        # id last: "the next queued rows of the run" is read in index order (0010).
+        # id last: "the next queued rows of the run" is read in index order (0011).
         Index("ix_deliveries_run_state_id", "run_id", "state", "id"),
         CheckConstraint(sql_check("state", DeliveryState), name="state"),
     )

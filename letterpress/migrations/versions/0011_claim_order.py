@@ -1,7 +1,7 @@
 """claim order: the ledger index of a run's rows by state also orders them by id
 
-Revision ID: 0010_claim_order
-Revises: 0009_reports
+Revision ID: 0011_claim_order
+Revises: 0010_segment_values
 
 Senders sharing a run (PostgreSQL) claim "the next queued rows of the run, in id order".
 With an index on (run_id, state) only, PostgreSQL walked the primary key from the run's
@@ -11,8 +11,8 @@ rows directly.  (SQLite's index already ended with the rowid; it gets the same d
 """
 from alembic import op
 
-revision = "0010_claim_order"
-down_revision = "0009_reports"
+revision = "0011_claim_order"
+down_revision = "0010_segment_values"
 branch_labels = None
 depends_on = None
 
