@@ -288,7 +288,7 @@ def _objects(engine) -> set[str]:
 
 
 def test_migration_backfills_and_downgrades(engine):
-    assert current_revision(engine) == head_revision() == "0010_segment_values"
+    assert current_revision(engine) == head_revision()
     _migrate(engine, "0009_reports", down=True)
     assert _objects(engine) == set()
     now = "2024-01-01 00:00:00+00"
