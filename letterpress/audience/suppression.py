@@ -6,7 +6,7 @@ suppresses it on every list (scope ``*``).  Only the hash is kept (see :mod:`.em
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from .bulk import among
 from .models import ALL_LISTS, Suppression
 
-__all__ = ["ALL_LISTS", "add_suppression", "clear_suppression", "raise_suppression",
-           "suppress", "suppression_for", "suppressions_for"]
+__all__ = ["ALL_LISTS", "add_suppression", "add_suppressions", "clear_suppression",
+           "raise_suppression", "suppress", "suppression_for", "suppressions_for"]
 
 
 def suppress(session: Session, email_hash: str, *, scope: str, reason: str,
@@ -42,6 +42,20 @@ def add_suppression(session: Session, email_hash: str, *, scope: str, reason: st
     first, no ORM object, and two concurrent requests cannot collide on the unique key.
     """
     _upsert(_ADD, session, email_hash, scope=scope, reason=reason, at=at)
+
+
+def add_suppressions(session: Session, email_hashes: Sequence[str], *, scopes: Sequence[str],
+                     reason: str, at: datetime) -> None:
+    """:func:`add_suppression` for many entries (``email_hashes[i]`` on ``scopes[i]``), in one
+    statement executed for all of them."""
+    statement = _ADD.get(session.get_bind().dialect.name)
+    if statement is None:
+        for email_hash, scope in zip(email_hashes, scopes, strict=True):
+            suppress(session, email_hash, scope=scope, reason=reason, at=at)
+        return
+    session.connection().execute(statement, [
+        {"email_hash": email_hash, "scope": scope, "reason": reason, "created_at": at}
+        for email_hash, scope in zip(email_hashes, scopes, strict=True)])
 
 
 def _upsert(statements: dict, session: Session, email_hash: str, *, scope: str, reason: str,

@@ -57,6 +57,10 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 
     from .app import create_app
 
+    if project.pool_size is None and not project.is_open:
+        # A connection for each request thread, the one-click writer and a WAL checkpoint: no
+        # request ever waits for a connection, or opens one.
+        project.size_pool(threads + 2)
     app = create_app(project)
     # Under a burst, waitress warns about its task queue on every request; the depth is what
     # a burst looks like, not an error.
@@ -96,4 +100,7 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
             signal.signal(signal.SIGTERM, previous)
         if scheduler is not None:
             scheduler.join(timeout=10)
-        app.extensions["letterpress"].mails.close()
+        ctx = app.extensions["letterpress"]
+        if ctx.one_clicks is not None:
+            ctx.one_clicks.close()  # what is queued is committed (and answered) first
+        ctx.mails.close()
