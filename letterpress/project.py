@@ -32,6 +32,7 @@ class Project:
     pool_size: int | None = None
     _engine: Engine | None = None
     _read_engine: Engine | None = None
+    _lookup_engine: Engine | None = None
     _sessionmaker: sessionmaker[Session] | None = None
 
     @classmethod
@@ -70,6 +71,17 @@ class Project:
         return self._sessionmaker
 
     @property
+    def lookup_engine(self) -> Engine:
+        """The engine for a lookup of one statement: on PostgreSQL without a transaction
+        around it (no BEGIN and ROLLBACK round trips — one statement needs none); on SQLite
+        :attr:`read_engine`, whose transactions cost no round trip."""
+        if self._lookup_engine is None:
+            self._lookup_engine = (
+                self.read_engine if self.engine.dialect.name == "sqlite"
+                else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._lookup_engine
+
+    @property
     def read_engine(self) -> Engine:
         """The engine for reads that never take SQLite's write lock (:func:`read_only`), built
         once: building it per request cost more CPU than the query it ran."""
@@ -98,4 +110,4 @@ class Project:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
-            self._read_engine = self._sessionmaker = None
+            self._read_engine = self._lookup_engine = self._sessionmaker = None

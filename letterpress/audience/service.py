@@ -28,6 +28,7 @@ from sqlalchemy.orm.util import identity_key
 from ..clock import Clock
 from ..errors import InvalidTransition, SubscriberNotFound, Suppressed, UnknownList
 from ..settings import Settings
+from .bulk import insert_rows
 from .emails import email_key, key_hash, normalise_email, sendable_email
 from .models import ALL_LISTS, MailingList, Subscriber, Subscription, SubscriptionEvent
 from .suppression import (
@@ -316,7 +317,8 @@ _UNSUBSCRIBE = (
            _SUBSCRIPTIONS.c.status.in_(ACTIVE_STATUSES))
     .values(status="unsubscribed", unsubscribed_at=bindparam("now", type_=_AT),
             unsubscribe_channel=bindparam("channel"), updated_at=bindparam("now", type_=_AT)))
-_INSERT_EVENT = insert(SubscriptionEvent.__table__)
+_EVENTS = SubscriptionEvent.__table__
+_INSERT_EVENT = insert(_EVENTS)
 
 
 @overload
@@ -366,11 +368,11 @@ def _unsubscribe(session: Session, ids: list[int], *, channel: str, clock: Clock
                                               "now": now, "channel": channel}).rowcount
         if done != len(stopping):  # the rows are locked: only a bug gets here
             raise RuntimeError(f"unsubscribed {done} of {len(stopping)} subscriptions")
-        session.execute(_INSERT_EVENT, [{
+        data = {"reason": reason} if reason else {}
+        insert_rows(session.connection(), _EVENTS, [{
             "subscription_id": sid, "at": now, "old_status": old,
             "new_status": "unsubscribed", "actor": actor, "channel": channel,
-            "detail": reason or "", "data": {"reason": reason} if reason else {}}
-            for sid, old, _key, _list in stopping])
+            "detail": reason or "", "data": data} for sid, old, _key, _list in stopping])
         add_suppressions(session, [key_hash(key) for _sid, _old, key, _list in stopping],
                          scopes=[list_name for *_rest, list_name in stopping],
                          reason="unsubscribed", at=now)

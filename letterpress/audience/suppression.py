@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from .bulk import among
+from .bulk import among, insert_rows
 from .models import ALL_LISTS, Suppression
 
 __all__ = ["ALL_LISTS", "add_suppression", "add_suppressions", "clear_suppression",
@@ -46,16 +46,18 @@ def add_suppression(session: Session, email_hash: str, *, scope: str, reason: st
 
 def add_suppressions(session: Session, email_hashes: Sequence[str], *, scopes: Sequence[str],
                      reason: str, at: datetime) -> None:
-    """:func:`add_suppression` for many entries (``email_hashes[i]`` on ``scopes[i]``), in one
-    statement executed for all of them."""
-    statement = _ADD.get(session.get_bind().dialect.name)
-    if statement is None:
+    """:func:`add_suppression` for many entries (``email_hashes[i]`` on ``scopes[i]``): one
+    statement for all of them (:func:`~letterpress.audience.bulk.insert_rows`)."""
+    if session.get_bind().dialect.name not in _ADD:
         for email_hash, scope in zip(email_hashes, scopes, strict=True):
             suppress(session, email_hash, scope=scope, reason=reason, at=at)
         return
-    session.connection().execute(statement, [
+    # In key order: two transactions adding some of the same entries then wait for each
+    # other in the same order, never in a deadlock (PostgreSQL writes batches concurrently).
+    insert_rows(session.connection(), Suppression.__table__, [
         {"email_hash": email_hash, "scope": scope, "reason": reason, "created_at": at}
-        for email_hash, scope in zip(email_hashes, scopes, strict=True)])
+        for email_hash, scope in sorted(set(zip(email_hashes, scopes, strict=True)))],
+        skip_existing=("email_hash", "scope"))
 
 
 def _upsert(statements: dict, session: Session, email_hash: str, *, scope: str, reason: str,

@@ -58,7 +58,7 @@ def verify_token(project, signer: TokenSigner, purpose: str, token: str, *,
     or stale tokens never queues for the database's write lock.  One statement on a plain
     connection: a session costs more CPU than the read.
     """
-    with project.read_engine.connect() as conn:  # rolled back when returned to the pool
+    with project.lookup_engine.connect() as conn:
         return check_link(conn, signer, purpose, token, max_age=max_age)  # type: ignore[arg-type]
 
 
