@@ -52,8 +52,8 @@ def add_suppressions(session: Session, email_hashes: Sequence[str], *, scopes: S
         for email_hash, scope in zip(email_hashes, scopes, strict=True):
             suppress(session, email_hash, scope=scope, reason=reason, at=at)
         return
-    # In key order: two transactions adding some of the same entries then wait for each
-    # other in the same order, never in a deadlock (PostgreSQL writes batches concurrently).
+    # In key order: two transactions adding some of the same entries (two server processes on
+    # PostgreSQL) wait for each other in the same order, never in a deadlock.
     insert_rows(session.connection(), Suppression.__table__, [
         {"email_hash": email_hash, "scope": scope, "reason": reason, "created_at": at}
         for email_hash, scope in sorted(set(zip(email_hashes, scopes, strict=True)))],

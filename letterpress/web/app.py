@@ -131,7 +131,7 @@ def _one_click_writer(ctx: WebContext, apply) -> GroupCommit:
 
     return GroupCommit(ctx.project.sessionmaker, lambda session, items: apply(ctx, session, items),
                        lock=ctx.write_lock if sqlite else None, after_commit=after,
-                       writers=1 if sqlite else 2, name="letterpress-one-click")
+                       name="letterpress-one-click")
 
 
 def csrf_field(form: str) -> Markup:

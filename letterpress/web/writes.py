@@ -151,7 +151,7 @@ class GroupCommit(Generic[Item]):
     def __init__(self, sessions: Callable[[], Session],
                  apply: Callable[[Session, Sequence[Item]], list[Any]], *,
                  lock: Any = None, max_batch: int = 64,
-                 after_commit: Callable[[int], None] | None = None, writers: int = 1,
+                 after_commit: Callable[[int], None] | None = None,
                  name: str = "letterpress-writer") -> None:
         self._sessions = sessions
         self._apply = apply
@@ -161,8 +161,7 @@ class GroupCommit(Generic[Item]):
         self._name = name
         self._queue: deque[_Pending[Item]] = deque()
         self._wake = threading.Condition(threading.Lock())
-        self._writers = writers
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._closed = False
         self.batches = 0  # transactions committed (tests and diagnostics)
 
@@ -172,11 +171,9 @@ class GroupCommit(Generic[Item]):
         with self._wake:
             if self._closed:
                 raise RuntimeError("the writer is closed")
-            if not self._threads:
-                self._threads = [threading.Thread(target=self._run, name=f"{self._name}-{n}",
-                                                  daemon=True) for n in range(self._writers)]
-                for thread in self._threads:
-                    thread.start()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
             self._queue.append(pending)
             self._wake.notify()
         pending.done.wait()
@@ -188,9 +185,9 @@ class GroupCommit(Generic[Item]):
         """Apply what is queued, then stop the writer thread."""
         with self._wake:
             self._closed = True
-            self._wake.notify_all()
-            threads = list(self._threads)
-        for thread in threads:
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
             thread.join(timeout)
 
     def _run(self) -> None:
@@ -241,6 +238,5 @@ class GroupCommit(Generic[Item]):
                 raise
             finally:
                 session.close()
-        with self._wake:
-            self.batches += 1
+        self.batches += 1
         return outcomes
