@@ -354,7 +354,7 @@ def _unsubscribe(session: Session, ids: list[int], *, channel: str, clock: Clock
     # that CPU time.
     session.flush()  # anything the caller changed on them goes first
     wanted = sorted(set(ids))
-    state = {row[0]: row for row in session.execute(_STOP_STATE, {"ids": wanted})}
+    state = {row[0]: row for row in session.connection().execute(_STOP_STATE, {"ids": wanted})}
     for sid in wanted:
         if sid not in state:
             raise SubscriberNotFound(f"subscription {sid}")
@@ -364,8 +364,8 @@ def _unsubscribe(session: Session, ids: list[int], *, channel: str, clock: Clock
     stopping = [state[sid] for sid in wanted if state[sid][1] not in STOPPED_STATUSES]
     if stopping:
         now = clock.now()
-        done = session.execute(_UNSUBSCRIBE, {"ids": [row[0] for row in stopping],
-                                              "now": now, "channel": channel}).rowcount
+        done = session.connection().execute(_UNSUBSCRIBE, {
+            "ids": [row[0] for row in stopping], "now": now, "channel": channel}).rowcount
         if done != len(stopping):  # the rows are locked: only a bug gets here
             raise RuntimeError(f"unsubscribed {done} of {len(stopping)} subscriptions")
         data = {"reason": reason} if reason else {}

@@ -82,7 +82,7 @@ def bound_subscriptions(session: Session, settings: Settings, tokens: Sequence[T
     """For each verified token, in order: the id of the subscription it names and its
     publication, or the :class:`TokenError` :func:`load_target` would raise — the binding
     checked again, in one statement for all of them and without loading objects."""
-    found = {(row[1], row[2]): row for row in session.execute(
+    found = {(row[1], row[2]): row for row in session.connection().execute(
         _BOUND, {"subscriber_ids": sorted({t.subscriber_id for t in tokens})})}
     answers: list[tuple[int, Publication] | TokenError] = []
     for data in tokens:
