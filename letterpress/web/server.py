@@ -58,7 +58,7 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
     from .app import create_app
 
     if project.pool_size is None and not project.is_open:
-        # A connection for each request thread, the one-click writers, a WAL checkpoint and
+        # A connection for each request thread, the one-click writer, a WAL checkpoint and
         # the scheduler: no request ever waits for a connection, or opens one.
         project.size_pool(threads + 4)
     app = create_app(project)

@@ -80,7 +80,8 @@ def apply_one_clicks(ctx: WebContext, session: Session, tokens: Sequence[TokenDa
     except AudienceError:
         if len(ids) > 1:
             raise  # the writer tries each alone: the others must not share this one's fate
-        # A bounced address already receives nothing, which is what was asked: no error.
+        # As the page does (_unsubscribe): a subscription the audience cannot stop is no
+        # error for the reader, who asked to receive nothing and receives nothing.
     return [t if isinstance(t, TokenError) else t[1] for t in targets]
 
 
