@@ -63,7 +63,8 @@ def _committed(engine) -> set[int]:
         return set(conn.execute(text("SELECT n FROM marks")).scalars())
 
 
-def _writer(engine, *, gate: threading.Event | None = None, refuse: int | None = None):
+def _writer(engine, *, gate: threading.Event | None = None, refuse: int | None = None,
+            writers: int = 1):
     def apply(session, items):
         if gate is not None:
             gate.wait(10)  # hold the writer: the next items gather into one batch
@@ -73,12 +74,15 @@ def _writer(engine, *, gate: threading.Event | None = None, refuse: int | None =
             session.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": n})
         return [f"done {n}" if n % 2 else ValueError(n) for n in items]
 
-    return GroupCommit(sessionmaker(engine), apply)
+    return GroupCommit(sessionmaker(engine), apply, writers=writers)
 
 
-def test_group_commit_answers_each_submitter_after_its_commit(engine):
+@pytest.mark.parametrize("writers", [1, 3])
+def test_group_commit_answers_each_submitter_after_its_commit(engine, writers):
+    if writers > 1 and engine.dialect.name == "sqlite":
+        pytest.skip("several writers are for PostgreSQL")
     _marks_table(engine)
-    writer = _writer(engine)
+    writer = _writer(engine, writers=writers)
     seen_at_answer: dict[int, bool] = {}
     answers: dict[int, object] = {}
 

@@ -145,13 +145,14 @@ class GroupCommit(Generic[Item]):
     back and each item of the batch is applied again in a transaction of its own, so a bad
     item fails alone.  ``lock`` is held around each transaction (the process's SQLite write
     lock; none for PostgreSQL); ``after_commit(count)`` runs after each commit, once the
-    submitters have their answers.
+    submitters have their answers.  ``writers`` threads take groups from the one queue, each
+    in its own transaction (PostgreSQL; ``apply`` must then lock rows in a fixed order).
     """
 
     def __init__(self, sessions: Callable[[], Session],
                  apply: Callable[[Session, Sequence[Item]], list[Any]], *,
                  lock: Any = None, max_batch: int = 64,
-                 after_commit: Callable[[int], None] | None = None,
+                 after_commit: Callable[[int], None] | None = None, writers: int = 1,
                  name: str = "letterpress-writer") -> None:
         self._sessions = sessions
         self._apply = apply
@@ -161,7 +162,8 @@ class GroupCommit(Generic[Item]):
         self._name = name
         self._queue: deque[_Pending[Item]] = deque()
         self._wake = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
+        self._writers = writers
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0  # transactions committed (tests and diagnostics)
 
@@ -171,9 +173,11 @@ class GroupCommit(Generic[Item]):
         with self._wake:
             if self._closed:
                 raise RuntimeError("the writer is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._run, name=f"{self._name}-{n}",
+                                                  daemon=True) for n in range(self._writers)]
+                for thread in self._threads:
+                    thread.start()
             self._queue.append(pending)
             self._wake.notify()
         pending.done.wait()
@@ -185,9 +189,9 @@ class GroupCommit(Generic[Item]):
         """Apply what is queued, then stop the writer thread."""
         with self._wake:
             self._closed = True
-            self._wake.notify()
-            thread = self._thread
-        if thread is not None:
+            self._wake.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
 
     def _run(self) -> None:
@@ -238,5 +242,6 @@ class GroupCommit(Generic[Item]):
                 raise
             finally:
                 session.close()
-        self.batches += 1
+        with self._wake:
+            self.batches += 1
         return outcomes
