@@ -45,10 +45,10 @@ class Project:
         if self._engine is None:
             options = {}
             if self.pool_size:
-                # Never more connections than the pool keeps: a connection opened past it is
-                # closed again on return, and the next request pays for connecting anew.
-                options = {"pool_size": self.pool_size, "max_overflow": 0,
-                           "pool_timeout": 60}
+                # Kept open: a connection opened past the pool is closed again on return, and
+                # the next request pays for connecting anew.  The overflow (SQLAlchemy's
+                # default) is for the rare request that holds two at once.
+                options = {"pool_size": self.pool_size, "max_overflow": 10}
             self._engine = open_database(self.settings.database_url, **options)
         return self._engine
 
