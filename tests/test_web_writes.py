@@ -183,3 +183,17 @@ def test_checkpoints_counted_by_batches_and_run_in_the_background(tmp_path):
         time.sleep(0.05)
     assert log == copied
     engine.dispose()
+
+
+def test_a_server_sizes_the_pool_before_the_database_opens(settings):
+    from letterpress.project import Project
+
+    project = Project(settings)
+    project.size_pool(14)
+    try:
+        assert project.engine.pool.size() == 14
+        assert project.read_engine is project.read_engine  # built once
+        with pytest.raises(RuntimeError):
+            project.size_pool(20)  # too late: the engine is open
+    finally:
+        project.close()
