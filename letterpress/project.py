@@ -27,7 +27,13 @@ class Project:
 
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    # Connections kept open by the engine's pool; None: SQLAlchemy's default (5).  A server
+    # sizes it to its threads (see :meth:`size_pool`).
+    pool_size: int | None = None
     _engine: Engine | None = None
+    _read_engine: Engine | None = None
+    _lookup_engine: Engine | None = None
+    _sessionmaker: sessionmaker[Session] | None = None
 
     @classmethod
     def load(cls, project_dir: str | Path = ".", env=None, clock: Clock | None = None) -> Project:
@@ -37,12 +43,51 @@ class Project:
     def engine(self) -> Engine:
         """The database, upgraded to the current schema on first use."""
         if self._engine is None:
-            self._engine = open_database(self.settings.database_url)
+            options = {}
+            if self.pool_size:
+                # Kept open: a connection opened past the pool is closed again on return, and
+                # the next request pays for connecting anew.  The overflow (SQLAlchemy's
+                # default) is for the rare request that holds two at once.
+                options = {"pool_size": self.pool_size, "max_overflow": 10}
+            self._engine = open_database(self.settings.database_url, **options)
         return self._engine
 
     @property
+    def is_open(self) -> bool:
+        """Whether the database engine was opened (first use of :attr:`engine`)."""
+        return self._engine is not None
+
+    def size_pool(self, connections: int) -> None:
+        """Keep ``connections`` database connections open (one per server thread, plus the
+        writer's); must be called before the engine is first used."""
+        if self._engine is not None:
+            raise RuntimeError("the database is already open; size its pool before")
+        self.pool_size = connections
+
+    @property
     def sessionmaker(self) -> sessionmaker[Session]:
-        return sessionmaker(self.engine, expire_on_commit=False)
+        if self._sessionmaker is None:
+            self._sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        return self._sessionmaker
+
+    @property
+    def lookup_engine(self) -> Engine:
+        """The engine for a lookup of one statement: on PostgreSQL without a transaction
+        around it (no BEGIN and ROLLBACK round trips — one statement needs none); on SQLite
+        :attr:`read_engine`, whose transactions cost no round trip."""
+        if self._lookup_engine is None:
+            self._lookup_engine = (
+                self.read_engine if self.engine.dialect.name == "sqlite"
+                else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._lookup_engine
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine for reads that never take SQLite's write lock (:func:`read_only`), built
+        once: building it per request cost more CPU than the query it ran."""
+        if self._read_engine is None:
+            self._read_engine = read_only(self.engine)
+        return self._read_engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -54,7 +99,7 @@ class Project:
     def read_session(self) -> Iterator[Session]:
         """A session for long reads (exports, listings): on SQLite it never holds the write
         lock, so a running send and the unsubscribe pages go on meanwhile.  Never write with it."""
-        session = Session(read_only(self.engine), expire_on_commit=False)
+        session = Session(self.read_engine, expire_on_commit=False)
         try:
             yield session
         finally:
@@ -65,3 +110,4 @@ class Project:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+            self._read_engine = self._lookup_engine = self._sessionmaker = None

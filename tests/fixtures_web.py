@@ -46,6 +46,7 @@ def app(project, mailbox):
         return response
 
     yield app
+    app.extensions["letterpress"].one_clicks.close()
     app.extensions["letterpress"].mails.close()
 
 

@@ -497,3 +497,35 @@ def test_plain_address_fast_path_agrees_with_email_validator():
                     "a..b@x.org", "a@-x.org", "a@x_y.org", "a@xn--bcher-kva.de"):
         fast, slow = _both(address)
         assert fast is None or fast == slow
+
+
+def test_unsubscribe_many_at_once_is_the_same_as_one_by_one(session, clock):
+    """The form the one-click writer uses: several ids, the same statements for all."""
+    subs = [subscribe(session, f"m{i}@example.org", list_name="pvd", consent=ADMIN,
+                      clock=clock) for i in range(4)]
+    unsubscribe(session, subs[3].id, channel="page", clock=clock)
+    # An entry already there (kept by an import, say) stays as it is: no conflict.
+    session.add(Suppression(email_hash=email_hash("m2@example.org"), scope="pvd",
+                            reason="unsubscribed", created_at=clock.now()))
+    session.flush()
+    clock.advance(days=1)
+    ids = [subs[0].id, subs[1].id, subs[0].id, subs[3].id, subs[2].id]
+    seen = _statements(session)
+    assert unsubscribe(session, ids, channel="one-click", clock=clock) == [
+        True, True, False, False, True]
+    # One UPDATE for every status (events and suppression entries go through the driver's
+    # executemany or one unnest each, see audience.bulk).
+    assert len([sql for sql in seen if sql.lstrip().startswith("update")]) == 1
+    assert session.scalar(select(func.count()).select_from(Suppression).where(
+        Suppression.reason == "unsubscribed")) == 4
+    for sub in subs[:3]:
+        assert (sub.status, sub.unsubscribe_channel, sub.unsubscribed_at) == (
+            "unsubscribed", "one-click", clock.now())
+        assert _events(session, sub)[-1] == ("active", "unsubscribed", "reader", "one-click")
+        with pytest.raises(Suppressed):
+            subscribe(session, sub.subscriber.email, list_name="pvd", consent=ADMIN,
+                      clock=clock)
+    assert subs[3].unsubscribe_channel == "page"
+    assert unsubscribe(session, [], channel="one-click", clock=clock) == []
+    with pytest.raises(SubscriberNotFound):
+        unsubscribe(session, [subs[0].id, 999_999], channel="one-click", clock=clock)

@@ -304,3 +304,72 @@ def test_a_crash_logs_no_token_and_shows_a_plain_page(app, reader, signer, monke
     assert "Erreur" in response.get_data(as_text=True)
     assert "/u/…" in caplog.text
     assert token not in caplog.text
+
+
+def test_concurrent_one_clicks_are_all_applied_each_answered_after_its_commit(
+        app, project, make_reader, signer, db_url):
+    """Many one-clicks at once go through the group-commit writer: every 200 is already
+    visible to another connection (committed) when it arrives, and a token posted twice at
+    the same moment unsubscribes once."""
+    from sqlalchemy import create_engine
+
+    readers = [make_reader(f"c{i}@example.org") for i in range(24)]
+    tokens = [_token(signer, r) for r in readers]
+    tokens += tokens[:4]  # the same links clicked twice at once
+    observer = create_engine(db_url)  # another connection: sees only what is committed
+    seen: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def click(token, reader):
+        client = app.test_client(use_cookies=False)
+        response = client.post(f"/u/{token}", data=b"List-Unsubscribe=One-Click")
+        with observer.connect() as conn:
+            status = conn.execute(text("SELECT status FROM subscriptions WHERE id = :id"),
+                                  {"id": reader.subscription_id}).scalar()
+        with lock:
+            seen.append((response.status_code, status))
+
+    pairs = list(zip(tokens, readers + readers[:4], strict=True))
+    threads = [threading.Thread(target=click, args=pair) for pair in pairs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    observer.dispose()
+    assert seen == [(200, "unsubscribed")] * len(pairs)
+    with project.session() as session:
+        events = session.scalars(select(SubscriptionEvent).where(
+            SubscriptionEvent.new_status == "unsubscribed")).all()
+        assert sorted(e.subscription_id for e in events) == sorted(
+            r.subscription_id for r in readers)
+        assert {(e.actor, e.channel, e.old_status) for e in events} == {
+            ("reader", "one-click", "active")}
+    writer = app.extensions["letterpress"].one_clicks
+    assert writer.batches < len(pairs)  # some of them shared a transaction
+
+
+def test_one_click_of_a_reader_erased_after_the_check_gets_the_forged_answer(
+        app, project, make_reader, signer, monkeypatch):
+    """The writer checks the binding again: a row gone since the token was verified gets the
+    same 404 as a forged token, and the writer goes on with the next one."""
+    import letterpress.web.unsubscribe as pages
+
+    kept = make_reader("kept@example.org")
+    gone = make_reader("gone@example.org")
+    real_verify = pages.verify_token
+
+    def verify_then_erase(project_, signer_, purpose, token, **kwargs):
+        data = real_verify(project_, signer_, purpose, token, **kwargs)
+        if data.subscriber_id == gone.subscriber_id:
+            with project.session() as session:
+                forget(session, gone.email, clock=project.clock)
+        return data
+
+    monkeypatch.setattr(pages, "verify_token", verify_then_erase)
+    client = app.test_client(use_cookies=False)
+    refused = client.post(f"/u/{_token(signer, gone)}", data=b"List-Unsubscribe=One-Click")
+    forged = client.post("/u/WzEsMV0.forged.token", data=b"List-Unsubscribe=One-Click")
+    assert (refused.status_code, refused.get_data()) == (404, forged.get_data())
+    response = client.post(f"/u/{_token(signer, kept)}", data=b"List-Unsubscribe=One-Click")
+    assert response.status_code == 200
+    assert status_of(project, kept.subscription_id) == "unsubscribed"

@@ -1,14 +1,17 @@
-"""The write path of the pages: a lock granted in arrival order, checkpoints outside commits."""
+"""The write path of the pages: a lock granted in arrival order, checkpoints outside commits,
+one-click writes committed in groups (on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
 from letterpress.db import make_engine
-from letterpress.web.writes import FairLock, WalCheckpointer
+from letterpress.web.writes import FairLock, GroupCommit, WalCheckpointer
 
 
 def test_fair_lock_hands_over_in_arrival_order():
@@ -45,3 +48,152 @@ def test_checkpoints_leave_the_commits(tmp_path):
     raw.close()
     assert (busy, log - copied) == (0, 0)  # the third write checkpointed everything
     engine.dispose()
+
+
+# --------------------------------------------------------------------------- group commit
+
+def _marks_table(engine):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE marks (n INTEGER PRIMARY KEY)"))
+
+
+def _committed(engine) -> set[int]:
+    """What another connection sees: only what was committed."""
+    with engine.connect() as conn:
+        return set(conn.execute(text("SELECT n FROM marks")).scalars())
+
+
+def _writer(engine, *, gate: threading.Event | None = None, refuse: int | None = None,
+            writers: int = 1):
+    def apply(session, items):
+        if gate is not None:
+            gate.wait(10)  # hold the writer: the next items gather into one batch
+        if refuse in items:
+            raise RuntimeError(f"item {refuse} cannot be written")
+        for n in items:
+            session.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": n})
+        return [f"done {n}" if n % 2 else ValueError(n) for n in items]
+
+    return GroupCommit(sessionmaker(engine), apply, writers=writers)
+
+
+@pytest.mark.parametrize("writers", [1, 3])
+def test_group_commit_answers_each_submitter_after_its_commit(engine, writers):
+    if writers > 1 and engine.dialect.name == "sqlite":
+        pytest.skip("several writers are for PostgreSQL")
+    _marks_table(engine)
+    writer = _writer(engine, writers=writers)
+    seen_at_answer: dict[int, bool] = {}
+    answers: dict[int, object] = {}
+
+    def submit(n):
+        try:
+            answers[n] = writer.submit(n)
+        except ValueError as exc:  # an outcome that is an exception goes to its submitter
+            answers[n] = exc
+        seen_at_answer[n] = n in _committed(engine)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(1, 33)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    writer.close()
+    assert _committed(engine) == set(range(1, 33))
+    assert all(seen_at_answer[n] for n in range(1, 33)), "answered before its commit"
+    assert answers[3] == "done 3" and isinstance(answers[4], ValueError)
+    assert writer.batches <= 32
+
+
+def test_group_commit_gathers_waiting_items_into_one_transaction(engine):
+    _marks_table(engine)
+    gate = threading.Event()
+    writer = _writer(engine, gate=gate)
+    first = threading.Thread(target=writer.submit, args=(1,))
+    first.start()
+    time.sleep(0.2)  # the writer is inside the first batch, held by the gate
+    rest = [threading.Thread(target=writer.submit, args=(n,)) for n in (3, 5, 7, 9)]
+    for t in rest:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in [first, *rest]:
+        t.join(10)
+    writer.close()
+    assert _committed(engine) == {1, 3, 5, 7, 9}
+    assert writer.batches == 2
+
+
+def test_group_commit_a_failing_item_fails_alone(engine):
+    _marks_table(engine)
+    gate = threading.Event()
+    writer = _writer(engine, gate=gate, refuse=5)
+    errors: dict[int, BaseException] = {}
+
+    def submit(n):
+        try:
+            writer.submit(n)
+        except RuntimeError as exc:
+            errors[n] = exc
+
+    first = threading.Thread(target=submit, args=(1,))
+    first.start()
+    time.sleep(0.2)
+    rest = [threading.Thread(target=submit, args=(n,)) for n in (3, 5, 7)]
+    for t in rest:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in [first, *rest]:
+        t.join(10)
+    writer.close()
+    # The batch (3, 5, 7) was rolled back, then each item written alone: 5 fails, alone.
+    assert _committed(engine) == {1, 3, 7}
+    assert list(errors) == [5]
+
+
+def test_group_commit_close_applies_what_is_queued_then_refuses(engine):
+    _marks_table(engine)
+    writer = _writer(engine)
+    assert writer.submit(1) == "done 1"
+    writer.close()
+    with pytest.raises(RuntimeError):
+        writer.submit(3)
+    assert _committed(engine) == {1}
+
+
+def test_checkpoints_counted_by_batches_and_run_in_the_background(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x TEXT)"))
+    checkpointer = WalCheckpointer(engine, every=4)
+    for _ in range(3):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": "y" * 5000})
+    checkpointer.wrote(3, wait=False)  # 3 of 4: not yet
+    checkpointer.wrote(2, wait=False)  # past 4: a checkpoint, in a thread of its own
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        raw = engine.raw_connection()
+        busy, log, copied = raw.driver_connection.execute(
+            "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        raw.close()
+        if log == copied:
+            break
+        time.sleep(0.05)
+    assert log == copied
+    engine.dispose()
+
+
+def test_a_server_sizes_the_pool_before_the_database_opens(settings):
+    from letterpress.project import Project
+
+    project = Project(settings)
+    project.size_pool(14)
+    try:
+        assert project.engine.pool.size() == 14
+        assert project.read_engine is project.read_engine  # built once
+        with pytest.raises(RuntimeError):
+            project.size_pool(20)  # too late: the engine is open
+    finally:
+        project.close()

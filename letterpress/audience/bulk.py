@@ -69,13 +69,21 @@ def _pg_array(column, values: list[Any]) -> tuple[str, list[Any]]:
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                returning: Sequence[str] = ()) -> list[tuple]:
+                returning: Sequence[str] = (), *, skip_existing: Sequence[str] = (),
+                ) -> list[tuple]:
     """Insert ``rows`` (dicts with the same keys, every NOT NULL column given) into
-    ``table``; returns the ``returning`` columns of the new rows, in no particular order."""
+    ``table``; returns the ``returning`` columns of the new rows, in no particular order.
+
+    ``skip_existing`` names the columns of a unique key: a row whose key exists already is
+    left out (``ON CONFLICT (…) DO NOTHING``; SQLite and PostgreSQL only, without
+    ``returning``)."""
     if not rows:
         return []
+    if skip_existing and (returning or connection.dialect.name not in ("sqlite", "postgresql")):
+        raise ValueError("skip_existing: SQLite and PostgreSQL, without returning")
+    conflict = f" ON CONFLICT ({', '.join(skip_existing)}) DO NOTHING" if skip_existing else ""
     if connection.dialect.name == "sqlite":
-        return _sqlite_insert(connection, table, rows, returning)
+        return _sqlite_insert(connection, table, rows, returning, conflict)
     if connection.dialect.name != "postgresql":
         statement = insert(table)
         if returning:
@@ -90,7 +98,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         casts.append(cast)
         arrays.append(values)
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-           f"SELECT * FROM unnest({', '.join(f'%b::{c}' for c in casts)})")
+           f"SELECT * FROM unnest({', '.join(f'%b::{c}' for c in casts)}){conflict}")
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     cursor = connection.connection.dbapi_connection.cursor()
@@ -152,7 +160,7 @@ def _sqlite_values(connection: Connection, table: Table, names: list[str],
 
 
 def _sqlite_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                   returning: Sequence[str]) -> list[tuple]:
+                   returning: Sequence[str], conflict: str = "") -> list[tuple]:
     names = list(rows[0])
     values = _sqlite_values(connection, table, names, rows)
     head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
@@ -160,7 +168,7 @@ def _sqlite_insert(connection: Connection, table: Table, rows: Sequence[dict[str
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if not returning:
-            cursor.executemany(head + one, values)
+            cursor.executemany(head + one + conflict, values)
             return []
         tail = f" RETURNING {', '.join(returning)}"
         out: list[tuple] = []

@@ -6,17 +6,17 @@ suppresses it on every list (scope ``*``).  Only the hash is kept (see :mod:`.em
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from .bulk import among
+from .bulk import among, insert_rows
 from .models import ALL_LISTS, Suppression
 
-__all__ = ["ALL_LISTS", "add_suppression", "clear_suppression", "raise_suppression",
-           "suppress", "suppression_for", "suppressions_for"]
+__all__ = ["ALL_LISTS", "add_suppression", "add_suppressions", "clear_suppression",
+           "raise_suppression", "suppress", "suppression_for", "suppressions_for"]
 
 
 def suppress(session: Session, email_hash: str, *, scope: str, reason: str,
@@ -42,6 +42,22 @@ def add_suppression(session: Session, email_hash: str, *, scope: str, reason: st
     first, no ORM object, and two concurrent requests cannot collide on the unique key.
     """
     _upsert(_ADD, session, email_hash, scope=scope, reason=reason, at=at)
+
+
+def add_suppressions(session: Session, email_hashes: Sequence[str], *, scopes: Sequence[str],
+                     reason: str, at: datetime) -> None:
+    """:func:`add_suppression` for many entries (``email_hashes[i]`` on ``scopes[i]``): one
+    statement for all of them (:func:`~letterpress.audience.bulk.insert_rows`)."""
+    if session.get_bind().dialect.name not in _ADD:
+        for email_hash, scope in zip(email_hashes, scopes, strict=True):
+            suppress(session, email_hash, scope=scope, reason=reason, at=at)
+        return
+    # In key order: two transactions adding some of the same entries (two server processes on
+    # PostgreSQL) wait for each other in the same order, never in a deadlock.
+    insert_rows(session.connection(), Suppression.__table__, [
+        {"email_hash": email_hash, "scope": scope, "reason": reason, "created_at": at}
+        for email_hash, scope in sorted(set(zip(email_hashes, scopes, strict=True)))],
+        skip_existing=("email_hash", "scope"))
 
 
 def _upsert(statements: dict, session: Session, email_hash: str, *, scope: str, reason: str,

@@ -55,8 +55,12 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
     """Serve ``project``'s pages until SIGINT/SIGTERM."""
     from waitress.server import create_server
 
-    from .app import create_app
+    from .app import ONE_CLICK_WRITERS_POSTGRESQL, create_app
 
+    if project.pool_size is None and not project.is_open:
+        # A connection for each request thread, the one-click writers, a WAL checkpoint and
+        # the scheduler: no request ever waits for a connection, or opens one.
+        project.size_pool(threads + ONE_CLICK_WRITERS_POSTGRESQL + 2)
     app = create_app(project)
     # Under a burst, waitress warns about its task queue on every request; the depth is what
     # a burst looks like, not an error.
@@ -96,4 +100,7 @@ def serve(project: Project, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
             signal.signal(signal.SIGTERM, previous)
         if scheduler is not None:
             scheduler.join(timeout=10)
-        app.extensions["letterpress"].mails.close()
+        ctx = app.extensions["letterpress"]
+        if ctx.one_clicks is not None:
+            ctx.one_clicks.close()  # what is queued is committed (and answered) first
+        ctx.mails.close()

@@ -9,15 +9,25 @@ CSRF token.  The confirmation page offers an optional reason and a time-limited 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 from flask import Blueprint, request
+from sqlalchemy.orm import Session
 
 from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
-from ..errors import AudienceError, TokenExpired
-from .app import check_csrf, client_ip, render_page, web, write_session
-from .readers import load_target, mask_email, resolve_token, verify_token
+from ..audience.tokens import TokenData
+from ..errors import AudienceError, TokenError, TokenExpired
+from ..settings import Publication
+from .app import WebContext, check_csrf, client_ip, render_page, web, write_session
+from .readers import (
+    bound_subscriptions,
+    load_target,
+    mask_email,
+    resolve_token,
+    verify_token,
+)
 
-__all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "blueprint"]
+__all__ = ["REASONS", "RESUBSCRIBE_MAX_AGE", "apply_one_clicks", "blueprint"]
 
 blueprint = Blueprint("unsubscribe", __name__)
 
@@ -48,6 +58,33 @@ def _unsubscribe(token: str, channel: str):
         return target, target.subscriber.email
 
 
+def _one_click(token: str) -> Publication:
+    """Verify the token (a read: forged and erased tokens never reach the writer), then wait
+    for the writer's commit of this unsubscribe (letterpress.web.writes.GroupCommit)."""
+    ctx = web()
+    data = verify_token(ctx.project, ctx.signer, "unsubscribe", token)
+    return ctx.one_clicks.submit(data)
+
+
+def apply_one_clicks(ctx: WebContext, session: Session, tokens: Sequence[TokenData],
+                     ) -> list[Publication | TokenError]:
+    """Unsubscribe the reader of each verified token in ``session``: the writer's batch.
+
+    For each token, its publication (for the answer page), or the :class:`TokenError` of a
+    token whose row changed since it was verified (nothing written for it).
+    """
+    targets = bound_subscriptions(session, ctx.settings, tokens)
+    ids = [target[0] for target in targets if not isinstance(target, TokenError)]
+    try:
+        unsubscribe(session, ids, channel="one-click", clock=ctx.project.clock)
+    except AudienceError:
+        if len(ids) > 1:
+            raise  # the writer tries each alone: the others must not share this one's fate
+        # As the page does (_unsubscribe): a subscription the audience cannot stop is no
+        # error for the reader, who asked to receive nothing and receives nothing.
+    return [t if isinstance(t, TokenError) else t[1] for t in targets]
+
+
 @blueprint.get("/u/<token>")
 def unsubscribe_page(token: str):
     """Show whose address and which letter this is, with a button that POSTs."""
@@ -66,8 +103,7 @@ def unsubscribe_page(token: str):
 def unsubscribe_post(token: str):
     """One-click (RFC 8058) or the page's button: unsubscribe now."""
     if _is_one_click():
-        target, _email = _unsubscribe(token, "one-click")
-        return render_page("one_click.html", target.publication)
+        return render_page("one_click.html", _one_click(token))
     check_csrf("unsubscribe")
     target, email = _unsubscribe(token, "page")
     resub = _resub_token(target)

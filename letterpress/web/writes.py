@@ -1,5 +1,14 @@
-"""How the request threads write to SQLite: one at a time, in arrival order, and never paying
-for a WAL checkpoint while others wait.
+"""How the request threads write: one-click unsubscribes committed in groups, other writes to
+SQLite one at a time in arrival order, and nobody paying for a WAL checkpoint while others wait.
+
+**GroupCommit.** A burst of one-click unsubscribes (a mailbox provider replaying its users'
+clicks) is many tiny write transactions.  Each paid for its own session, BEGIN, COMMIT and —
+on SQLite — its turn at the one write lock; on PostgreSQL, a WAL flush per commit.  One writer
+thread instead takes every one-click waiting, applies them all in a single transaction and
+commits once; each request thread waits for the commit that holds its unsubscribe before it
+answers 200, so nothing is acknowledged before it is durable.  While a batch is being
+written the next one gathers, so the batch grows with the load and the lock is taken once
+per batch, not once per request.
 
 **FairLock.** ``threading.Lock`` makes no promise of order: under a burst of one-click unsubscribes the
 thread that just released it often takes it again, and an unlucky request waits for many
@@ -18,12 +27,21 @@ processes (a send run) keep SQLite's automatic checkpoint, so the log stays boun
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
-__all__ = ["FairLock", "WalCheckpointer"]
+__all__ = ["FairLock", "GroupCommit", "WalCheckpointer"]
+
+log = logging.getLogger("letterpress.web")
+
+Item = TypeVar("Item")
 
 
 class FairLock:
@@ -76,13 +94,26 @@ class WalCheckpointer:
     def _no_autocheckpoint(dbapi_conn, _record) -> None:
         dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
 
-    def wrote(self) -> None:
-        """Count one write transaction; every ``every`` of them, checkpoint (outside locks)."""
+    def wrote(self, count: int = 1, *, wait: bool = True) -> None:
+        """Count ``count`` writes; every ``every`` of them, checkpoint (outside locks) — in
+        this thread, or with ``wait=False`` in a thread of its own, so the caller goes on."""
         with self._lock:
-            self._writes += 1
-            due = self._writes % self.every == 0
-        if due:
+            before = self._writes
+            self._writes += count
+            due = before // self.every != self._writes // self.every
+        if not due:
+            return
+        if wait:
             self.checkpoint()
+        else:
+            threading.Thread(target=self._checkpoint_quietly, name="letterpress-checkpoint",
+                             daemon=True).start()
+
+    def _checkpoint_quietly(self) -> None:
+        try:
+            self.checkpoint()
+        except Exception:  # noqa: BLE001 - the next one will try again; nobody waits on it
+            log.warning("WAL checkpoint failed", exc_info=True)
 
     def checkpoint(self) -> None:
         """A PASSIVE checkpoint: copies what it can, waits for nobody."""
@@ -91,3 +122,126 @@ class WalCheckpointer:
             raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
             raw.close()
+
+
+class _Pending(Generic[Item]):
+    """One request's item, and what became of it once its transaction ended."""
+
+    __slots__ = ("item", "done", "outcome", "error")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.done = threading.Event()
+        self.outcome: Any = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[Item]):
+    """Applies items submitted by many threads in shared transactions (see the module doc).
+
+    ``apply(session, items)`` writes a batch and returns one outcome per item, in order; an
+    outcome that is an exception is raised to that item's submitter alone (it must have
+    written nothing for that item).  If ``apply`` itself raises, the transaction is rolled
+    back and each item of the batch is applied again in a transaction of its own, so a bad
+    item fails alone.  ``lock`` is held around each transaction (the process's SQLite write
+    lock; none for PostgreSQL); ``after_commit(count)`` runs after each commit, once the
+    submitters have their answers.  ``writers`` threads take groups from the one queue, each
+    in its own transaction (PostgreSQL; ``apply`` must then lock rows in a fixed order).
+    """
+
+    def __init__(self, sessions: Callable[[], Session],
+                 apply: Callable[[Session, Sequence[Item]], list[Any]], *,
+                 lock: Any = None, max_batch: int = 64,
+                 after_commit: Callable[[int], None] | None = None, writers: int = 1,
+                 name: str = "letterpress-writer") -> None:
+        self._sessions = sessions
+        self._apply = apply
+        self._lock = lock if lock is not None else contextlib.nullcontext()
+        self.max_batch = max_batch
+        self._after_commit = after_commit
+        self._name = name
+        self._queue: deque[_Pending[Item]] = deque()
+        self._wake = threading.Condition(threading.Lock())
+        self._writers = writers
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self.batches = 0  # transactions committed (tests and diagnostics)
+
+    def submit(self, item: Item) -> Any:
+        """Apply ``item``; returns its outcome once it is committed, or raises its error."""
+        pending = _Pending(item)
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the writer is closed")
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._run, name=f"{self._name}-{n}",
+                                                  daemon=True) for n in range(self._writers)]
+                for thread in self._threads:
+                    thread.start()
+            self._queue.append(pending)
+            self._wake.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.outcome
+
+    def close(self, timeout: float = 10) -> None:
+        """Apply what is queued, then stop the writer thread."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft()
+                         for _ in range(min(self.max_batch, len(self._queue)))]
+            self._write(batch)
+
+    def _write(self, batch: list[_Pending[Item]]) -> None:
+        try:
+            outcomes = self._transaction([p.item for p in batch])
+        except BaseException as exc:  # noqa: BLE001 - handed to the submitters below
+            if len(batch) == 1:
+                batch[0].error = exc
+                batch[0].done.set()
+                return
+            # Which item failed?  Each alone: the good ones commit, the bad one gets its error.
+            for pending in batch:
+                self._write([pending])
+            return
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                pending.error = outcome
+            else:
+                pending.outcome = outcome
+            pending.done.set()
+        if self._after_commit is not None:
+            try:
+                self._after_commit(len(batch))
+            except Exception:  # noqa: BLE001 - the writes are committed and answered
+                log.warning("after-commit hook failed", exc_info=True)
+
+    def _transaction(self, items: list[Item]) -> list[Any]:
+        with self._lock:
+            session = self._sessions()
+            try:
+                outcomes = self._apply(session, items)
+                if len(outcomes) != len(items):
+                    raise RuntimeError("one outcome per item expected")
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        with self._wake:
+            self.batches += 1
+        return outcomes
