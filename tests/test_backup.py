@@ -161,3 +161,24 @@ def test_restoring_a_file_that_is_not_a_backup_is_refused_cleanly(project_dir, t
     assert result.exit_code == 1
     assert "is not a letterpress backup" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_a_backup_taken_after_segments_were_used_restores(
+        project, project_dir, db_url, new_db_url, new_project_dir, tmp_path):
+    """Using a segment creates segment_values (a WITHOUT ROWID table on SQLite); SQLite
+    3.40's integrity check misread it when its key columns were not declared first, and
+    every backup from then on was refused as "not a sound SQLite database"."""
+    csv = tmp_path / "elus.csv"
+    csv.write_text("email,nom,role\na@example.org,A,elu\nb@example.org,B,agent\n",
+                   encoding="utf-8")
+    old = _cli(project_dir, db_url)
+    old("subscribers", "import", str(csv), "--list", "pvd")
+    assert old("subscribers", "count", "--where", "role = elu").output.splitlines()[-1] == "1"
+    if db_url.startswith("sqlite"):
+        with project.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA quick_check").scalar() == "ok"
+    archive = tmp_path / "segments.backup"
+    old("db", "backup", str(archive))
+    new = _cli(new_project_dir(), new_db_url)
+    new("db", "restore", str(archive))
+    assert new("subscribers", "count", "--where", "role = elu").output.splitlines()[-1] == "1"

@@ -177,11 +177,14 @@ def upgrade() -> None:
                        [{"name": n} for n in names])
     op.create_table(
         "segment_values",
+        # The key's columns first: SQLite stores a WITHOUT ROWID table key first, and its
+        # integrity check (3.40, Debian 12's) misreads the columns when the declared order
+        # differs — it reported NULLs that are not there, and backups were refused.
         sa.Column("subscription_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=63), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
         sa.Column("list_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("value", sa.Text(), nullable=False),
         # The value is part of the key so that checking a test on one subscription reads the
         # key alone (index-only); on SQLite the key is the table itself.
         sa.PrimaryKeyConstraint("subscription_id", "name", "value",
