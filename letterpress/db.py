@@ -17,7 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .errors import DatabaseUnavailable
 
 __all__ = [
     "Base",
@@ -188,10 +191,32 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def open_database(url: str, *, auto_upgrade: bool = True, **kwargs) -> Engine:
-    """An engine for ``url``, with the schema upgraded when it is empty or behind."""
-    engine = make_engine(url, **kwargs)
-    if auto_upgrade and current_revision(engine) != head_revision():
-        upgrade(engine)
+    """An engine for ``url``, with the schema upgraded when it is empty or behind.
+
+    Raises :class:`~letterpress.errors.DatabaseUnavailable` (the URL without its password,
+    and the reason in a line) for a URL SQLAlchemy cannot use, a missing driver, or a
+    database that cannot be reached or opened.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        shown = "(not a URL)"
+    try:
+        engine = make_engine(url, **kwargs)
+    except ArgumentError as exc:  # NoSuchModuleError (unknown scheme) is one too
+        raise DatabaseUnavailable(shown, f"not a database URL SQLAlchemy knows ({exc})") \
+            from None
+    except ImportError as exc:
+        raise DatabaseUnavailable(shown, f"its driver is not installed ({exc.name})") from None
+    try:
+        if auto_upgrade and current_revision(engine) != head_revision():
+            upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        reason = " ".join(str(exc.orig or exc).split())[:300]
+        raise DatabaseUnavailable(shown, reason) from None
     return engine
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 __all__ = [
+    "DatabaseUnavailable",
     "AdminAccountExists",
     "AdminAccountNotFound",
     "AdminError",
@@ -92,6 +93,17 @@ class ConfigError(LetterpressError):
         self.message = message
         self.source = source
         super().__init__(f"{source}: {message}" if source else message)
+
+
+class DatabaseUnavailable(ConfigError):
+    """The database URL cannot be used: unknown scheme, a driver that is not installed, a
+    server that does not answer, a file that cannot be opened.  ``url`` has no password."""
+
+    def __init__(self, url: str, reason: str):
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot open the database {url}: {reason}",
+                         source="LETTERPRESS_DATABASE_URL / [project] database_url")
 
 
 @dataclass(frozen=True, order=True)

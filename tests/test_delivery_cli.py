@@ -53,6 +53,29 @@ def test_dry_run_sends_nothing(lp, add_subscribers, smtp_server, issue_path):
     assert "No send runs yet" in lp("runs").output
 
 
+def test_dry_run_after_a_send_says_what_the_send_would_say(lp, add_subscribers, smtp_server,
+                                                           issue_path):
+    add_subscribers(2)
+    lp("send", str(issue_path), "--yes")
+    refused = lp("send", str(issue_path), "--dry-run", code=1)
+    assert "already sent" in refused.stderr and "--again" in refused.stderr
+    again = lp("send", str(issue_path), "--dry-run", "--again").output
+    assert "would go to 2 recipient(s)" in again
+
+
+def test_a_database_that_cannot_be_opened_is_an_error_not_a_traceback(project_dir, tmp_path):
+    for url, says in (("sqlte:///x.db", "not a database URL"),
+                      (f"sqlite:///{tmp_path}/missing/dir/x.db", "unable to open"),
+                      ("postgresql+psycopg://nobody:secret@127.0.0.1:1/x", "refused"),
+                      ("mysql://u:secret@h/db", "driver is not installed")):
+        result = CliRunner(env={"LETTERPRESS_DATABASE_URL": url}).invoke(
+            main, ["-C", str(project_dir), "runs"])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), \
+            result.exception  # a clean exit, not an exception escaping
+        assert "cannot open the database" in result.stderr and says in result.stderr
+        assert "secret" not in result.stderr
+
+
 def test_test_send_with_to(lp, add_subscribers, smtp_server, issue_path):
     add_subscribers(3)
     lp("send", str(issue_path), "--to", "redaction@example.org", "--to", "chef@example.org")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from contextlib import AbstractContextManager
 
@@ -79,6 +80,12 @@ class LetterpressGroup(click.Group):
             sys.exit(1)
         except LetterpressError as exc:
             raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            # `letterpress runs | head -1`: the reader has what it wanted.  Point stdout at
+            # /dev/null so the flush at exit does not fail again (Python's documented recipe).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(0)
         except OSError as exc:
             # A file or folder that cannot be written, a port already in use: the system's
             # own words, without a traceback.

@@ -196,9 +196,14 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
         with project.session() as session:
             ensure_lists(session, settings)
             count = count_segment(session, list_name, chosen)
+            earlier = None if again or test_to else find_run(
+                session, publication.slug, rendered.issue.number, list_name)
         size = len(sample_message(rendered, settings))
         MessageTemplate.from_rendered(rendered, settings)  # proves the DKIM key loads
         transport = _transport(project, publication, rate)
+        if earlier is not None and earlier.state == RunState.DONE:
+            # What the real command would answer, not a promise it would not keep.
+            raise AlreadySent(earlier.id, identity, list_name)
         click.echo(f"dry run: {identity} «{rendered.subject}» would go to "
                    f"{len(test_to) if test_to else count} recipient(s)"
                    f"{'' if test_to else part} via {_describe(transport)}; "
