@@ -110,8 +110,9 @@ def _run_and_report(project, transport, **kwargs) -> None:
                                    f"not sent yet, {report.deferred} deferred; resume it with "
                                    f"`letterpress send --resume {run_id}`")
     if result.outcome is SendOutcome.WAITING:
-        raise click.ClickException(f"run {run_id}: {report.deferred} deferred by the mail "
-                                   f"server; the reasons: `letterpress runs show {run_id}`; "
+        raise click.ClickException(f"run {run_id}: {report.deferred} deferred: not accepted "
+                                   "yet (the server answered \"try later\" or could not be "
+                                   f"reached); the reasons: `letterpress runs show {run_id}`; "
                                    f"try again with `letterpress runs retry {run_id}`")
     if result.outcome is not SendOutcome.DONE:
         raise click.ClickException(f"run {run_id} paused: {report.paused_reason}")
