@@ -28,7 +28,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -36,18 +36,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from ..audience import envelope_address
 from ..audience.links import active_link_keys, link_keys
 from ..audience.tokens import TokenSigner
 from ..bounces.verp import ReturnPath
-from ..errors import SendRunLocked, TransportError
-from ..message import MessageError, MessageTemplate, Reader, new_message_id
+from ..errors import SendRunLocked
+from ..message import MessageTemplate, new_message_id
 from ..stats.links import register_rendered
 from ..transports.base import Transport, limits_of
 from .claims import SenderPresence, claim_query, recover_dead_senders, supports_sharing
+from .handover import Handover
 from .lifecycle import DeliveryState, RunState, SendOutcome, check_run
 from .models import Delivery, SendRun
-from .outcomes import DEFAULT_RETRY_HORIZON, Cause, Outcome, classify
+from .outcomes import DEFAULT_RETRY_HORIZON
 from .progress import ProgressSnapshot
 from .recording import OutcomeRecorder, RecorderState
 from .report import RunReport
@@ -83,11 +83,6 @@ LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
 MAX_WAIT_SLICE = 5.0
 READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)  # while waiting for deferred rows, wake up this often (stop, lease)
-
-
-def _unbuildable(exc: MessageError) -> Outcome:
-    return Outcome(DeliveryState.FAILED, None, f"cannot build the message: {exc}",
-                   cause=Cause.MESSAGE)
 
 
 @dataclass
@@ -229,9 +224,10 @@ class _Sender(OutcomeRecorder):
                     # VERP when the publication sets bounce_address, else its sender.
                     self.return_path = ReturnPath(self.template.publication.bounce_address,
                                                   settings.secret_keys, self.template.mail_from)
-                self.signer = TokenSigner(settings.secret_keys)
-                self.base_url = settings.base_url
-                self.neutral_url = f"{settings.base_url}/{run.publication}/subscribe"
+                self.handover = Handover(
+                    self.template, self.transport, self.return_path,
+                    TokenSigner(settings.secret_keys), settings.base_url,
+                    neutral_url=f"{settings.base_url}/{run.publication}/subscribe")
                 self.is_test = run.is_test
                 self.total = run.total
                 signer = self.template.signer
@@ -281,7 +277,7 @@ class _Sender(OutcomeRecorder):
                         self._mark_sending(session, batch, self.pending)  # commits
                         self.pending = []
                         if batch:
-                            in_flight.append((batch, self._start_batch(executor, batch)))
+                            in_flight.append((batch, self.handover.start(executor, batch)))
                         continue
                 if in_flight:
                     if self.pending:
@@ -329,7 +325,7 @@ class _Sender(OutcomeRecorder):
     def _settle(self, session: Session, batch: list[_Row], started: tuple) -> str | None:
         """Wait for a batch's answers and add their ledger updates to ``pending`` (committed
         with the next mark); returns a reason to pause, or None."""
-        updates, pause = self._record(session, batch, self._collect(started))
+        updates, pause = self._record(session, batch, self.handover.collect(started))
         self.pending.extend(updates)
         return pause
 
@@ -481,74 +477,6 @@ class _Sender(OutcomeRecorder):
                                     .where(SendRun.id == self.run_id))
             raise SendRunLocked(self.run_id, holder or "?", None)
         self._lease_renewed = now
-
-    # ------------------------------------------------------------------ sending
-
-    def _urls(self, row: _Row) -> tuple[str, str]:
-        if row.subscriber_id is None or row.list_id is None:
-            return self.neutral_url, self.neutral_url
-        sign = self.signer.dumps
-        key = row.link_key
-        return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id, key)}",
-                f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id, key)}")
-
-    def _build(self, batch: list[_Row]) -> tuple[list[tuple[_Row, str, bytes]],
-                                                 dict[int, Outcome]]:
-        """Every message of the batch, ``(row, envelope address, bytes)``, and the outcomes of
-        those that cannot be built.  One call to the template for the whole batch: with DKIM
-        that is one round trip to the signing helper, made while the previous batch is still
-        on the wire."""
-        failed: dict[int, Outcome] = {}
-        readers: list[Reader] = []
-        rows: list[tuple[_Row, str]] = []
-        for row in batch:
-            try:
-                # IDNA only for non-ASCII domains: the check costs more than the message.
-                envelope = row.email if row.email.isascii() else envelope_address(row.email)
-                unsubscribe_url, preferences_url = self._urls(row)
-            except MessageError as exc:
-                failed[row.id] = _unbuildable(exc)
-                continue
-            readers.append(Reader(envelope, row.name, unsubscribe_url, preferences_url,
-                                  row.message_id))
-            rows.append((row, envelope))
-        built = []
-        for (row, envelope), result in zip(rows, self.template.for_recipients(readers),
-                                           strict=True):
-            if isinstance(result, MessageError):
-                failed[row.id] = _unbuildable(result)
-            else:
-                built.append((row, envelope, result[1]))
-        return built, failed
-
-    def _send_one(self, row: _Row, envelope: str, data: bytes) -> Outcome:
-        try:
-            self.transport.send(self.return_path(row.id), [envelope], data)
-        except TransportError as exc:
-            return classify(exc)
-        return classify(None)
-
-    def _start_batch(self, executor: ThreadPoolExecutor | None, batch: list[_Row]
-                     ) -> tuple[dict[Future, int], dict[int, Outcome]]:
-        """Hand the batch over: (futures of the messages on the wire, outcomes known now)."""
-        built, known = self._build(batch)
-        if executor is None:
-            known.update({row.id: self._send_one(row, envelope, data)
-                          for row, envelope, data in built})
-            return {}, known
-        return ({executor.submit(self._send_one, row, envelope, data): row.id
-                 for row, envelope, data in built}, known)
-
-    @staticmethod
-    def _collect(started: tuple[dict[Future, int], dict[int, Outcome]]) -> dict[int, Outcome]:
-        futures, outcomes = started
-        outcomes = dict(outcomes)
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                outcomes[futures[future]] = future.result()  # a crash propagates as is
-        return outcomes
 
     # ------------------------------------------------------------------ end and report
 
