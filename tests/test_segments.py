@@ -13,6 +13,12 @@ from sqlalchemy import select, text
 
 from letterpress import schedule as sched
 from letterpress.audience import Consent, ensure_lists, subscribe
+from letterpress.audience.attribute_names import (
+    UnknownAttribute,
+    attribute_names,
+    unknown_attributes,
+)
+from letterpress.audience.models import SegmentAttribute
 from letterpress.audience.segments import (
     Segment,
     count_segment,
@@ -175,6 +181,58 @@ def test_cli_count_where_and_segment(people, lp):
     assert "unknown segment" in lp("subscribers", "count", "--segment", "nord", code=1).stderr
     listed = lp("segments", "list").stdout
     assert "elus_sud\t2\tdepartement in [04, 05, 06, 13, 83, 84] and role = elu" in listed
+
+
+def _attribute_indexes_and_registrations(project) -> tuple[set[str], set[str]]:
+    with project.read_session() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            indexes = session.scalars(text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'subscribers'"))
+        else:
+            indexes = session.scalars(text("SELECT name FROM sqlite_master "
+                                           "WHERE type = 'index' AND tbl_name = 'subscribers'"))
+        registered = set(session.scalars(select(SegmentAttribute.name)))
+    return {i for i in indexes if i.startswith("ix_subscribers_attr_")}, registered
+
+
+def test_unknown_attributes_says_which_and_suggests(people, project):
+    with project.read_session() as session:
+        assert unknown_attributes(session, ["departement", "role"]) == []
+        assert attribute_names(session) == ("commune", "departement", "role")
+        assert unknown_attributes(session, ["depatement", "role", "zzz"]) == [
+            UnknownAttribute("depatement", ("commune", "departement", "role"), "departement"),
+            UnknownAttribute("zzz", ("commune", "departement", "role"), None)]
+
+
+def test_a_misspelt_attribute_warns_and_creates_no_index(people, lp, project):
+    result = lp("subscribers", "count", "--where", "depatement = 04")
+    assert result.stdout.strip() == "0"
+    assert ("warning: no subscriber has the attribute 'depatement' (known: commune, "
+            "departement, role); did you mean 'departement'?") in result.stderr
+    assert "created index" not in result.stderr
+    indexes, registered = _attribute_indexes_and_registrations(project)
+    assert "ix_subscribers_attr_depatement" not in indexes and "depatement" not in registered
+    # The attributes that exist are still indexed and registered, with the same warning.
+    both = lp("subscribers", "count", "--where", "role = elu and not depatement = 04")
+    assert both.stdout.strip() == "4"
+    assert "no subscriber has the attribute 'depatement'" in both.stderr
+    assert "created index ix_subscribers_attr_role" in both.stderr
+    indexes, registered = _attribute_indexes_and_registrations(project)
+    assert indexes == {"ix_subscribers_attr_role"} and registered == {"role"}
+    # An attribute everybody may have had: no warning at all.
+    quiet = lp("subscribers", "count", "--where", "commune present")
+    assert quiet.stdout.strip() == "3" and "warning" not in quiet.stderr
+
+
+def test_send_to_a_misspelt_attribute_warns_and_sends_nothing(people, lp, project,
+                                                              project_dir):
+    refused = lp("send", str(project_dir / "issues/2024-12-pvd-42.yaml"), "--where",
+                 "depatement = 04", "--yes", code=1)
+    assert "no subscriber has the attribute 'depatement'" in refused.stderr
+    assert "nobody to send pvd#42 to" in refused.stderr
+    with project.read_session() as session:
+        assert session.scalars(select(SendRun)).all() == []
+    assert "depatement" not in _attribute_indexes_and_registrations(project)[1]
 
 
 def test_send_segment_goes_only_to_it_and_is_recorded(people, lp, project, project_dir):

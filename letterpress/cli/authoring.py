@@ -15,7 +15,7 @@ from ..errors import ContentError, Problem, RenderError
 from ..project import Project
 from ..schedule.rules import parse_rule
 from ..settings import Publication
-from .common import pass_project, publication_option, report_content_error
+from .common import IssueFile, pass_project, publication_option, report_content_error
 
 __all__ = ["check", "commands", "new"]
 
@@ -74,15 +74,6 @@ def _number_of(path: Path) -> str:
     return path.stem.rsplit("-", 1)[-1]
 
 
-def _issue_path(project: Project, issue_file: str) -> Path:
-    path = Path(issue_file)
-    if not path.exists() and not path.is_absolute():
-        # `letterpress -C PROJECT check issues/x.yaml` from elsewhere: relative to the project.
-        in_project = project.settings.project_dir / path
-        path = in_project if in_project.exists() else path
-    return path
-
-
 def _issue_findings(project: Project, issue_file: str, path: Path, issue: Any, *,
                     links: bool) -> list[Problem]:
     """Placeholder links at their YAML position (with ``links``), and the same number
@@ -110,15 +101,16 @@ def _shown(project: Project, path: Path) -> str:
         return str(path)
 
 
-def _check_one(project: Project, issue_file: str, render: bool) -> bool:
-    """Check one file, print what was found; True when it has no error."""
+def _check_one(project: Project, path: Path, render: bool) -> bool:
+    """Check one file (found by :class:`IssueFile`), print what was found; True when it has
+    no error."""
+    issue_file = _shown(project, path)  # as in the project, wherever it was found from
     try:
-        issue = load_issue(_issue_path(project, issue_file), project.settings)
+        issue = load_issue(path, project.settings)
     except ContentError as exc:
         report_content_error(exc)
         return False
     findings: list[Problem] = []
-    path = _issue_path(project, issue_file)
     own = _issue_findings(project, issue_file, path, issue, links=render)
     if render:
         from ..render import lint, render_issue
@@ -151,11 +143,11 @@ def _check_one(project: Project, issue_file: str, render: bool) -> bool:
 
 @click.command()
 @click.argument("issue_files", metavar="ISSUE.yaml...", nargs=-1, required=True,
-                type=click.Path(dir_okay=False))
+                type=IssueFile(must_exist=False))
 @click.option("--no-render", is_flag=True,
               help="Only validate the content; skip building and linting the email.")
 @pass_project
-def check(project: Project, issue_files: tuple[str, ...], no_render: bool) -> None:
+def check(project: Project, issue_files: tuple[Path, ...], no_render: bool) -> None:
     """Report every problem of issue files at once, then lint each built email.
 
     Problems print as FILE:LINE:COLUMN: FIELD.PATH: MESSAGE; exit code 1 when any file has an

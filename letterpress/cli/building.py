@@ -7,20 +7,20 @@ from pathlib import Path
 import click
 
 from ..project import Project
-from .common import pass_project
+from .common import IssueFile, pass_project
 
 __all__ = ["build", "commands", "preview"]
 
 
 @click.command(short_help="Build HTML, text part, assets and a sample .eml.")
-@click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False, exists=True))
+@click.argument("issue_file", metavar="ISSUE.yaml", type=IssueFile())
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: build_dir of letterpress.toml, i.e. ./build).")
 @click.option("--mjml", "with_mjml", is_flag=True,
               help="Also write index.mjml, the templates' output before compilation "
                    "(to debug a template).")
 @pass_project
-def build(project: Project, issue_file: str, output: str | None, with_mjml: bool) -> None:
+def build(project: Project, issue_file: Path, output: str | None, with_mjml: bool) -> None:
     """Build an issue: OUTPUT/<publication>/<number>/index.html, index.txt, assets/ and a sample .eml.
 
     Prints the sizes and the lint findings; exits 1 when the built email has an error
@@ -54,12 +54,12 @@ def build(project: Project, issue_file: str, output: str | None, with_mjml: bool
 
 
 @click.command(short_help="Preview at 600 and 375 px, rebuilt on save.")
-@click.argument("issue_file", metavar="ISSUE.yaml", type=click.Path(dir_okay=False, exists=True))
+@click.argument("issue_file", metavar="ISSUE.yaml", type=IssueFile())
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int,
               help="Port to listen on (0: any free port).")
 @pass_project
-def preview(project: Project, issue_file: str, host: str, port: int) -> None:
+def preview(project: Project, issue_file: Path, host: str, port: int) -> None:
     """Serve the issue at 600 px and 375 px with its text part, rebuilt on every save.
 
     Content and template errors appear in the page; stop with Ctrl-C.
@@ -67,7 +67,7 @@ def preview(project: Project, issue_file: str, host: str, port: int) -> None:
     from ..render.preview import PreviewServer
 
     try:
-        server = PreviewServer(Path(issue_file), project.settings, host=host, port=port)
+        server = PreviewServer(issue_file, project.settings, host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"Previewing {issue_file} on {server.url}/  (Ctrl-C to stop)")

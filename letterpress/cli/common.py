@@ -6,14 +6,15 @@ import logging
 import os
 import sys
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import click
 
 from ..errors import ContentError, LetterpressError
 from ..project import Project
 
-__all__ = ["LetterpressGroup", "ProjectContext", "configure_logging", "pass_project",
-           "publication_option"]
+__all__ = ["IssueFile", "LetterpressGroup", "ProjectContext", "configure_logging",
+           "pass_project", "publication_option"]
 
 
 class ProjectContext(AbstractContextManager):
@@ -45,6 +46,34 @@ def pass_project(f):
         return f(pctx.project, *args, **kwargs)
 
     return click.decorators.update_wrapper(wrapper, f)
+
+
+class IssueFile(click.ParamType):
+    """An issue file argument, found by :func:`~letterpress.content.loader.issue_file_path`:
+    absolute as is, relative under the current directory, else under the project (``-C``).
+
+    ``must_exist``: a file found nowhere is a usage error (exit 2) naming both places tried;
+    otherwise the command itself reports it (e.g. ``check`` lists it with the other files).
+    """
+
+    name = "ISSUE.yaml"
+
+    def __init__(self, must_exist: bool = True):
+        self.must_exist = must_exist
+
+    def convert(self, value, param, ctx) -> Path:
+        from ..content.loader import issue_file_path  # pydantic: not for `--help`
+
+        pctx = ctx.find_object(ProjectContext) if ctx is not None else None
+        project_dir = Path(pctx.project_dir if pctx is not None else ".").resolve()
+        path = issue_file_path(value, project_dir)
+        if path.is_dir():
+            self.fail(f"{str(value)!r} is a folder, not an issue file", param, ctx)
+        if self.must_exist and not path.exists():
+            where = "" if path.is_absolute() else (
+                f" (looked in the current directory and in {project_dir})")
+            self.fail(f"file {str(value)!r} does not exist{where}", param, ctx)
+        return path
 
 
 def publication_option(f):

@@ -34,7 +34,7 @@ from ..errors import AlreadySent
 from ..message import MessageTemplate, sample_message
 from ..render import render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
-from .common import pass_project
+from .common import IssueFile, pass_project
 from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "runs", "send_command"]
@@ -127,7 +127,7 @@ def _announce(project, transport, template: str):
 
 
 @click.command("send")
-@click.argument("issue_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("issue_file", required=False, type=IssueFile(must_exist=False))
 @click.option("-l", "--list", "list_name", default=None, metavar="NAME",
               help="Mailing list (default: the publication's first list).")
 @click.option("--dry-run", is_flag=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
@@ -12,7 +13,7 @@ from ..project import Project
 from ..schedule import recurring, service
 from ..schedule.lifecycle import OccurrenceOutcome, ScheduleState
 from ..settings import Publication
-from .common import configure_logging, pass_project
+from .common import IssueFile, configure_logging, pass_project
 from .segments import segment_options
 
 __all__ = ["commands", "schedule", "scheduler"]
@@ -68,7 +69,7 @@ def schedule() -> None:
 
 
 @schedule.command("add")
-@click.argument("issue", type=click.Path(dir_okay=False))
+@click.argument("issue", type=IssueFile(must_exist=False))
 @click.option("--at", "at", required=True, metavar='"YYYY-MM-DD HH:MM"',
               help="When to send, in the publication's time zone.")
 @click.option("--list", "list_name", default=None, metavar="LIST",
@@ -77,7 +78,7 @@ def schedule() -> None:
               help="Approve the current file and time, cancelling an earlier schedule of it.")
 @segment_options
 @pass_project
-def add(project: Project, issue: str, at: str, list_name: str | None, replace: bool,
+def add(project: Project, issue: Path, at: str, list_name: str | None, replace: bool,
         segment: str | None, where: str | None) -> None:
     """Validate and build ISSUE now, then schedule its send."""
     from ..schedule import daemon

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from ..audience import ensure_lists
+from ..audience.attribute_names import UnknownAttribute, unknown_attributes
 from ..audience.segments import Segment, count_segment, ensure_attribute_indexes, resolve_segment
 from .common import pass_project, publication_option
 
@@ -28,14 +29,29 @@ def segment_options(f):
 
 def prepare_segment(project, publication, segment: str | None, where: str | None
                     ) -> Segment | None:
-    """Resolve the options and make sure its attributes are indexed (once, with a note)."""
+    """Resolve the options and make sure its attributes are indexed (once, with a note).
+
+    An attribute no subscriber has is most likely misspelt: a warning on stderr (with the
+    closest known name), and no index for it — it would serve nobody.
+    """
     chosen = resolve_segment(dict(publication.segments), name=segment, where=where)
     if chosen is not None:
         with project.session() as session:
-            created = ensure_attribute_indexes(session, chosen.attributes)
+            unknown = unknown_attributes(session, chosen.attributes)
+            nobody = {u.name for u in unknown}
+            created = ensure_attribute_indexes(session, chosen.attributes - nobody)
+        for attribute in unknown:
+            click.echo(_unknown_warning(attribute), err=True)
         for name in created:
             click.echo(f"created index {name} (once, so segments count fast)", err=True)
     return chosen
+
+
+def _unknown_warning(attribute: UnknownAttribute, shown: int = 10) -> str:
+    known = ", ".join(attribute.known[:shown]) + ("…" if len(attribute.known) > shown else "")
+    guess = f"; did you mean '{attribute.suggestion}'?" if attribute.suggestion else ""
+    return (f"warning: no subscriber has the attribute '{attribute.name}' "
+            f"(known: {known or 'none'}){guess}")
 
 
 @click.group("segments")

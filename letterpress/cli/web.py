@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .common import configure_logging, pass_project
+from .common import IssueFile, configure_logging, pass_project
 
 __all__ = ["commands", "publish", "serve", "unsubscribe_mail"]
 
@@ -74,7 +74,7 @@ def unsubscribe_mail(project, source: str | None) -> None:
 
 
 @click.command()
-@click.argument("issue_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("issue_file", type=IssueFile())
 @pass_project
 def publish(project, issue_file: str) -> None:
     """Show an issue in the online archive without sending it (e.g. sent by another tool).

@@ -4,7 +4,7 @@ Knows nothing of HTML or the database: ``load_issue`` turns a file into a valida
 :class:`Issue` or raises :class:`~letterpress.errors.ContentError` with every problem.
 """
 
-from .loader import load_issue, validate_issue_text
+from .loader import issue_file_path, load_issue, validate_issue_text
 from .model import DEFAULT_TITLES, SECTION_TYPES, Image, Issue, Section, default_title
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Issue",
     "Section",
     "default_title",
+    "issue_file_path",
     "load_issue",
     "validate_issue_text",
 ]

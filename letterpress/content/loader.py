@@ -15,7 +15,7 @@ from .model import Issue
 from .problems import format_path, problems_from_errors
 from .yaml_loader import Document, parse_yaml
 
-__all__ = ["load_issue", "validate_issue_text"]
+__all__ = ["issue_file_path", "load_issue", "validate_issue_text"]
 
 # Attributes the loader computes; an editor writing them is told they are unknown.
 _COMPUTED = {("source_path",), ("source_hash",)}
@@ -60,6 +60,20 @@ def validate_issue_text(text: str, settings: Settings, *, file: str = "<issue>",
         problems += problems_from_errors(exc.errors(), doc, file, model)
         return None, problems
     return (None if problems else issue), problems
+
+
+def issue_file_path(path: str | Path, project_dir: Path) -> Path:
+    """Where an issue file named on the command line is: the one rule every command follows.
+
+    An absolute path as it is; a relative path as it is when it exists under the current
+    directory, else under ``project_dir`` (``letterpress -C DIR``) when it exists there; else
+    as given, so that "cannot read the file" names what was typed.  Never raises.
+    """
+    path = Path(path)
+    if path.is_absolute() or path.exists():
+        return path
+    in_project = Path(project_dir) / path
+    return in_project if in_project.exists() else path
 
 
 def load_issue(path: str | Path, settings: Settings) -> Issue:

@@ -117,9 +117,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
     already scheduled raises ``ScheduleError`` unless ``replace`` (which cancels the older one).
     """
     settings, clock = project.settings, project.clock
-    path = Path(issue_path)
-    if not path.is_absolute():
-        path = (Path.cwd() / path) if (Path.cwd() / path).exists() else settings.project_dir / path
+    path = content.issue_file_path(issue_path, settings.project_dir)
     issue = content.load_issue(path, settings)
     if issue.status != "ready":
         raise ScheduleError(f"{path.name} is a draft: set `status: ready` in the issue once it "
