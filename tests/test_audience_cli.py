@@ -67,6 +67,31 @@ def test_errors_are_messages_not_tracebacks(lp):
     assert result.exit_code == 2
 
 
+def test_import_of_excel_unicode_text_then_of_the_fixed_rejects(lp, tmp_path):
+    # Excel's "Unicode text" (UTF-16 with a BOM, tabs); its rejects fixed and imported back.
+    source = tmp_path / "contacts.txt"
+    source.write_bytes("\ufeffemail\tnom\r\nanne@example.org\tAnne\r\n"
+                       "yves.example.org\tYves\r\n".encode("utf-16-le"))
+    rejects = tmp_path / "rejects.csv"
+    result = lp("subscribers", "import", str(source), "--rejects", str(rejects))
+    assert "utf-16, delimiter 'tab', header row" in result.stderr
+    assert "added 1" in result.output and "rejected 1" in result.output
+    fixed = rejects.read_text("utf-8-sig").replace("yves.example.org", "yves@example.org")
+    rejects.write_text(fixed, encoding="utf-8-sig")
+    again = lp("subscribers", "import", str(rejects))
+    assert "attributes: none" in again.stderr and "added 1" in again.output
+    yves = json.loads(lp("subscribers", "export-person", "yves@example.org").output)
+    assert yves["name"] == "Yves" and yves["attributes"] == {}
+
+
+def test_import_refuses_a_row_with_an_undefined_windows_1252_byte(lp, tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_bytes(b"email;nom\r\nanne@example.org;Ren\xe9e\r\nyves@example.org;Y\x81\r\n")
+    result = lp("subscribers", "import", str(source))
+    assert "line 3: rejected 'yves@example.org': byte 0x81 at line 3, column 19" in result.stderr
+    assert "save the file as CSV UTF-8" in result.stderr and "added 1" in result.output
+
+
 def test_import_reports_and_is_idempotent(lp, csv_dir, tmp_path):
     rejects = tmp_path / "rejects.csv"
     result = lp("subscribers", "import", str(csv_dir / "excel_fr_cp1252.csv"),

@@ -121,6 +121,125 @@ def test_windows_1252_undefined_byte_reports_the_row(session, clock, tmp_path):
     assert find_subscriber(session, "ok@example.org").name == "André"
 
 
+def test_windows_1252_undefined_byte_in_a_name_is_refused_with_its_position(session, clock,
+                                                                             tmp_path):
+    # Neither UTF-8 nor Windows-1252: the row is refused, never stored with U+FFFD.
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"email;nom\r\nok@example.org;Andr\xe9\r\n"
+                     b"ko@example.org;Ma\x81\x8dx\r\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1 and [(r.line, r.value) for r in report.rejected] == [
+        (3, "ko@example.org")]
+    reason = report.rejected[0].reason
+    assert "0x81 at line 3, column 18 (byte offset 50)" in reason
+    assert "UTF-8" in reason and "Windows-1252" in reason and "save the file as CSV UTF-8" in reason
+    assert find_subscriber(session, "ko@example.org") is None
+    assert not any("\ufffd" in (s.name or "") for s in session.scalars(select(Subscriber)))
+    rejects = tmp_path / "rejects.csv"
+    write_rejects(report, rejects)  # the byte shown as U+FFFD, not a crash on a surrogate
+    assert "ko@example.org;Ma\ufffd\ufffdx" in rejects.read_text("utf-8-sig")
+
+
+def test_windows_1252_undefined_byte_on_a_later_line_of_a_quoted_field(session, clock, tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_bytes(b'email;note\na@example.org;"one\ntw\x9do"\nb@example.org;x\n')
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1 and report.rejected[0].line == 2
+    assert "0x9D at line 3, column 3 (byte offset 32)" in report.rejected[0].reason
+
+
+def test_windows_1252_undefined_byte_in_the_header_refuses_the_file(session, clock, tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"email;pr\xe9nom;fonc\x90tion\na@example.org;\xc9lise;x\n")
+    with pytest.raises(ImportFileError, match=r"header row: byte 0x90 at line 1, column 18 \(byte offset 17\)"):
+        import_csv(session, path, list_name="pvd", clock=clock)
+    assert _count(session, Subscriber) == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_bom_as_excel_writes_it(session, clock, tmp_path, encoding):
+    # Excel's "Unicode text": UTF-16 little-endian with a BOM, tab delimited.
+    bom = "\ufeff"
+    path = _write(tmp_path / "u.txt", f"{bom}email\tnom\tcommune\r\n"
+                                      "helene@example.org\tHélène Dupré\tQuimperlé\r\n"
+                                      "pas-une-adresse\tX\tY\r\n", encoding)
+    layout = read_layout(path)
+    assert (layout.encoding, layout.delimiter, layout.headers) == (
+        "utf-16", "\t", ("email", "nom", "commune"))
+    progress = []
+    report = import_csv(session, path, list_name="pvd", clock=clock, progress=progress.append)
+    assert report.added == 1 and [r.line for r in report.rejected] == [3]
+    helene = find_subscriber(session, "helene@example.org")
+    assert helene.name == "Hélène Dupré" and helene.attributes == {"commune": "Quimperlé"}
+    assert progress[-1].fraction > 0.95  # characters against bytes / 2, not bytes
+
+
+def test_utf16_with_a_broken_byte_is_refused_with_its_position(session, clock, tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_bytes("\ufeffemail,nom\na@example.org,A\n".encode("utf-16-le")
+                     + b"\x00\xdc" + "b@example.org\n".encode("utf-16-le"))
+    with pytest.raises(ImportFileError, match=r"UTF-16 byte-order mark but byte offset 54 "
+                                              r"\(line 3\).*save the file as CSV UTF-8"):
+        import_csv(session, path, list_name="pvd", clock=clock)
+    assert _count(session, Subscriber) == 0
+
+
+def test_utf16_without_bom_is_refused(session, clock, tmp_path):
+    path = _write(tmp_path / "u.csv", "email,nom\na@example.org,A\n", "utf-16-le")
+    with pytest.raises(ImportFileError, match="NUL bytes: UTF-16 without a byte-order mark"):
+        import_csv(session, path, list_name="pvd", clock=clock)
+
+
+def test_fixed_rejects_file_reimports_without_its_own_columns(session, clock, csv_dir,
+                                                              tmp_path):
+    report = import_csv(session, csv_dir / "bad_rows.csv", list_name="pvd", clock=clock)
+    rejects = tmp_path / "rejects.csv"
+    write_rejects(report, rejects)
+    fixed = rejects.read_text("utf-8-sig").replace("deux@@example.org", "deux@example.org")
+    _write(rejects, fixed, "utf-8-sig")
+    layout = read_layout(rejects)
+    assert [name for _i, name in layout.attribute_columns] == []
+    again = import_csv(session, rejects, list_name="pvd", clock=clock)
+    assert again.added == 1 and len(again.rejected) == 3
+    assert find_subscriber(session, "deux@example.org").attributes == {}
+    assert all(not ({"line", "reason", "value"} & set(s.attributes or {}))
+               for s in session.scalars(select(Subscriber)))
+    # The rejects of a rejects file carry one prefix, not two.
+    twice = tmp_path / "rejects2.csv"
+    assert write_rejects(again, twice) == 3
+    rows = list(csv.reader(io.StringIO(twice.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["line", "reason", "value", "email", "nom"]
+    assert rows[1][3] == "espace dans@example.org"
+
+
+def test_rejects_of_a_file_without_header_reimport_with_the_same_mapping(session, clock,
+                                                                         tmp_path):
+    path = _write(tmp_path / "x.csv", "Dupont,dupont@example.org,Brest\n"
+                                      "Durand,durand@@example.org,Rennes\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    rejects = tmp_path / "rejects.csv"
+    write_rejects(report, rejects)
+    rows = list(csv.reader(io.StringIO(rejects.read_text("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["line", "reason", "value", "name", "email", "column_3"]
+    _write(rejects, rejects.read_text("utf-8-sig").replace("@@", "@"), "utf-8-sig")
+    assert import_csv(session, rejects, list_name="pvd", clock=clock).added == 1
+    s = find_subscriber(session, "durand@example.org")
+    assert s.name == "Durand" and s.attributes == {"column_3": "Rennes"}
+
+
+def test_suppressed_rows_in_the_rejects_file_keep_their_address(session, clock, tmp_path):
+    sub = subscribe(session, "gone@example.org", list_name="pvd", consent=Consent("admin"),
+                    clock=clock)
+    unsubscribe(session, sub.id, channel="page", clock=clock)
+    session.commit()
+    path = _write(tmp_path / "s.csv", "email;nom\ngone@example.org;G\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    rejects = tmp_path / "rejects.csv"
+    write_rejects(report, rejects)
+    again = import_csv(session, rejects, list_name="pvd", clock=clock)
+    assert [s.email for s in again.suppressed] == ["gone@example.org"] and again.rejected == []
+
+
 def test_multiline_quoted_field_keeps_line_numbers(session, clock, tmp_path):
     path = _write(tmp_path / "m.csv", 'email,name,note\na@example.org,A,"two\nlines"\n'
                                       "bad,B,x\n")

@@ -165,3 +165,14 @@ def test_a_file_that_is_not_the_tools_export_is_refused_as_a_whole(lp, tmp_path)
     assert result.exit_code == 1
     assert "not a mailchimp export" in result.stderr
     assert "a@example.org" not in lp("subscribers", "list").output
+
+
+def test_an_export_with_a_byte_neither_utf8_nor_windows_1252_is_refused(lp, tmp_path):
+    # The rewritten file is UTF-8: the byte would become a replacement character there.
+    text = (PRESETS / "brevo.csv").read_text(encoding="utf-8")
+    broken = tmp_path / "contacts.csv"
+    broken.write_bytes(text.encode("cp1252", errors="replace").replace(b"Claire", b"Cl\x8dire"))
+    result = lp("subscribers", "import", "--from", "brevo", str(broken), ok=False)
+    assert result.exit_code == 1
+    assert "byte 0x8D at line" in result.stderr and "save the file as CSV UTF-8" in result.stderr
+    assert "example.org" not in lp("subscribers", "list").output

@@ -1,10 +1,14 @@
 """Importing subscribers from CSV: the operation where lists get lost, so it is careful.
 
-* Reads UTF-8 (with or without BOM) or Windows-1252, ``;``, ``,`` or tab delimited, with or
-  without a header row; columns are mapped by header name (``email``/``courriel``…,
+* Reads UTF-8 (with or without BOM), UTF-16 with its BOM (Excel's "Unicode text") or
+  Windows-1252, ``;``, ``,`` or tab delimited, with or without a header row; columns are mapped by header name (``email``/``courriel``…,
   ``name``/``nom``/``prénom``…, every other column becomes an attribute).
 * Every row is validated; invalid rows are reported with line number, value and reason and
-  the valid ones imported.  Duplicates inside the file are merged and counted.
+  the valid ones imported.  Duplicates inside the file are merged and counted.  A row
+  holding a byte that is text in none of these encodings is one of them (with the byte's
+  position): it is never stored with a replacement character.
+* The rejects file (:func:`write_rejects`) re-imports as is once fixed: its own leading
+  ``line``, ``reason``, ``value`` columns are recognised and ignored.
 * Idempotent: importing the same file twice changes nothing the second time.  A suppressed
   address (unsubscribed, bounced, complained, erased) is reported, never re-activated.
 * A ``status`` column and the export's proof columns (``consent_at``, ``consent_text``,
@@ -22,6 +26,7 @@ import codecs
 import contextlib
 import csv
 import queue
+import re
 import threading
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -88,6 +93,16 @@ STATUS_VALUES = {"": "active", "active": "active", "actif": "active", "subscribe
 EVERYWHERE = {"blocklisted", "blacklisted"}
 DELIMITERS = (";", ",", "\t")
 SAMPLE_LINES = 50
+# The columns write_rejects puts before the original ones: ignored when its file is imported.
+REJECTS_COLUMNS = ("line", "reason", "value")
+# Byte-order marks read as such (UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+CHAR_BYTES = {"utf-16": 2, "utf-32": 4}  # bytes per character, for the progress fraction
+# Windows-1252 leaves 0x81, 0x8D, 0x8F, 0x90 and 0x9D undefined; read with surrogateescape
+# they come out as U+DC81… (one character per byte), found by this pattern.
+UNDEFINED_BYTE = re.compile("[\udc80-\udcff]")
+SAVE_AS_UTF8 = "save the file as CSV UTF-8 and import it again"
 
 
 class ImportFileError(AudienceError):
@@ -199,23 +214,85 @@ def _header_key(cell: str) -> str:
     return out.strip("_")
 
 
-def _detect_encoding(path: Path) -> str:
-    """UTF-8 (BOM or not) if the whole file decodes as such, else Windows-1252."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _first_undecodable(path: Path, encoding: str) -> int | None:
+    """The file offset (bytes, from 0) of the first byte ``encoding`` cannot decode, or None."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    consumed = 0
     with path.open("rb") as fh:
         try:
             while chunk := fh.read(1 << 20):
+                buffered = len(decoder.getstate()[0])
                 decoder.decode(chunk)
+                consumed += len(chunk)
+            buffered = len(decoder.getstate()[0])
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            # exc.start counts from the bytes the decoder kept from the previous chunk.
+            return consumed - buffered + exc.start
+    return None
+
+
+def _detect_encoding(path: Path) -> str:
+    """The encoding to read ``path`` with.
+
+    A UTF-16 or UTF-32 byte-order mark: that encoding (Excel's "Unicode text" export is
+    UTF-16 with a BOM); the whole file must decode, else :class:`ImportFileError` with the
+    position.  Otherwise UTF-8 (BOM or not) if the whole file decodes as such, else
+    Windows-1252 (Excel's "CSV" on a Western Windows), whose undefined bytes are refused row
+    by row (:func:`_rows`).
+    """
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            offset = _first_undecodable(path, encoding)
+            if offset is not None:
+                with path.open("rb") as fh:
+                    line = fh.read(offset).decode(encoding, errors="replace").count("\n") + 1
+                raise ImportFileError(
+                    str(path), f"the file starts with a {encoding.upper()} byte-order mark but "
+                    f"byte offset {offset} (line {line}) is not {encoding.upper()}; "
+                    f"{SAVE_AS_UTF8}")
+            return encoding
+    return "utf-8-sig" if _first_undecodable(path, "utf-8") is None else "cp1252"
 
 
 def _open_text(path: Path, encoding: str):
-    # cp1252 leaves five bytes undefined; replace them so the row is reported, not fatal.
-    errors = "replace" if encoding == "cp1252" else "strict"
+    # cp1252's undefined bytes come out as lone surrogates, so the row holding one is
+    # refused with the byte and its position (a replacement character would be stored).
+    errors = "surrogateescape" if encoding == "cp1252" else "strict"
     return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+def _undefined_byte_reason(text: str, line: int, offset: int) -> str | None:
+    """Why a line read as Windows-1252 cannot be imported, or None if it can.
+
+    ``text`` is the line as :func:`_open_text` reads it, ``line`` its number (from 1),
+    ``offset`` the file offset of its first byte (Windows-1252: one byte per character).
+    """
+    found = UNDEFINED_BYTE.search(text)
+    if found is None:
+        return None
+    byte = ord(found.group()) - 0xDC00
+    return (f"byte 0x{byte:02X} at line {line}, column {found.start() + 1} (byte offset "
+            f"{offset + found.start()}) is neither UTF-8 nor Windows-1252 (encodings tried); "
+            f"{SAVE_AS_UTF8}")
+
+
+def _first_undefined_byte(path: Path) -> str | None:
+    """:func:`_undefined_byte_reason` for the first undefined byte of a Windows-1252 file."""
+    offset = 0
+    with _open_text(path, "cp1252") as fh:
+        for number, line in enumerate(fh, 1):
+            if why := _undefined_byte_reason(line, number, offset):
+                return why
+            offset += len(line)
+    return None
+
+
+def _shown(text: str) -> str:
+    """``text`` with the undefined bytes as U+FFFD, to print or write back as UTF-8."""
+    return UNDEFINED_BYTE.sub("\ufffd", text)
 
 
 def _detect_delimiter(sample_lines: list[str]) -> str:
@@ -236,7 +313,13 @@ def _detect_delimiter(sample_lines: list[str]) -> str:
 
 
 def read_layout(path: str | Path) -> CsvLayout:
-    """Work out encoding, delimiter, header and column mapping of a CSV file."""
+    """Work out encoding, delimiter, header and column mapping of a CSV file.
+
+    Raises :class:`ImportFileError` for a missing or empty file, a UTF-16/32 file that does
+    not decode or a UTF-16 one without BOM, a header row holding a byte undefined in
+    Windows-1252, or no email column.  A rejects file's own leading columns
+    (:data:`REJECTS_COLUMNS`) are mapped to nothing.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImportFileError(str(path), "no such file")
@@ -250,12 +333,18 @@ def read_layout(path: str | Path) -> CsvLayout:
                 break
     if not sample:
         raise ImportFileError(str(path), "the file is empty")
+    if encoding not in CHAR_BYTES and any("\x00" in line for line in sample):
+        # UTF-16 without its byte-order mark decodes as "UTF-8" with a NUL every other byte.
+        raise ImportFileError(str(path), "the file holds NUL bytes: UTF-16 without a "
+                                         f"byte-order mark?; {SAVE_AS_UTF8}")
     delimiter = _detect_delimiter(sample)
     first = next(csv.reader(sample[:1], delimiter=delimiter))
     keys = [_header_key(c) for c in first]
 
     email_cols = [i for i, k in enumerate(keys) if k in EMAIL_HEADERS]
     if email_cols:
+        if any(UNDEFINED_BYTE.search(c) for c in first):
+            raise ImportFileError(str(path), f"header row: {_first_undefined_byte(path)}")
         return _layout_from_header(encoding, delimiter, first, keys, email_cols[0])
     if not any("@" in c for c in first):
         raise ImportFileError(
@@ -281,7 +370,7 @@ def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: l
     status_col = next((i for i, k in enumerate(keys) if k in STATUS_HEADERS), None)
     proof = tuple((k, keys.index(k)) for k in PROOF_HEADERS if k in keys)
     used = {email_col, *name_cols, *(c for c in [status_col] if c is not None),
-            *(i for _k, i in proof)}
+            *(i for _k, i in proof), *range(_rejects_prefix(keys))}
     attrs = []
     seen: set[str] = set()
     for i, k in enumerate(keys):
@@ -294,11 +383,24 @@ def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: l
                      status_col, proof)
 
 
-def _rows(path: Path, layout: CsvLayout, counter: list[int]) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, cells) of every non-blank data row; counter[0] = chars read."""
+def _rejects_prefix(keys: list[str]) -> int:
+    """How many leading columns are :func:`write_rejects`' own (0 or 3), from header keys."""
+    n = len(REJECTS_COLUMNS)
+    return n if tuple(keys[:n]) == REJECTS_COLUMNS and len(keys) > n else 0
+
+
+def _rows(path: Path, layout: CsvLayout,
+          counter: list[int]) -> Iterator[tuple[int, list[str], str | None]]:
+    """(first line number, cells, why not) of every non-blank data row; counter[0] = chars
+    read.  "Why not" names the first undefined Windows-1252 byte of the row, else None."""
+    check = layout.encoding == "cp1252"
+    bad: list[str] = []  # the first undefined byte of the row being read
     with _open_text(path, layout.encoding) as fh:
         def lines() -> Iterator[str]:
-            for line in fh:
+            for number, line in enumerate(fh, 1):
+                if check and not bad and (why := _undefined_byte_reason(line, number,
+                                                                        counter[0])):
+                    bad.append(why)
                 counter[0] += len(line)
                 yield line
 
@@ -308,12 +410,13 @@ def _rows(path: Path, layout: CsvLayout, counter: list[int]) -> Iterator[tuple[i
         for row in reader:
             line = start
             start = reader.line_num + 1
+            why = bad.pop() if bad else None
             if skip_header:
                 if any(c.strip() for c in row):
                     skip_header = False
                 continue
             if any(c.strip() for c in row):
-                yield line, row
+                yield line, row, why
 
 
 def _cell(row: list[str], index: int) -> str:
@@ -336,7 +439,7 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
     layout = read_layout(path)
     consent = consent or Consent("import", text=f"imported from {path.name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
-    total = max(path.stat().st_size, 1)
+    total = max(path.stat().st_size // CHAR_BYTES.get(layout.encoding, 1), 1)
     reader = _Reader(path, layout, report, batch_size)
     try:
         for batch, rows, chars in reader:
@@ -419,8 +522,12 @@ def _batches(path: Path, layout: CsvLayout, report: ImportReport,
     chars = [0]
     seen: set[str] = set()
     batch: dict[str, _Candidate] = {}
-    for line, row in _rows(path, layout, chars):
+    for line, row, undecodable in _rows(path, layout, chars):
         report.rows += 1
+        if undecodable is not None:
+            report.rejected.append(Rejection(line, _shown(_cell(row, layout.email_column)),
+                                             undecodable, tuple(_shown(c) for c in row)))
+            continue
         candidate = _candidate(line, row, layout, report)
         if candidate is None:
             continue
@@ -745,14 +852,38 @@ def _stop(session: Session, sub: Subscription, c: _Candidate, clock: Clock,
 
 
 def write_rejects(report: ImportReport, path: str | Path) -> int:
-    """Write the rejected rows (line, reason, value, then the original cells) as CSV."""
+    """Write the rejected and suppressed rows as CSV (UTF-8 with BOM, ``;``); their number.
+
+    Columns: ``line``, ``reason``, ``value``, then the original ones (a file without a header
+    row gets ``email``, ``name``, ``column_N`` as its import named them).  Importing this
+    file once fixed ignores its first three columns (:func:`read_layout`), so nothing of
+    them becomes an attribute; the rejects of a rejects file keep one such prefix.  A
+    suppressed row holds its address in the email column.
+    """
+    layout = report.layout
+    headers: list[str] = []
+    skip = email_column = 0
+    if layout is not None and layout.headers:
+        skip = _rejects_prefix([_header_key(h) for h in layout.headers])
+        headers = list(layout.headers[skip:])
+        email_column = layout.email_column - skip
+    elif layout is not None:
+        width = max([len(r.row) for r in report.rejected]
+                    + [layout.email_column + 1, *(i + 1 for i in layout.name_columns),
+                       *(i + 1 for i, _name in layout.attribute_columns)])
+        names = dict(layout.attribute_columns)
+        headers = ["email" if i == layout.email_column else "name" if i in layout.name_columns
+                   else names.get(i, f"column_{i + 1}") for i in range(width)]
+        email_column = layout.email_column
     with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";")
-        headers = list(report.layout.headers) if report.layout and report.layout.headers else []
-        writer.writerow(["line", "reason", "value", *headers])
+        writer.writerow([*REJECTS_COLUMNS, *headers])
         for r in report.rejected:
-            writer.writerow([r.line, r.reason, r.value, *r.row])
+            writer.writerow([r.line, r.reason, r.value, *r.row[skip:]])
         for s in report.suppressed:
-            writer.writerow([s.line, f"suppressed ({s.reason})", s.email])
+            cells = [""] * len(headers)
+            if email_column < len(cells):
+                cells[email_column] = s.email
+            writer.writerow([s.line, f"suppressed ({s.reason})", s.email, *cells])
     return len(report.rejected) + len(report.suppressed)
 

@@ -73,7 +73,13 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from .csv_import import ImportFileError, _header_key, _open_text, read_layout
+from .csv_import import (
+    ImportFileError,
+    _first_undefined_byte,
+    _header_key,
+    _open_text,
+    read_layout,
+)
 
 __all__ = ["PRESETS", "convert"]
 
@@ -296,6 +302,9 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
                                          f"(one of {', '.join(sorted(PRESETS))})")
     path = Path(path)
     layout = read_layout(path)
+    if layout.encoding == "cp1252" and (why := _first_undefined_byte(path)):
+        # The rewritten file is UTF-8: the byte would become a replacement character.
+        raise ImportFileError(str(path), why)
     mapper = PRESETS[preset]
     rows = []
     attribute_names: dict[str, None] = {}

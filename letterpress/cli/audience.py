@@ -145,8 +145,9 @@ def _progress_printer():
 @pass_project
 def import_command(project, file, list_name, publication, consent_source, consent_text, dry_run,
                    rejects, batch_size, quiet, preset):
-    """Import subscribers from a CSV file (UTF-8 or Windows-1252, ';' or ','), or an
-    audience archive written by `subscribers export --archive` (into an empty project)."""
+    """Import subscribers from a CSV file (UTF-8, UTF-16 with BOM or Windows-1252; ';', ','
+    or tab), or an audience archive written by `subscribers export --archive` (into an empty
+    project)."""
     with open(file, encoding="utf-8", errors="replace") as fh:
         if is_archive(fh.readline()):
             _import_archive(project, file, dry_run)
