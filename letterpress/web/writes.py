@@ -35,7 +35,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..db import session_scope
 
 __all__ = ["FairLock", "GroupCommit", "WalCheckpointer"]
 
@@ -149,7 +151,7 @@ class GroupCommit(Generic[Item]):
     in its own transaction (PostgreSQL; ``apply`` must then lock rows in a fixed order).
     """
 
-    def __init__(self, sessions: Callable[[], Session],
+    def __init__(self, sessions: sessionmaker[Session],
                  apply: Callable[[Session, Sequence[Item]], list[Any]], *,
                  lock: Any = None, max_batch: int = 64,
                  after_commit: Callable[[int], None] | None = None, writers: int = 1,
@@ -230,18 +232,10 @@ class GroupCommit(Generic[Item]):
                 log.warning("after-commit hook failed", exc_info=True)
 
     def _transaction(self, items: list[Item]) -> list[Any]:
-        with self._lock:
-            session = self._sessions()
-            try:
-                outcomes = self._apply(session, items)
-                if len(outcomes) != len(items):
-                    raise RuntimeError("one outcome per item expected")
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
+        with self._lock, session_scope(self._sessions) as session:
+            outcomes = self._apply(session, items)
+            if len(outcomes) != len(items):
+                raise RuntimeError("one outcome per item expected")
         with self._wake:
             self.batches += 1
         return outcomes
