@@ -4,10 +4,6 @@ list, a report with its charts, a search, an erasure — screenshots at 1280 and
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,11 +11,9 @@ import pytest
 from letterpress.admin import add_account
 
 from .fixtures_report import *  # noqa: F403 - fixtures
+from .serving import serving
 from .smtpd import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-LETTERPRESS = [str(ROOT / ".venv/bin/letterpress")] if (ROOT / ".venv/bin/letterpress").exists() \
-    else [sys.executable, "-c", "from letterpress.cli import main; main()"]
 WIDTHS = (1280, 375)
 
 pytestmark = pytest.mark.browser
@@ -33,28 +27,9 @@ def site(project, project_dir, project_env, report_run, tmp_path):
     port = free_port()
     env = {**os.environ, **project_env, "LETTERPRESS_BASE_URL": f"http://127.0.0.1:{port}",
            "LETTERPRESS_PROJECT": str(project_dir)}
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*LETTERPRESS, "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("serve did not start:\n" + (tmp_path / "serve.log").read_text())
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    finally:
-        log.close()
+    with serving(env, port, tmp_path / "serve.log"):
+        yield base
 
 
 def _shoot(page, output_dir: Path, name: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,11 +23,9 @@ from sqlalchemy import create_engine, text
 from letterpress.audience import Consent, ensure_lists, subscribe
 from letterpress.project import Project
 
+from .serving import LETTERPRESS, serving
 from .smtpd import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-LETTERPRESS = [sys.executable, "-m", "letterpress.cli"] if not (
-    ROOT / ".venv/bin/letterpress").exists() else [str(ROOT / ".venv/bin/letterpress")]
 WIDTHS = (375, 1280)
 
 pytestmark = pytest.mark.browser
@@ -44,29 +41,9 @@ def site(project_dir, smtp_server, tmp_path):
            "LETTERPRESS_SMTP_URL": smtp_server.url,
            "LETTERPRESS_PROJECT": str(project_dir)}
     env.pop("LETTERPRESS_SECRET_KEY", None)
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([*LETTERPRESS, "serve", "--port", str(port)], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log.close()
-            pytest.fail("letterpress serve did not start:\n"
-                        + (tmp_path / "serve.log").read_text())
-        time.sleep(0.1)
-    yield {"base": base, "env": env, "proc": proc, "log": tmp_path / "serve.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    finally:
-        log.close()
+    with serving(env, port, tmp_path / "serve.log") as proc:
+        yield {"base": base, "env": env, "proc": proc, "log": tmp_path / "serve.log"}
 
 
 def _status(env, email: str, list_name: str = "pvd") -> str:

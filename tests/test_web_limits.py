@@ -7,21 +7,17 @@ server; oversized headers get 431; the connection limit and the slow-client time
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .serving import LETTERPRESS, serving
 from .smtpd import free_port
-
-LETTERPRESS = [str(ROOT / ".venv/bin/letterpress")] if (ROOT / ".venv/bin/letterpress").exists() \
-    else [sys.executable, "-m", "letterpress.cli"]
 
 BIG = 300 * 1024 * 1024  # the 300 MB body of the report
 CHUNK = 64 * 1024
@@ -30,38 +26,19 @@ CHUNK = 64 * 1024
 @pytest.fixture
 def start_server(project_dir, tmp_path):
     """Start `letterpress serve` with extra environment; yields (port, process, tmpdir)."""
-    started = []
+    with contextlib.ExitStack() as servers:
 
-    def start(**env_extra):
-        port = free_port()
-        tmpdir = tmp_path / f"tmp{len(started)}"
-        tmpdir.mkdir()
-        env = {**os.environ, "LETTERPRESS_PROJECT": str(project_dir), "TMPDIR": str(tmpdir),
-               "LETTERPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'subscribers.db'}",
-               "LETTERPRESS_BASE_URL": f"http://127.0.0.1:{port}", **env_extra}
-        log = open(tmp_path / f"serve{len(started)}.log", "wb")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen([*LETTERPRESS, "serve", "--port", str(port)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-        started.append((proc, log))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.close()
-                    pytest.fail("letterpress serve did not start:\n" + Path(log.name).read_text())
-                time.sleep(0.1)
-        return port, proc, tmpdir
+        def start(**env_extra):
+            port = free_port()
+            tmpdir = tmp_path / f"tmp{port}"
+            tmpdir.mkdir()
+            env = {**os.environ, "LETTERPRESS_PROJECT": str(project_dir), "TMPDIR": str(tmpdir),
+                   "LETTERPRESS_DATABASE_URL": f"sqlite:///{tmp_path / 'subscribers.db'}",
+                   "LETTERPRESS_BASE_URL": f"http://127.0.0.1:{port}", **env_extra}
+            proc = servers.enter_context(serving(env, port, tmp_path / f"serve{port}.log"))
+            return port, proc, tmpdir
 
-    yield start
-    for proc, log in started:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        finally:
-            log.close()
+        yield start
 
 
 def _connect(port: int, timeout: float = 5) -> socket.socket:
