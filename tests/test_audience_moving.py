@@ -7,7 +7,6 @@ import io
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -28,10 +27,10 @@ from letterpress.audience.models import (
     Suppression,
 )
 from letterpress.audience.service import mark_bounced, mark_complained
-from letterpress.cli import main
 from letterpress.clock import FrozenClock
 from letterpress.db import open_database, session_scope
 
+from .cli_runner import cli_runner
 from .conftest import _PG
 from .fixtures_audience import *  # noqa: F403 - fixtures
 
@@ -52,17 +51,9 @@ def other_db_url(db_url, tmp_path):
         _PG.drop(url)
 
 
-def _cli(project_dir, db_url):
-    runner = CliRunner(env={"LETTERPRESS_DATABASE_URL": db_url,
-                            "LETTERPRESS_BASE_URL": "https://lettre.example.org"})
-
-    def run(*args, ok=True):
-        result = runner.invoke(main, ["-C", str(project_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return run
+def _cli(project_dir, url):
+    return cli_runner(project_dir, {"LETTERPRESS_DATABASE_URL": url,
+                                    "LETTERPRESS_BASE_URL": "https://lettre.example.org"})
 
 
 def _rows(path):

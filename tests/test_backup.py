@@ -5,19 +5,18 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from letterpress.audience.emails import email_hash
 from letterpress.audience.models import Subscriber, Suppression
 from letterpress.backup import BackupError, backup, restore
-from letterpress.cli import main
 from letterpress.delivery import prepare_run, send_run
 from letterpress.delivery.models import Delivery, SendRun
 from letterpress.project import Project
 from letterpress.settings import load_settings
 from letterpress.transports import MemoryTransport
 
+from .cli_runner import cli_runner
 from .conftest import _PG
 from .fixtures_delivery import *  # noqa: F403 - fixtures
 
@@ -45,16 +44,8 @@ def new_project_dir(project_dir, tmp_path):
 
 
 def _cli(project_dir, url):
-    runner = CliRunner(env={"LETTERPRESS_DATABASE_URL": url,
-                            "LETTERPRESS_BASE_URL": "https://lettre.example.org"})
-
-    def run(*args, ok=True):
-        result = runner.invoke(main, ["-C", str(project_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return run
+    return cli_runner(project_dir, {"LETTERPRESS_DATABASE_URL": url,
+                                    "LETTERPRESS_BASE_URL": "https://lettre.example.org"})
 
 
 def test_backup_mid_send_restored_into_an_empty_project_resumes_the_run(

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from letterpress.cli import main
-
+from .cli_runner import cli_runner
 from .fixtures_audience import *  # noqa: F403 - fixtures
 
 PRESETS = Path(__file__).parent / "data" / "presets"
@@ -17,15 +15,7 @@ PRESETS = Path(__file__).parent / "data" / "presets"
 
 @pytest.fixture
 def lp(project_dir, project_env):
-    runner = CliRunner(env=project_env)
-
-    def run(*args, ok=True):
-        result = runner.invoke(main, ["-C", str(project_dir), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output + result.stderr
-        return result
-
-    return run
+    return cli_runner(project_dir, project_env)
 
 
 def _person(lp, email):
