@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import session_scope
@@ -149,6 +150,8 @@ class GroupCommit(Generic[Item]):
     lock; none for PostgreSQL); ``after_commit(count)`` runs after each commit, once the
     submitters have their answers.  ``writers`` threads take groups from the one queue, each
     in its own transaction (PostgreSQL; ``apply`` must then lock rows in a fixed order).
+    A batch whose connection the server dropped is written once more on a new connection,
+    so ``apply`` must be safe to run again (its COMMIT may have been lost, not undone).
     """
 
     def __init__(self, sessions: sessionmaker[Session],
@@ -207,10 +210,17 @@ class GroupCommit(Generic[Item]):
                          for _ in range(min(self.max_batch, len(self._queue)))]
             self._write(batch)
 
-    def _write(self, batch: list[_Pending[Item]]) -> None:
+    def _write(self, batch: list[_Pending[Item]], *, reconnect: bool = True) -> None:
         try:
             outcomes = self._transaction([p.item for p in batch])
         except BaseException as exc:  # noqa: BLE001 - handed to the submitters below
+            if reconnect and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The server dropped the connection (a restart, a failover, an idle timeout):
+                # SQLAlchemy has emptied the pool, and the batch is written again, once, on a
+                # new connection.
+                log.warning("%s: the database connection was lost; writing again", self._name)
+                self._write(batch, reconnect=False)
+                return
             if len(batch) == 1:
                 batch[0].error = exc
                 batch[0].done.set()
