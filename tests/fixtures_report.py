@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from letterpress.audience import Consent, ensure_lists, subscribe
-from letterpress.audience.service import confirm, mark_bounced, mark_complained, unsubscribe
+from letterpress.audience.service import confirm, mark_bounced, mark_complained
+from letterpress.audience.unsubscribing import unsubscribe
 from letterpress.clock import FrozenClock
 from letterpress.delivery import Delivery, SendRun
 from letterpress.stats.counting import Verdict, count_click

@@ -25,10 +25,10 @@ from .service import (
     mark_bounced,
     mark_complained,
     subscribe,
-    unsubscribe,
     update_profile,
 )
 from .tokens import TokenData, TokenSigner
+from .unsubscribing import unsubscribe
 
 __all__ = [
     "Consent",

@@ -37,6 +37,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 __all__ = ["among", "copy_into_temp", "insert_rows"]
 
+SMALL_BATCH = 8  # rows (PostgreSQL): up to this many go as VALUES, more as arrays
+
 
 def among(column, values: Sequence[Any], dialect_name: str):
     """``column IN (values)`` with one parameter, so the statement does not grow (nor get
@@ -97,13 +99,23 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         cast, values = _pg_array(table.c[name], [r[name] for r in rows])
         casts.append(cast)
         arrays.append(values)
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
-           f"SELECT * FROM unnest({', '.join(f'%b::{c}' for c in casts)}){conflict}")
+    if len(rows) <= SMALL_BATCH:
+        # A few rows (one-click unsubscribes, a page's write): one parameter per value.  The
+        # statement's text depends on the number of rows, but there are only SMALL_BATCH of
+        # them, and psycopg dumps a scalar in C where it builds each array in Python.
+        one = f"({', '.join(f'%s::{c[:-2]}' for c in casts)})"
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+               f"VALUES {', '.join([one] * len(rows))}{conflict}")
+        params: list[Any] = [column[n] for n in range(len(rows)) for column in arrays]
+    else:
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "
+               f"SELECT * FROM unnest({', '.join(f'%b::{c}' for c in casts)}){conflict}")
+        params = arrays  # %b: binary arrays, no per-element escaping
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     cursor = connection.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(sql, arrays)  # %b: binary arrays, no per-element escaping
+        cursor.execute(sql, params)
         return [tuple(r) for r in cursor.fetchall()] if returning else []
     finally:
         cursor.close()

@@ -14,25 +14,22 @@ new consent record.  Functions take a session and flush; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from ..clock import Clock
 from ..errors import InvalidTransition, SubscriberNotFound, Suppressed, UnknownList
 from ..settings import Settings
-from .bulk import insert_rows
 from .emails import email_key, key_hash, normalise_email, sendable_email
 from .models import ALL_LISTS, MailingList, Subscriber, Subscription, SubscriptionEvent
 from .suppression import (
-    add_suppressions,
     clear_suppression,
     raise_suppression,
     suppression_for,
@@ -50,7 +47,6 @@ __all__ = [
     "mark_bounced",
     "mark_complained",
     "subscribe",
-    "unsubscribe",
     "update_profile",
 ]
 
@@ -300,95 +296,8 @@ def confirm(session: Session, subscription_id: int, *, clock: Clock,
 
 _SUBSCRIPTIONS = Subscription.__table__
 _AT = _SUBSCRIPTIONS.c.updated_at.type
-# Built once: constructing and cache-keying a statement per request cost more CPU than running
-# it (see bench/bench_web.py).  FOR UPDATE (PostgreSQL; SQLite's writer already holds the
-# database's write lock) keeps the status read here true until the commit.
-_STOP_STATE = (
-    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.status, Subscriber.email_key,
-           MailingList.name)
-    .join(Subscriber, Subscriber.id == _SUBSCRIPTIONS.c.subscriber_id)
-    .join(MailingList, MailingList.id == _SUBSCRIPTIONS.c.list_id)
-    .where(_SUBSCRIPTIONS.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_SUBSCRIPTIONS.c.id)
-    .with_for_update(of=_SUBSCRIPTIONS))
-_UNSUBSCRIBE = (
-    update(_SUBSCRIPTIONS)
-    .where(_SUBSCRIPTIONS.c.id.in_(bindparam("ids", expanding=True)),
-           _SUBSCRIPTIONS.c.status.in_(ACTIVE_STATUSES))
-    .values(status="unsubscribed", unsubscribed_at=bindparam("now", type_=_AT),
-            unsubscribe_channel=bindparam("channel"), updated_at=bindparam("now", type_=_AT)))
 _EVENTS = SubscriptionEvent.__table__
 _INSERT_EVENT = insert(_EVENTS)
-
-
-@overload
-def unsubscribe(session: Session, subscription_id: int, *, channel: UnsubscribeChannel,
-                clock: Clock, actor: str = ..., reason: str | None = ...) -> bool: ...
-@overload
-def unsubscribe(session: Session, subscription_id: Sequence[int], *,
-                channel: UnsubscribeChannel, clock: Clock, actor: str = ...,
-                reason: str | None = ...) -> list[bool]: ...
-def unsubscribe(session, subscription_id, *, channel, clock, actor="reader", reason=None):
-    """Stop the subscription now; False if it was already stopped (idempotent).
-
-    The address is added to the list's suppression entries.  Given a sequence of ids, stops
-    them all with the same statements (one-click unsubscribes committed together: see
-    letterpress.web.writes) and returns one bool per id, in order — an id repeated is
-    stopped once.  Raises :class:`SubscriberNotFound` for an id that does not exist and
-    :class:`InvalidTransition`, before writing anything.
-    """
-    if isinstance(subscription_id, int):
-        return _unsubscribe(session, [subscription_id], channel=channel, clock=clock,
-                            actor=actor, reason=reason)[0]
-    return _unsubscribe(session, list(subscription_id), channel=channel, clock=clock,
-                        actor=actor, reason=reason)
-
-
-def _unsubscribe(session: Session, ids: list[int], *, channel: str, clock: Clock, actor: str,
-                 reason: str | None) -> list[bool]:
-    if not ids:
-        return []
-    # Three plain statements (status, events, suppression entries) whatever the number of
-    # subscriptions, instead of ORM unit-of-work flushes, which cost several times more CPU
-    # than the SQL itself — and on SQLite every writer queues for the one write lock behind
-    # that CPU time.
-    session.flush()  # anything the caller changed on them goes first
-    wanted = sorted(set(ids))
-    state = {row[0]: row for row in session.connection().execute(_STOP_STATE, {"ids": wanted})}
-    for sid in wanted:
-        if sid not in state:
-            raise SubscriberNotFound(f"subscription {sid}")
-        old = state[sid][1]
-        if old not in STOPPED_STATUSES and "unsubscribed" not in TRANSITIONS[old]:
-            raise InvalidTransition(str(old), "unsubscribed")
-    stopping = [state[sid] for sid in wanted if state[sid][1] not in STOPPED_STATUSES]
-    if stopping:
-        now = clock.now()
-        done = session.connection().execute(_UNSUBSCRIBE, {
-            "ids": [row[0] for row in stopping], "now": now, "channel": channel}).rowcount
-        if done != len(stopping):  # the rows are locked: only a bug gets here
-            raise RuntimeError(f"unsubscribed {done} of {len(stopping)} subscriptions")
-        data = {"reason": reason} if reason else {}
-        insert_rows(session.connection(), _EVENTS, [{
-            "subscription_id": sid, "at": now, "old_status": old,
-            "new_status": "unsubscribed", "actor": actor, "channel": channel,
-            "detail": reason or "", "data": data} for sid, old, _key, _list in stopping])
-        add_suppressions(session, [key_hash(key) for _sid, _old, key, _list in stopping],
-                         scopes=[list_name for *_rest, list_name in stopping],
-                         reason="unsubscribed", at=now)
-        for sid, *_rest in stopping:
-            sub = session.identity_map.get(identity_key(Subscription, sid))
-            if sub is not None:  # keep the caller's object in step with the row
-                for key, value in (("status", "unsubscribed"), ("unsubscribed_at", now),
-                                   ("unsubscribe_channel", channel), ("updated_at", now)):
-                    set_committed_value(sub, key, value)
-                session.expire(sub, ["events"])
-    stopped = {row[0] for row in stopping}
-    answers = []
-    for sid in ids:
-        answers.append(sid in stopped)
-        stopped.discard(sid)  # a repeated id was stopped the first time only
-    return answers
 
 
 def mark_bounced(session: Session, subscription_id: int, *, clock: Clock, detail: str,

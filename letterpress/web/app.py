@@ -119,9 +119,11 @@ def write_session() -> Iterator[Session]:
 
 
 # PostgreSQL writes different rows at once: while one group waits for its round trips and its
-# WAL flush, others are written (bench_web during a send: 159 → 265 one-clicks/s, p99 312 →
-# 165 ms with 1 → 3 writers; idle, 275 → 374/s with 4).  SQLite has one writer at a time.
-ONE_CLICK_WRITERS_POSTGRESQL = 4
+# WAL flush, the next is written.  Two writers: with request threads that no longer read before
+# submitting, more writers only make smaller groups, each paying for its own transaction
+# (bench_web, idle: 1 → 420, 2 → 446, 4 → 360, 8 → 308 one-clicks/s).  SQLite has one writer
+# at a time.
+ONE_CLICK_WRITERS_POSTGRESQL = 2
 
 
 def _one_click_writer(ctx: WebContext, apply) -> GroupCommit:

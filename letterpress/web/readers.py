@@ -8,7 +8,6 @@ after the same work (see :func:`letterpress.audience.links.check_link`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -16,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from ..audience.links import check_link, is_bound
 from ..audience.models import MailingList, Subscriber, Subscription
-from ..audience.tokens import TokenData, TokenSigner
+from ..audience.tokens import Purpose, TokenData, TokenSigner
 from ..errors import TokenError
 from ..settings import Publication, Settings
 
-__all__ = ["TokenTarget", "bound_subscriptions", "load_target", "mask_email", "resolve_token",
-           "verify_token"]
+__all__ = ["TokenTarget", "load_target", "mask_email", "resolve_token",
+           "signed_token", "verify_token"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,16 @@ def resolve_token(session: Session, signer: TokenSigner, settings: Settings, pur
     return load_target(session, settings, data)
 
 
+def signed_token(signer: TokenSigner, purpose: Purpose, token: str) -> TokenData | None:
+    """The data ``token`` carries if letterpress signed it for ``purpose``, else ``None`` —
+    its binding not yet checked
+    (:func:`~letterpress.audience.unsubscribing.unsubscribe_links` does, with the others)."""
+    try:
+        return signer.loads(purpose, token)
+    except TokenError:
+        return None
+
+
 def verify_token(project, signer: TokenSigner, purpose: str, token: str, *,
                  max_age: float | None = None) -> TokenData:
     """Verify ``token`` and its binding in a short read-only transaction.
@@ -68,31 +77,6 @@ _TARGET = (select(Subscription, Subscriber, MailingList)
            .join(MailingList, MailingList.id == Subscription.list_id)
            .where(Subscription.subscriber_id == bindparam("subscriber_id"),
                   Subscription.list_id == bindparam("list_id")))
-
-
-_BOUND = (select(Subscription.id, Subscription.subscriber_id, Subscription.list_id,
-                 Subscriber.link_key, Subscriber.created_at, MailingList.publication)
-          .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-          .join(MailingList, MailingList.id == Subscription.list_id)
-          .where(Subscription.subscriber_id.in_(bindparam("subscriber_ids", expanding=True))))
-
-
-def bound_subscriptions(session: Session, settings: Settings, tokens: Sequence[TokenData],
-                        ) -> list[tuple[int, Publication] | TokenError]:
-    """For each verified token, in order: the id of the subscription it names and its
-    publication, or the :class:`TokenError` :func:`load_target` would raise — the binding
-    checked again, in one statement for all of them and without loading objects."""
-    found = {(row[1], row[2]): row for row in session.connection().execute(
-        _BOUND, {"subscriber_ids": sorted({t.subscriber_id for t in tokens})})}
-    answers: list[tuple[int, Publication] | TokenError] = []
-    for data in tokens:
-        row = found.get((data.subscriber_id, data.list_id))
-        publication = settings.publications.get(row[5]) if row is not None else None
-        if row is None or not is_bound(data, row[3], row[4]) or publication is None:
-            answers.append(TokenError())
-        else:
-            answers.append((row[0], publication))
-    return answers
 
 
 def load_target(session: Session, settings: Settings, data: TokenData) -> TokenTarget:

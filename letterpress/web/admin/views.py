@@ -17,7 +17,7 @@ from ...audience import count_by_status
 from ...audience.emails import email_key, normalise_email
 from ...audience.gdpr import export_person, forget
 from ...audience.models import Subscriber, Subscription
-from ...audience.service import unsubscribe
+from ...audience.unsubscribing import unsubscribe
 from ...delivery import erase_recipient, list_runs
 from ...delivery.models import Delivery, SendRun
 from ...report import report_for
