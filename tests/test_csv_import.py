@@ -156,6 +156,48 @@ def test_windows_1252_undefined_byte_in_the_header_refuses_the_file(session, clo
     assert _count(session, Subscriber) == 0
 
 
+def test_utf8_with_one_damaged_byte_keeps_its_accents_and_refuses_that_row(session, clock,
+                                                                           tmp_path):
+    # An editor or a transfer damaged one byte: read as Windows-1252, every accent of the
+    # file would be garbled ("HÃ©lÃ¨ne"); read as UTF-8, only that row is refused.
+    path = tmp_path / "u.csv"
+    path.write_bytes("email;nom;commune\n"
+                     "helene@example.org;Hélène Dupré;Quimperlé\n".encode()
+                     + b"ko@example.org;Andr\xe9;X\n"
+                     + "zoe@example.org;Zoé Lefèvre;Pontivy\n".encode())
+    layout = read_layout(path)
+    assert layout.encoding == "utf-8-sig"
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 2
+    assert [(r.line, r.value) for r in report.rejected] == [(3, "ko@example.org")]
+    reason = report.rejected[0].reason
+    assert "byte 0xE9 at line 3, column 20 is not UTF-8" in reason and "retype" in reason
+    assert find_subscriber(session, "helene@example.org").name == "Hélène Dupré"
+    assert find_subscriber(session, "zoe@example.org").name == "Zoé Lefèvre"
+    assert find_subscriber(session, "ko@example.org") is None
+
+
+def test_windows_1252_with_a_few_utf8_lookalikes_stays_windows_1252(session, clock, tmp_path):
+    # "Ã©" in Windows-1252 is bytes C3 A9 — valid UTF-8 for "é" — but the file's many
+    # accented letters are not UTF-8: it is read as Windows-1252, as written.
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"email;nom\na@example.org;Andr\xe9 \xc3\xa9\nb@example.org;Ren\xe9e\n"
+                     b"c@example.org;H\xe9l\xe8ne\n")
+    assert read_layout(path).encoding == "cp1252"
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 3 and find_subscriber(session, "c@example.org").name == "Hélène"
+
+
+def test_a_damaged_byte_in_a_utf8_header_refuses_the_file(session, clock, tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_bytes("email;prénom;fonction\na@example.org;Élise;élue\n".encode()
+                     .replace(b"fonction", b"fonc\xe9tion"))
+    with pytest.raises(ImportFileError, match=r"header row: byte 0xE9 at line 1, column 18 is "
+                                              r"not UTF-8"):
+        import_csv(session, path, list_name="pvd", clock=clock)
+    assert _count(session, Subscriber) == 0
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_with_bom_as_excel_writes_it(session, clock, tmp_path, encoding):
     # Excel's "Unicode text": UTF-16 little-endian with a BOM, tab delimited.

@@ -6,7 +6,8 @@
 * Every row is validated; invalid rows are reported with line number, value and reason and
   the valid ones imported.  Duplicates inside the file are merged and counted.  A row
   holding a byte that is text in none of these encodings is one of them (with the byte's
-  position): it is never stored with a replacement character.
+  position): it is never stored with a replacement character.  A UTF-8 file with a few
+  damaged bytes stays UTF-8 (its accents intact); only the rows holding one are refused.
 * The rejects file (:func:`write_rejects`) re-imports as is once fixed: its own leading
   ``line``, ``reason``, ``value`` columns are recognised and ignored.
 * Idempotent: importing the same file twice changes nothing the second time.  A suppressed
@@ -239,7 +240,8 @@ def _detect_encoding(path: Path) -> str:
     UTF-16 with a BOM); the whole file must decode, else :class:`ImportFileError` with the
     position.  Otherwise UTF-8 (BOM or not) if the whole file decodes as such, else
     Windows-1252 (Excel's "CSV" on a Western Windows), whose undefined bytes are refused row
-    by row (:func:`_rows`).
+    by row (:func:`_rows`) — unless the file is UTF-8 with a few damaged bytes
+    (:func:`_mostly_utf8`), whose rows holding one are refused the same way.
     """
     with path.open("rb") as fh:
         head = fh.read(4)
@@ -254,37 +256,70 @@ def _detect_encoding(path: Path) -> str:
                     f"byte offset {offset} (line {line}) is not {encoding.upper()}; "
                     f"{SAVE_AS_UTF8}")
             return encoding
-    return "utf-8-sig" if _first_undecodable(path, "utf-8") is None else "cp1252"
+    if _first_undecodable(path, "utf-8") is None:
+        return "utf-8-sig"
+    return "utf-8-sig" if _mostly_utf8(path) else "cp1252"
+
+
+def _mostly_utf8(path: Path) -> bool:
+    """Whether a file that is not wholly UTF-8 is UTF-8 with a few damaged bytes.
+
+    Windows-1252 text read as UTF-8 fails at every accented letter and almost never forms a
+    valid multi-byte sequence; UTF-8 text with a byte damaged by an editor or a transfer
+    holds many valid sequences and a few bad bytes.  Read as Windows-1252, the whole file's
+    accents would be garbled ("HÃ©lÃ¨ne"); read as UTF-8, only the rows holding a bad byte
+    are refused.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    valid = damaged = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            text = decoder.decode(chunk)
+            bad = len(UNDEFINED_BYTE.findall(text))
+            damaged += bad
+            valid += len(_NON_ASCII.findall(text)) - bad
+        text = decoder.decode(b"", final=True)
+        damaged += len(UNDEFINED_BYTE.findall(text))
+    return valid > 2 * damaged
+
+
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def _open_text(path: Path, encoding: str):
-    # cp1252's undefined bytes come out as lone surrogates, so the row holding one is
-    # refused with the byte and its position (a replacement character would be stored).
-    errors = "surrogateescape" if encoding == "cp1252" else "strict"
+    # A byte the encoding leaves undefined (Windows-1252's five, a damaged byte in UTF-8)
+    # comes out as a lone surrogate, so the row holding one is refused with the byte and its
+    # position (a replacement character would be stored).
+    errors = "surrogateescape" if encoding in ("cp1252", "utf-8-sig") else "strict"
     return path.open("r", encoding=encoding, errors=errors, newline="")
 
 
-def _undefined_byte_reason(text: str, line: int, offset: int) -> str | None:
-    """Why a line read as Windows-1252 cannot be imported, or None if it can.
+def _undefined_byte_reason(text: str, line: int, offset: int, encoding: str) -> str | None:
+    """Why a line cannot be imported for a byte its encoding does not define, or None.
 
     ``text`` is the line as :func:`_open_text` reads it, ``line`` its number (from 1),
-    ``offset`` the file offset of its first byte (Windows-1252: one byte per character).
+    ``offset`` the file offset of its first byte (Windows-1252: one byte per character; not
+    used for UTF-8).
     """
     found = UNDEFINED_BYTE.search(text)
     if found is None:
         return None
     byte = ord(found.group()) - 0xDC00
-    return (f"byte 0x{byte:02X} at line {line}, column {found.start() + 1} (byte offset "
-            f"{offset + found.start()}) is neither UTF-8 nor Windows-1252 (encodings tried); "
-            f"{SAVE_AS_UTF8}")
+    if encoding == "cp1252":
+        return (f"byte 0x{byte:02X} at line {line}, column {found.start() + 1} (byte offset "
+                f"{offset + found.start()}) is neither UTF-8 nor Windows-1252 (encodings "
+                f"tried); {SAVE_AS_UTF8}")
+    return (f"byte 0x{byte:02X} at line {line}, column {found.start() + 1} is not UTF-8, "
+            "unlike the rest of the file: a damaged character; retype it and import the row "
+            "again")
 
 
-def _first_undefined_byte(path: Path) -> str | None:
-    """:func:`_undefined_byte_reason` for the first undefined byte of a Windows-1252 file."""
+def _first_undefined_byte(path: Path, encoding: str = "cp1252") -> str | None:
+    """:func:`_undefined_byte_reason` for the first undefined byte of the file."""
     offset = 0
-    with _open_text(path, "cp1252") as fh:
+    with _open_text(path, encoding) as fh:
         for number, line in enumerate(fh, 1):
-            if why := _undefined_byte_reason(line, number, offset):
+            if why := _undefined_byte_reason(line, number, offset, encoding):
                 return why
             offset += len(line)
     return None
@@ -344,7 +379,8 @@ def read_layout(path: str | Path) -> CsvLayout:
     email_cols = [i for i, k in enumerate(keys) if k in EMAIL_HEADERS]
     if email_cols:
         if any(UNDEFINED_BYTE.search(c) for c in first):
-            raise ImportFileError(str(path), f"header row: {_first_undefined_byte(path)}")
+            raise ImportFileError(str(path),
+                                  f"header row: {_first_undefined_byte(path, encoding)}")
         return _layout_from_header(encoding, delimiter, first, keys, email_cols[0])
     if not any("@" in c for c in first):
         raise ImportFileError(
@@ -393,13 +429,13 @@ def _rows(path: Path, layout: CsvLayout,
           counter: list[int]) -> Iterator[tuple[int, list[str], str | None]]:
     """(first line number, cells, why not) of every non-blank data row; counter[0] = chars
     read.  "Why not" names the first undefined Windows-1252 byte of the row, else None."""
-    check = layout.encoding == "cp1252"
+    check = layout.encoding in ("cp1252", "utf-8-sig")
     bad: list[str] = []  # the first undefined byte of the row being read
     with _open_text(path, layout.encoding) as fh:
         def lines() -> Iterator[str]:
             for number, line in enumerate(fh, 1):
-                if check and not bad and (why := _undefined_byte_reason(line, number,
-                                                                        counter[0])):
+                if check and not bad and (why := _undefined_byte_reason(
+                        line, number, counter[0], layout.encoding)):
                     bad.append(why)
                 counter[0] += len(line)
                 yield line

@@ -302,7 +302,8 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
                                          f"(one of {', '.join(sorted(PRESETS))})")
     path = Path(path)
     layout = read_layout(path)
-    if layout.encoding == "cp1252" and (why := _first_undefined_byte(path)):
+    if layout.encoding in ("cp1252", "utf-8-sig") and (
+            why := _first_undefined_byte(path, layout.encoding)):
         # The rewritten file is UTF-8: the byte would become a replacement character.
         raise ImportFileError(str(path), why)
     mapper = PRESETS[preset]
