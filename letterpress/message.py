@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from markupsafe import escape
 
 from . import headers
-from .dkim import DkimSigner, relaxed_body_piece, relaxed_header
+from .dkim import DkimSigner, SignatureRequest, relaxed_body_piece, relaxed_header
 from .errors import LetterpressError
 from .render.placeholders import PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .wire import WireMessage
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .settings import Publication, Settings
 
 __all__ = [
+    "MessageBatch",
     "MessageError",
     "MessageTemplate",
     "Reader",
@@ -351,28 +352,23 @@ class MessageTemplate:
         """:meth:`for_recipient` of several readers, in order; a reader whose message cannot
         be built gets its :class:`MessageError` in its place.  With DKIM, the signatures are
         made together: one round trip to the signing helper during a send run."""
+        return self.begin(readers).result()
+
+    def begin(self, readers: Sequence[Reader]) -> MessageBatch:
+        """Start :meth:`for_recipients`: the messages are built and, during a send run, the
+        helper process signs them while the caller goes on; ``result()`` gives them."""
         built: list[_Unsigned | MessageError] = []
         for reader in readers:
             try:
                 built.append(self._unsigned(reader))
             except MessageError as exc:
                 built.append(exc)
-        signatures = iter(())
+        signing = None
         if self.signer is not None:
-            signatures = iter(self.signer.signatures(
+            signing = self.signer.request(
                 [(b.fields, b.body_hash) for b in built if not isinstance(b, MessageError)],
-                int(time.time())))
-        out: list[tuple[str, WireMessage] | MessageError] = []
-        for b in built:
-            if isinstance(b, MessageError):
-                out.append(b)
-                continue
-            parts = b.parts
-            if self.signer is not None:
-                parts = [next(signatures), *parts]
-            # By construction no line starts with a dot (see _build_body and _qp): say so.
-            out.append((b.message_id, WireMessage(b"".join(parts))))
-        return out
+                int(time.time()))
+        return MessageBatch(built, signing)
 
     def _unsigned(self, reader: Reader) -> _Unsigned:
         to_line = address_header("To", reader.name or "", reader.email)
@@ -419,6 +415,30 @@ class MessageTemplate:
                   ("List-Unsubscribe", relaxed_header("List-Unsubscribe", lu_line[17:])),
                   *self._constant_signed]
         return _Unsigned(message_id, parts, fields, hasher.digest())
+
+
+class MessageBatch:
+    """Messages built by :meth:`MessageTemplate.begin`, their signatures perhaps under way."""
+
+    def __init__(self, built: list[_Unsigned | MessageError],
+                 signing: SignatureRequest | None):
+        self._built = built
+        self._signing = signing
+
+    def result(self) -> list[tuple[str, WireMessage] | MessageError]:
+        """``(message_id, bytes)`` or the :class:`MessageError` of each reader, in order."""
+        signatures = iter(self._signing.result() if self._signing is not None else ())
+        out: list[tuple[str, WireMessage] | MessageError] = []
+        for b in self._built:
+            if isinstance(b, MessageError):
+                out.append(b)
+                continue
+            parts = b.parts
+            if self._signing is not None:
+                parts = [next(signatures), *parts]
+            # By construction no line starts with a dot (see _build_body and _qp): say so.
+            out.append((b.message_id, WireMessage(b"".join(parts))))
+        return out
 
 
 @dataclass(frozen=True)

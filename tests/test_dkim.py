@@ -169,11 +169,53 @@ def test_offloaded_signing_goes_on_in_process_when_the_helper_dies(template, dns
     signer = template.signer
     with signer.offloaded():
         first = template.for_recipient("a@example.org", "", f"{BASE}/u/a", f"{BASE}/p/a")[1]
-        signer._offload._process.kill()
-        signer._offload._process.wait()
+        for helper in signer._offload.helpers:
+            helper._process.kill()
+            helper._process.wait()
         after = [template.for_recipient(f"b{i}@example.org", "", f"{BASE}/u/b", f"{BASE}/p/b")[1]
                  for i in range(3)]
     assert all(dkim.verify(data, dnsfunc=dns) for data in [first, *after])
+
+
+def test_the_helper_signs_while_the_caller_goes_on(template, dns, monkeypatch):
+    """begin() hands the batch to the helper and returns; result() waits for it.  Two
+    batches in flight come back in order, each byte for byte as signed in-process."""
+    from letterpress.message import Reader
+
+    monkeypatch.setattr("letterpress.message.time.time", lambda: 1_700_000_000)
+    readers = [[Reader(f"r{b}{i}@example.org", f"Élu·e {i}", f"{BASE}/u/t{b}{i}",
+                       f"{BASE}/p/t{b}{i}", f"<m{b}{i}@anct.gouv.fr>") for i in range(6)]
+               for b in range(2)]
+    expected = [template.for_recipients(batch) for batch in readers]
+    signer = template.signer
+    with signer.offloaded(processes=2):
+        first, second = template.begin(readers[0]), template.begin(readers[1])
+        helpers = signer._offload.helpers
+        # Both batches on their way, each split between the helpers, none read yet.
+        assert [len(h._unread) for h in helpers] == [2, 2]
+        got = [second.result(), first.result()]  # read out of order: still each its own
+    assert got[::-1] == expected
+    assert all(dkim.verify(data, dnsfunc=dns) for _mid, data in expected[0])
+
+
+def test_a_batch_sent_to_a_helper_that_dies_is_signed_in_process(template, dns):
+    import os
+    import signal
+
+    from letterpress.message import Reader
+
+    signer = template.signer
+    with signer.offloaded(processes=1):
+        helper = signer._offload.helpers[0]._process
+        os.kill(helper.pid, signal.SIGSTOP)  # it receives the batch but never answers
+        batch = template.begin([Reader("a@example.org", "", f"{BASE}/u/a", f"{BASE}/p/a")])
+        helper.kill()
+        helper.wait()
+        [(_mid, data)] = batch.result()
+        assert signer._offload.helpers[0]._broken
+        [(_mid, later)] = template.for_recipients([Reader("b@example.org", "", f"{BASE}/u/b",
+                                                          f"{BASE}/p/b")])
+    assert dkim.verify(data, dnsfunc=dns) and dkim.verify(later, dnsfunc=dns)
 
 
 def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
@@ -194,9 +236,9 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
         fh.write('\n[publications.pvd.dkim]\nselector = "lp2024"\ndomain = "anct.gouv.fr"\n'
                  'key_file = "dkim.pem"\n')
     batches = []  # how many signatures each round trip to the helper carried
-    real_sign = _SigningProcess.sign
-    monkeypatch.setattr(_SigningProcess, "sign", lambda self, data: batches.append(len(data))
-                        or real_sign(self, data))
+    real_submit = _SigningProcess.submit
+    monkeypatch.setattr(_SigningProcess, "submit", lambda self, data: batches.append(len(data))
+                        or real_submit(self, data))
     project = Project.load(project_dir, env={**project_env, "LETTERPRESS_BASE_URL": BASE},
                            clock=clock)
     try:

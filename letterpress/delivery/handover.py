@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..audience import envelope_address
 from ..audience.tokens import TokenSigner
 from ..errors import TransportError
-from ..message import MessageError, MessageTemplate, Reader
+from ..message import MessageBatch, MessageError, MessageTemplate, Reader
 from ..transports.base import Transport
 from .lifecycle import DeliveryState
 from .outcomes import Cause, Outcome, classify
@@ -23,7 +23,11 @@ from .outcomes import Cause, Outcome, classify
 if TYPE_CHECKING:
     from .sender import _Row
 
-__all__ = ["Handover"]
+__all__ = ["Handover", "Prepared"]
+
+# A batch being built: (row, envelope address) of each buildable reader, their messages
+# (signatures perhaps under way), and the outcomes of the rows that could not be built.
+Prepared = tuple[list[tuple["_Row", str]], MessageBatch, dict[int, Outcome]]
 
 
 def _unbuildable(exc: MessageError) -> Outcome:
@@ -58,12 +62,10 @@ class Handover:
         return (f"{self.base_url}/u/{sign('unsubscribe', row.subscriber_id, row.list_id, key)}",
                 f"{self.base_url}/p/{sign('preferences', row.subscriber_id, row.list_id, key)}")
 
-    def build(self, batch: list[_Row]
-              ) -> tuple[list[tuple[_Row, str, bytes]], dict[int, Outcome]]:
-        """Every message of the batch, ``(row, envelope address, bytes)``, and the outcomes of
-        those that cannot be built.  One call to the template for the whole batch: with DKIM
-        that is one round trip to the signing helper, made while the previous batch is still
-        on the wire."""
+    def prepare(self, batch: list[_Row]) -> Prepared:
+        """Start building the batch's messages (each row's ``message_id`` set): one call to
+        the template for the whole batch, which with DKIM sends the batch to the signing
+        helper and returns — the run commits its ledger while the helper signs."""
         failed: dict[int, Outcome] = {}
         readers: list[Reader] = []
         rows: list[tuple[_Row, str]] = []
@@ -78,9 +80,15 @@ class Handover:
             readers.append(Reader(envelope, row.name, unsubscribe_url, preferences_url,
                                   row.message_id))
             rows.append((row, envelope))
+        return rows, self.template.begin(readers), failed
+
+    @staticmethod
+    def built(prepared: Prepared) -> tuple[list[tuple[_Row, str, bytes]], dict[int, Outcome]]:
+        """The messages :meth:`prepare` started, once signed."""
+        rows, messages, failed = prepared
+        failed = dict(failed)
         built = []
-        for (row, envelope), result in zip(rows, self.template.for_recipients(readers),
-                                           strict=True):
+        for (row, envelope), result in zip(rows, messages.result(), strict=True):
             if isinstance(result, MessageError):
                 failed[row.id] = _unbuildable(result)
             else:
@@ -95,10 +103,11 @@ class Handover:
             return classify(exc)
         return classify(None)
 
-    def start(self, executor: ThreadPoolExecutor | None, batch: list[_Row]
+    def start(self, executor: ThreadPoolExecutor | None, prepared: Prepared
               ) -> tuple[dict[Future, int], dict[int, Outcome]]:
-        """Hand the batch over: (futures of the messages on the wire, outcomes known now)."""
-        built, known = self.build(batch)
+        """Hand the batch :meth:`prepare` started over: (futures of the messages on the
+        wire, outcomes known now)."""
+        built, known = self.built(prepared)
         if executor is None:
             known.update({row.id: self.send_one(row, envelope, data)
                           for row, envelope, data in built})

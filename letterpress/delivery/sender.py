@@ -274,10 +274,15 @@ class _Sender(OutcomeRecorder):
                 if len(in_flight) < depth:
                     batch, fetched = self._prepare_next(session)
                     if fetched:
+                        # The messages are built before the batch is marked "sending" (never
+                        # sent before): with DKIM, the helper process signs them while this
+                        # commit is made.
+                        self._assign_message_ids(batch)
+                        prepared = self.handover.prepare(batch) if batch else None
                         self._mark_sending(session, batch, self.pending)  # commits
                         self.pending = []
-                        if batch:
-                            in_flight.append((batch, self.handover.start(executor, batch)))
+                        if prepared is not None:
+                            in_flight.append((batch, self.handover.start(executor, prepared)))
                         continue
                 if in_flight:
                     if self.pending:
@@ -423,13 +428,18 @@ class _Sender(OutcomeRecorder):
             .execution_options(synchronize_session=False))
         return [r for r in batch if r.subscription_id is None or r.subscription_id in active]
 
+    def _assign_message_ids(self, batch: list[_Row]) -> None:
+        """A Message-ID for each row without one (a retry keeps its first)."""
+        domain = self.template.publication.sender_domain
+        for row in batch:
+            row.message_id = row.message_id or new_message_id(domain)
+
     def _mark_sending(self, session: Session, batch: list[_Row], previous: list[dict]) -> None:
         """Commit the previous batch's outcomes and this batch as "sending" in one go."""
         now = self.clock.now()
         updates = list(previous)
+        self._assign_message_ids(batch)
         for row in batch:
-            row.message_id = row.message_id or new_message_id(self.template.publication
-                                                              .sender_domain)
             row.attempts += 1
             row.first_attempt_at = row.first_attempt_at or now
             updates.append({"id": row.id, "state": DeliveryState.SENDING,
