@@ -48,30 +48,30 @@ class StopState(NamedTuple):
     list_name: str
 
 
+def _locked_state(*columns, where):
+    """The rows a stop reads — its :class:`StopState` columns, then ``columns`` — with their
+    lock, in id order so two transactions stopping some of the same rows never deadlock.
+    FOR UPDATE (PostgreSQL; SQLite's writer already holds the database's write lock) keeps
+    the status read true until the commit."""
+    return (select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.status, Subscriber.email_key,
+                   MailingList.name, *columns)
+            .join(Subscriber, Subscriber.id == _SUBSCRIPTIONS.c.subscriber_id)
+            .join(MailingList, MailingList.id == _SUBSCRIPTIONS.c.list_id)
+            .where(where)
+            .order_by(_SUBSCRIPTIONS.c.id)
+            .with_for_update(of=_SUBSCRIPTIONS))
+
+
 # Built once: constructing and cache-keying a statement per request cost more CPU than running
-# it (see bench/bench_web.py).  FOR UPDATE (PostgreSQL; SQLite's writer already holds the
-# database's write lock) keeps the status read here true until the commit.  Rows are locked in
-# id order, so two transactions stopping some of the same rows never deadlock.
-_STOP_STATE = (
-    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.status, Subscriber.email_key,
-           MailingList.name)
-    .join(Subscriber, Subscriber.id == _SUBSCRIPTIONS.c.subscriber_id)
-    .join(MailingList, MailingList.id == _SUBSCRIPTIONS.c.list_id)
-    .where(_SUBSCRIPTIONS.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_SUBSCRIPTIONS.c.id)
-    .with_for_update(of=_SUBSCRIPTIONS))
-# The same, found from the links' (subscriber, list) pairs, with what binds a link to its
-# reader (letterpress.audience.links): one statement checks every link of a group and locks
-# what they name.
-_LINK_STATE = (
-    select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.status, Subscriber.email_key,
-           MailingList.name, _SUBSCRIPTIONS.c.subscriber_id, _SUBSCRIPTIONS.c.list_id,
-           Subscriber.link_key, Subscriber.created_at, MailingList.publication)
-    .join(Subscriber, Subscriber.id == _SUBSCRIPTIONS.c.subscriber_id)
-    .join(MailingList, MailingList.id == _SUBSCRIPTIONS.c.list_id)
-    .where(_SUBSCRIPTIONS.c.subscriber_id.in_(bindparam("subscriber_ids", expanding=True)))
-    .order_by(_SUBSCRIPTIONS.c.id)
-    .with_for_update(of=_SUBSCRIPTIONS))
+# it (see bench/bench_web.py).
+_STOP_STATE = _locked_state(where=_SUBSCRIPTIONS.c.id.in_(bindparam("ids", expanding=True)))
+# Found from the links' (subscriber, list) pairs, with what binds a link to its reader
+# (letterpress.audience.links): one statement checks every link of a group and locks what
+# they name.
+_LINK_STATE = _locked_state(
+    _SUBSCRIPTIONS.c.subscriber_id, _SUBSCRIPTIONS.c.list_id, Subscriber.link_key,
+    Subscriber.created_at, MailingList.publication,
+    where=_SUBSCRIPTIONS.c.subscriber_id.in_(bindparam("subscriber_ids", expanding=True)))
 _UNSUBSCRIBE = (
     update(_SUBSCRIPTIONS)
     .where(_SUBSCRIPTIONS.c.id.in_(bindparam("ids", expanding=True)),
