@@ -30,6 +30,9 @@ def _status(lp, email):
 def test_brevo_export(lp):
     result = lp("subscribers", "import", "--from", "brevo", str(PRESETS / "brevo.csv"))
     assert "added 2" in result.output and "rejected 1" in result.output
+    # The file the user named, not the converted copy in a temporary folder.
+    assert f"Read {PRESETS / 'brevo.csv'}: " in result.output
+    assert "letterpress-import-" not in result.output
     claire = _person(lp, "claire.dupont@example.org")
     assert claire["name"] == "Claire Dupont"
     # SMS_BLACKLISTED says nothing about email: neither a status nor an attribute.

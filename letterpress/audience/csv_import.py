@@ -310,8 +310,7 @@ def _undefined_byte_reason(text: str, line: int, offset: int, encoding: str) -> 
                 f"{offset + found.start()}) is neither UTF-8 nor Windows-1252 (encodings "
                 f"tried); {SAVE_AS_UTF8}")
     return (f"byte 0x{byte:02X} at line {line}, column {found.start() + 1} is not UTF-8, "
-            "unlike the rest of the file: a damaged character; retype it and import the row "
-            "again")
+            "unlike the rest of the file: a damaged character; retype it and import again")
 
 
 def _first_undefined_byte(path: Path, encoding: str = "cp1252") -> str | None:

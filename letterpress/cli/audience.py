@@ -164,7 +164,9 @@ def import_command(project, file, list_name, publication, consent_source, consen
             raise click.ClickException(str(exc)) from None
         click.echo(f"Read {source} as a {preset} export", err=True)
     list_name = _list_name(project, publication, list_name)
-    consent = Consent(consent_source, text=consent_text or f"imported from {click.format_filename(file)}")
+    # What the user named, not the converted copy a preset reads from a temporary folder.
+    shown = click.format_filename(source)
+    consent = Consent(consent_source, text=consent_text or f"imported from {shown}")
     with project.session() as session:
         ensure_lists(session, project.settings)
         session.commit()
@@ -172,7 +174,7 @@ def import_command(project, file, list_name, publication, consent_source, consen
                             consent=consent, dry_run=dry_run, batch_size=batch_size,
                             progress=None if quiet else _progress_printer())
     if not quiet:
-        click.echo(f"Read {file}: {report.layout.describe()}", err=True)
+        click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
         for r in report.rejected:
             click.echo(f"line {r.line}: rejected {r.value!r}: {r.reason}", err=True)
         for s in report.suppressed:
