@@ -101,3 +101,17 @@ def test_signer_needs_a_key():
 def test_project_secret_signs_tokens(settings):
     signer = TokenSigner(settings.secret_keys)
     assert signer.loads("preferences", signer.dumps("preferences", 5, 6)).list_id == 6
+
+
+def test_tokens_are_itsdangerous_tokens_byte_for_byte(monkeypatch):
+    """The signer built once per purpose gives what URLSafeTimedSerializer.dumps gives, so
+    tokens already mailed and tokens mailed now verify alike."""
+    import itsdangerous.timed
+
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 1_700_000_000)
+    signer = TokenSigner(["new-key-" + "n" * 32, "old-key-" + "o" * 32])
+    for purpose in ("unsubscribe", "preferences", "confirm", "resubscribe"):
+        reference = URLSafeTimedSerializer(["old-key-" + "o" * 32, "new-key-" + "n" * 32],
+                                           salt=f"letterpress.{purpose}")
+        assert signer.dumps(purpose, 42, 7, "k" * 22) == reference.dumps([42, 7, "k" * 22])
+        assert signer.dumps(purpose, 42, 7) == reference.dumps([42, 7])
