@@ -156,6 +156,42 @@ def test_windows_1252_undefined_byte_in_the_header_refuses_the_file(session, clo
     assert _count(session, Subscriber) == 0
 
 
+def test_a_stray_quote_refuses_its_line_and_never_swallows_the_rows_after_it(session, clock,
+                                                                            tmp_path):
+    # A double quote typed in a name opens a quoted value that the next quote closes, lines
+    # later: the rows between would become one person's name — their addresses in the To:
+    # header of that person's copy — and silently not be imported.
+    path = _write(tmp_path / "stray.csv",
+                  "email;nom;commune\n"
+                  "a1@example.org;Ana;Paris\n"
+                  'a2@example.org;"Lou Martin;Lyon\n'
+                  "a3@example.org;Bob;Nice\n"
+                  "a4@example.org;Carla;Metz\n"
+                  'a5@example.org;"Dan";Caen\n'
+                  "a6@example.org;Eve;Brest\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 5 and report.rows == 6
+    [rejected] = report.rejected
+    assert (rejected.line, rejected.value) == (3, "a2@example.org")
+    assert "double quote opened on line 3" in rejected.reason and "lines 3 to 6" in rejected.reason
+    names = {s.email: s.name for s in session.scalars(select(Subscriber))}
+    assert names == {"a1@example.org": "Ana", "a3@example.org": "Bob",
+                     "a4@example.org": "Carla", "a5@example.org": "Dan",
+                     "a6@example.org": "Eve"}
+    rejects = tmp_path / "rejects.csv"
+    write_rejects(report, rejects)
+    assert 'a2@example.org;"""Lou Martin";Lyon\n' in rejects.read_text("utf-8-sig")
+
+
+def test_a_quoted_value_over_several_lines_is_still_one_value(session, clock, tmp_path):
+    path = _write(tmp_path / "notes.csv", 'email;nom;note\na@example.org;Ana;"ligne un\n'
+                                          'ligne deux; suite"\nb@example.org;Bob;x\n')
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 2 and not report.rejected
+    assert find_subscriber(session, "a@example.org").attributes["note"] == (
+        "ligne un ligne deux; suite")  # line breaks become spaces where values enter
+
+
 def test_utf8_with_one_damaged_byte_keeps_its_accents_and_refuses_that_row(session, clock,
                                                                            tmp_path):
     # An editor or a transfer damaged one byte: read as Windows-1252, every accent of the

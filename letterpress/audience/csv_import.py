@@ -30,6 +30,7 @@ import queue
 import re
 import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -427,31 +428,73 @@ def _rejects_prefix(keys: list[str]) -> int:
 def _rows(path: Path, layout: CsvLayout,
           counter: list[int]) -> Iterator[tuple[int, list[str], str | None]]:
     """(first line number, cells, why not) of every non-blank data row; counter[0] = chars
-    read.  "Why not" names the first undefined Windows-1252 byte of the row, else None."""
+    read.  "Why not" names the first byte of the row its encoding leaves undefined, or a
+    quote left open (:func:`_swallowing`), else None."""
     check = layout.encoding in ("cp1252", "utf-8-sig")
-    bad: list[str] = []  # the first undefined byte of the row being read
+    delimiter = layout.delimiter
     with _open_text(path, layout.encoding) as fh:
-        def lines() -> Iterator[str]:
-            for number, line in enumerate(fh, 1):
-                if check and not bad and (why := _undefined_byte_reason(
-                        line, number, counter[0], layout.encoding)):
-                    bad.append(why)
-                counter[0] += len(line)
-                yield line
+        numbered = enumerate(fh, 1)
+        again: deque[tuple[int, str, int]] = deque()  # lines to read again, in order
+        taken: list[tuple[int, str, int]] = []  # (number, text, offset) of the current row
 
-        reader = csv.reader(lines(), delimiter=layout.delimiter)
-        start = 1
+        def lines() -> Iterator[str]:
+            while True:
+                if again:
+                    item = again.popleft()
+                else:
+                    fresh = next(numbered, None)
+                    if fresh is None:
+                        return
+                    item = (fresh[0], fresh[1], counter[0])
+                    counter[0] += len(fresh[1])
+                taken.append(item)
+                yield item[1]
+
+        source = lines()
         skip_header = layout.has_header
-        for row in reader:
-            line = start
-            start = reader.line_num + 1
-            why = bad.pop() if bad else None
-            if skip_header:
-                if any(c.strip() for c in row):
+        reading = True
+        while reading:
+            reading = False
+            for row in csv.reader(source, delimiter=delimiter):
+                record = list(taken)
+                taken.clear()
+                line = record[0][0]
+                if len(record) > 1 and _swallowing(row, delimiter):
+                    # Read the lines after the stray quote again, as rows of their own.
+                    again.extendleft(reversed(record[1:]))
+                    first = record[0][1].rstrip("\r\n")
+                    if not skip_header:
+                        yield line, first.split(delimiter), (
+                            f"a double quote opened on line {line} is not closed on that "
+                            f"line: lines {line} to {record[-1][0]} would be read as one "
+                            "value; correct the quotes of this line and import it again")
                     skip_header = False
-                continue
-            if any(c.strip() for c in row):
-                yield line, row, why
+                    reading = True
+                    break
+                why = None
+                if check:
+                    why = next((w for number, text, offset in record if (
+                        w := _undefined_byte_reason(text, number, offset, layout.encoding))),
+                        None)
+                if skip_header:
+                    if any(c.strip() for c in row):
+                        skip_header = False
+                    continue
+                if any(c.strip() for c in row):
+                    yield line, row, why
+
+
+def _swallowing(row: list[str], delimiter: str) -> bool:
+    """Whether a row read over several lines holds, inside a quoted value, what looks like
+    further rows (a line with the delimiter and an address): a double quote left open — a
+    stray ``"`` typed in a name — which would turn the rows after it into one person's name
+    (and put their addresses in a To: header)."""
+    for cell in row:
+        if "\n" in cell or "\r" in cell:
+            for continued in cell.splitlines()[1:]:
+                if delimiter in continued and "@" in continued:
+                    return True
+    return False
 
 
 def _cell(row: list[str], index: int) -> str:
