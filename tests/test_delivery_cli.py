@@ -216,3 +216,21 @@ def test_nobody_to_send_to_records_nothing(lp, smtp_server, issue_path):
 def test_runs_filters_say_what_is_wrong(lp):
     assert "no publication 'nope'" in lp("runs", "-p", "nope", code=2).stderr
     assert "-n" in lp("runs", "-n", "0", code=2).stderr
+
+
+def test_an_email_with_errors_is_not_sent_to_the_list(lp, add_subscribers, smtp_server,
+                                                      issue_path):
+    """What `check` calls an error in the built email stops a real send before anything is
+    recorded; a test send still goes, to look at it."""
+    add_subscribers(2)
+    text = issue_path.read_text(encoding="utf-8")
+    issue_path.write_text(text.replace(
+        "vous souhaite de bonnes fêtes", "vous souhaite {{ oops }} de bonnes fêtes", 1),
+        encoding="utf-8")
+    refused = lp("send", str(issue_path), "--yes", code=1)
+    assert "the built email has 2 error(s)" in refused.output  # its HTML and its text
+    assert "leftover template marker" in refused.output and "letterpress check" in refused.output
+    assert smtp_server.received == []
+    assert "No send runs yet" in lp("runs").output
+    lp("send", str(issue_path), "--to", "editor@example.org")
+    assert list(received(smtp_server)) == ["editor@example.org"]

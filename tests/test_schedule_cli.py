@@ -127,3 +127,11 @@ def test_scheduler_refuses_to_start_with_a_bad_rule(cli, project_dir):
     assert "cannot read schedule rule 'troisième mardi 10:00'" in result.output
     listing = cli("schedule", "list")
     assert listing.exit_code == 1 and "cannot read schedule rule" in listing.output
+
+
+def test_an_email_with_errors_is_not_approved(cli, project_dir):
+    path = write_issue(project_dir, number=43, text="Un texte {{ oops }} court.")
+    result = cli("schedule", str(path), "--at", "2030-01-15 10:00")
+    assert result.exit_code == 1
+    assert "the built email has" in result.output and "leftover template marker" in result.output
+    assert "43" not in cli("schedule", "list").output

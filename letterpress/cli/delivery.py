@@ -32,7 +32,7 @@ from ..delivery import (
 from ..delivery.report import RunReport
 from ..errors import AlreadySent
 from ..message import MessageTemplate, sample_message
-from ..render import render_issue
+from ..render import lint, render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
 from .common import IssueFile, pass_project
 from .segments import prepare_segment, segment_options
@@ -126,6 +126,20 @@ def _announce(project, transport, template: str):
     return announce
 
 
+def _refuse_email_errors(rendered, identity: str, issue_file) -> None:
+    """What `check` calls an error in the built email (a leftover template marker, a link
+    to a placeholder, an image without alt…) stops a send to the list: a test send with
+    --to still works, to look at it."""
+    errors = sorted(p for p in lint(rendered) if p.severity == "error")
+    if errors:
+        shown = "\n".join(f"  built email {p}" for p in errors[:10])
+        more = f"\n  … and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise click.ClickException(
+            f"{identity}: the built email has {len(errors)} error(s); fix them (`letterpress "
+            f"check {issue_file}` lists them all) before sending it to the list:\n"
+            f"{shown}{more}")
+
+
 @click.command("send")
 @click.argument("issue_file", required=False, type=IssueFile(must_exist=False))
 @click.option("-l", "--list", "list_name", default=None, metavar="NAME",
@@ -190,6 +204,8 @@ def send_command(project, issue_file, list_name, dry_run, test_to, rate, yes, ag
         raise click.ClickException(f"{identity} is a draft: set `status: ready` in "
                                    f"{issue_file} to send it to the list (a test send with "
                                    "--to works on drafts)")
+    if not test_to:
+        _refuse_email_errors(rendered, identity, issue_file)
     chosen = prepare_segment(project, publication, segment, where)
     part = f" of list {list_name}" + (f", segment {chosen.label}," if chosen else "")
 

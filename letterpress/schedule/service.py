@@ -113,7 +113,9 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
     ``segment`` (a name from the publication's segments) or ``where`` (an expression) limits
     the send to that part of the list; the expression is approved now and stored.
 
-    A broken issue raises ``ContentError``/``RenderError`` here, not at send time.  An issue
+    A broken issue raises ``ContentError``/``RenderError`` here, not at send time, and one
+    whose built email has an error :func:`~letterpress.render.lint` reports raises
+    ``ScheduleError``.  An issue
     already scheduled raises ``ScheduleError`` unless ``replace`` (which cancels the older one).
     """
     settings, clock = project.settings, project.clock
@@ -123,6 +125,12 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
         raise ScheduleError(f"{path.name} is a draft: set `status: ready` in the issue once it "
                             "is approved, then schedule it")
     rendered = render.render_issue(issue, settings)
+    errors = sorted(p for p in render.lint(rendered) if p.severity == "error")
+    if errors:
+        # What `check` calls an error in the built email is never approved for the list.
+        raise ScheduleError(f"{path.name}: the built email has {len(errors)} error(s); fix "
+                            f"them (`letterpress check {path.name}` lists them all), then "
+                            "schedule it: " + "; ".join(str(p) for p in errors[:5]))
     publication = settings.publication(issue.publication)
     list_name = list_name or publication.default_list
     if list_name not in publication.lists:
