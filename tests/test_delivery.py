@@ -355,6 +355,24 @@ def test_same_issue_to_same_list_needs_again(project, rendered, add_subscribers)
     assert len(memory.messages) == 4
 
 
+def test_again_is_refused_while_the_same_issue_is_being_sent(project, rendered,
+                                                            add_subscribers):
+    """--again means once more, never twice at the same time: while a live sender holds
+    a run of the issue to that list, a second run would mail the same readers again."""
+    from letterpress.delivery.runs import acquire_lease, lease_owner_id
+
+    add_subscribers(2)
+    run_id = prepare(project, rendered)
+    owner = lease_owner_id()  # this process: alive
+    with project.session() as session:
+        acquire_lease(session, run_id, owner, clock=project.clock)
+    with pytest.raises(SendRunLocked, match=f"send run {run_id} is being sent by"):
+        prepare(project, rendered, again=True)
+    with project.session() as session:  # its lease runs out: nobody is sending any more
+        acquire_lease(session, run_id, owner, clock=project.clock, ttl=-1)
+    assert prepare(project, rendered, again=True) != run_id
+
+
 def test_prepare_is_idempotent_on_its_key(project, rendered, add_subscribers):
     add_subscribers(2)
     first = prepare(project, rendered, key="schedule:7:2024-12-17T10:00")

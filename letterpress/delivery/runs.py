@@ -108,8 +108,10 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
 
     Idempotent: with ``key`` an existing run of that key is returned; without ``again`` an
     unfinished run of the same issue and list is returned (to be resumed) and a finished one
-    raises :class:`AlreadySent`.  ``test_recipients`` makes a test run to those addresses only.
-    ``segment`` keeps only the subscribers it selects, and is recorded on the run.
+    raises :class:`AlreadySent`; with ``again``, a run of the same issue and list that a live
+    sender is sending right now raises :class:`SendRunLocked`.  ``test_recipients`` makes a
+    test run to those addresses only.  ``segment`` keeps only the subscribers it selects, and
+    is recorded on the run.
     """
     fields = _issue_fields(rendered)
     if key is not None:
@@ -120,6 +122,16 @@ def prepare_run(session: Session, rendered: RenderedIssue, list_name: str, *, cl
     if test_recipients is not None:
         return _prepare_test(session, fields, list_name, test_recipients, now, key)
     mailing_list = get_list(session, list_name)  # raises UnknownList
+    if again and key is None:
+        # --again means "once more", never "twice at the same time": while a run of this
+        # issue to this list is being sent, a second one would mail the same readers again.
+        sending = session.scalars(select(SendRun).where(
+            SendRun.publication == fields["publication"],
+            SendRun.issue_number == fields["issue_number"], SendRun.list_name == list_name,
+            SendRun.is_test.is_(False), SendRun.lease_owner.is_not(None),
+            SendRun.lease_until >= now).order_by(SendRun.id.desc()).limit(1)).first()
+        if sending is not None and not _owner_is_dead(sending.lease_owner):
+            raise SendRunLocked(sending.id, sending.lease_owner or "?", sending.lease_until)
     if not again:
         existing = find_run(session, fields["publication"], fields["issue_number"], list_name)
         if existing is not None:
