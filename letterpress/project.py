@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import Clock, SystemClock
 from .db import open_database, read_only, session_scope
-from .settings import Settings, load_settings
+from .errors import ConfigError
+from .settings import SECRET_FILE, Settings, load_settings
 
 __all__ = ["Project"]
 
@@ -50,7 +51,32 @@ class Project:
                 # default) is for the rare request that holds two at once.
                 options = {"pool_size": self.pool_size, "max_overflow": 10}
             self._engine = open_database(self.settings.database_url, **options)
+            if self.settings.secret_key_generated:
+                self._refuse_a_new_key_for_old_mail()
         return self._engine
+
+    def _refuse_a_new_key_for_old_mail(self) -> None:
+        """The key file was missing and a new key was just written: if this database has
+        already sent mail, every unsubscribe link in it would answer 404 from now on (a
+        legal obligation broken without a word).  Remove the new key and say what to do."""
+        from sqlalchemy import text
+
+        with self._engine.connect() as conn:
+            sent = conn.execute(text(
+                "SELECT count(*) FROM send_runs WHERE is_test = :no"), {"no": False}).scalar()
+        if not sent:
+            return
+        path = self.settings.project_dir / SECRET_FILE
+        path.unlink(missing_ok=True)
+        self._engine.dispose()
+        self._engine = None
+        raise ConfigError(
+            f"{path.name} is missing, but this database has sent {sent} run(s): a new key "
+            "would break the unsubscribe and preferences links of every mail already sent. "
+            f"Restore {path.name} from a backup of the project (`letterpress db backup` keeps "
+            "it) or set LETTERPRESS_SECRET_KEY to the old key; if it is lost for good, "
+            f"write a new key into {path.name} yourself (the links already mailed will then "
+            "answer 404)", source=str(path))
 
     @property
     def is_open(self) -> bool:

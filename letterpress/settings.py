@@ -256,6 +256,8 @@ class Settings:
     webhook_secret: str = ""
     admin_auth_header: str = ""
     retention_days: int = 1095
+    # The key file was missing and a new key was written by this load (see Project.engine).
+    secret_key_generated: bool = False
 
     def publication(self, slug: str | None = None) -> Publication:
         """The named publication, or the only/first one when no name is given."""
@@ -381,20 +383,21 @@ def _segments(data: Any, where: str, source: str) -> tuple[tuple[str, str], ...]
     return tuple(out)
 
 
-def _secret_keys(configured: str, project_dir: Path) -> tuple[str, ...]:
-    """Configured keys (comma-separated, newest first), else one generated and kept."""
+def _secret_keys(configured: str, project_dir: Path) -> tuple[tuple[str, ...], bool]:
+    """Configured keys (comma-separated, newest first), else the key file's, else one
+    generated and kept; and whether it was generated now."""
     keys = tuple(k.strip() for k in configured.split(",") if k.strip())
     if keys:
-        return keys
+        return keys, False
     path = project_dir / SECRET_FILE
     if path.exists():
-        return tuple(k.strip() for k in path.read_text().split("\n") if k.strip())
+        return tuple(k.strip() for k in path.read_text().split("\n") if k.strip()), False
     # Generated once and kept beside the project, so links in mail already sent keep working.
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key + "\n")
-    return (key,)
+    return (key,), True
 
 
 def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None = None) -> Settings:
@@ -438,11 +441,13 @@ def load_settings(project_dir: str | Path = ".", env: Mapping[str, str] | None =
         slug: _publication(slug, data, values, project_dir, source)
         for slug, data in publications_raw.items()
     }
+    secret_keys, secret_generated = _secret_keys(str(values["secret_key"]), project_dir)
     return Settings(
         project_dir=project_dir,
         base_url=str(values["base_url"]).rstrip("/"),
         database_url=database_url,
-        secret_keys=_secret_keys(str(values["secret_key"]), project_dir),
+        secret_keys=secret_keys,
+        secret_key_generated=secret_generated,
         smtp_url=str(values["smtp_url"]),
         issues_dir=resolve(values["issues_dir"]),
         templates_dir=resolve(values["templates_dir"]),

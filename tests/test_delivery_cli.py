@@ -234,3 +234,23 @@ def test_an_email_with_errors_is_not_sent_to_the_list(lp, add_subscribers, smtp_
     assert "No send runs yet" in lp("runs").output
     lp("send", str(issue_path), "--to", "editor@example.org")
     assert list(received(smtp_server)) == ["editor@example.org"]
+
+
+def test_a_lost_key_file_is_not_replaced_silently_once_mail_went_out(lp, project_dir,
+                                                                     add_subscribers,
+                                                                     issue_path):
+    """A project restored without .letterpress-secret: a new key would make every
+    unsubscribe link already mailed answer 404.  letterpress says so and writes no key."""
+    add_subscribers(2)
+    lp("send", str(issue_path), "--to", "editor@example.org")  # a test send: no history yet
+    secret = project_dir / ".letterpress-secret"
+    secret.unlink()
+    lp("subscribers", "count")  # nothing mailed to the list: a new key is fine
+    assert secret.exists()
+    lp("send", str(issue_path), "--yes")
+    secret.unlink()
+    refused = lp("subscribers", "count", code=1)
+    assert ".letterpress-secret is missing, but this database has sent 1 run(s)" in refused.output
+    assert "Restore .letterpress-secret" in refused.output
+    assert not secret.exists()
+    assert "1 run(s)" in lp("subscribers", "count", code=1).output  # again, until restored
