@@ -370,12 +370,6 @@ class _SigningProcess:
         self._unread: deque[_Ticket] = deque()
         self._broken = False
 
-    def sign(self, data: list[bytes]) -> list[bytes] | None:
-        """The signatures of ``data``, in order; None if the helper is gone (the caller signs
-        in-process then)."""
-        ticket = self.submit(data)
-        return ticket.result() if ticket is not None else None
-
     def submit(self, data: list[bytes]) -> _Ticket | None:
         """Send ``data`` to be signed; None if the helper is gone."""
         frame = [_FRAME.pack(len(data))]

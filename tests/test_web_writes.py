@@ -106,20 +106,26 @@ def test_group_commit_answers_each_submitter_after_its_commit(engine, writers):
     assert writer.batches <= 32
 
 
+def _first_then_a_batch(submit, gate: threading.Event, first: int, rest) -> None:
+    """Submit ``first``; while the writer is held inside its batch by ``gate``, submit
+    ``rest`` (they gather into the next batch); then open the gate and wait for all."""
+    threads = [threading.Thread(target=submit, args=(first,))]
+    threads[0].start()
+    time.sleep(0.2)  # the writer is inside the first batch, held by the gate
+    threads += [threading.Thread(target=submit, args=(n,)) for n in rest]
+    for t in threads[1:]:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(10)
+
+
 def test_group_commit_gathers_waiting_items_into_one_transaction(engine):
     _marks_table(engine)
     gate = threading.Event()
     writer = _writer(engine, gate=gate)
-    first = threading.Thread(target=writer.submit, args=(1,))
-    first.start()
-    time.sleep(0.2)  # the writer is inside the first batch, held by the gate
-    rest = [threading.Thread(target=writer.submit, args=(n,)) for n in (3, 5, 7, 9)]
-    for t in rest:
-        t.start()
-    time.sleep(0.2)
-    gate.set()
-    for t in [first, *rest]:
-        t.join(10)
+    _first_then_a_batch(writer.submit, gate, 1, (3, 5, 7, 9))
     writer.close()
     assert _committed(engine) == {1, 3, 5, 7, 9}
     assert writer.batches == 2
@@ -137,16 +143,7 @@ def test_group_commit_a_failing_item_fails_alone(engine):
         except RuntimeError as exc:
             errors[n] = exc
 
-    first = threading.Thread(target=submit, args=(1,))
-    first.start()
-    time.sleep(0.2)
-    rest = [threading.Thread(target=submit, args=(n,)) for n in (3, 5, 7)]
-    for t in rest:
-        t.start()
-    time.sleep(0.2)
-    gate.set()
-    for t in [first, *rest]:
-        t.join(10)
+    _first_then_a_batch(submit, gate, 1, (3, 5, 7))
     writer.close()
     # The batch (3, 5, 7) was rolled back, then each item written alone: 5 fails, alone.
     assert _committed(engine) == {1, 3, 7}

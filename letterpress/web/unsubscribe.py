@@ -70,7 +70,7 @@ def _one_click(token: str) -> Publication:
     check, one lookup among the others) and gets the same 404.
     """
     ctx = web()
-    if ctx.checkpointer is not None:  # SQLite
+    if ctx.project.engine.dialect.name == "sqlite":
         return ctx.one_clicks.submit(verify_token(ctx.project, ctx.signer, "unsubscribe", token))
     return ctx.one_clicks.submit(signed_token(ctx.signer, "unsubscribe", token))
 
