@@ -169,3 +169,14 @@ def test_an_export_with_a_byte_neither_utf8_nor_windows_1252_is_refused(lp, tmp_
     assert result.exit_code == 1
     assert "byte 0x8D at line" in result.stderr and "save the file as CSV UTF-8" in result.stderr
     assert "example.org" not in lp("subscribers", "list").output
+
+
+def test_mailchimp_non_subscribed_file_is_refused(lp, tmp_path):
+    # Shop customers who never opted in: the same columns as the subscribed file, so the
+    # name is what tells them apart; imported, they would be mailed without consent.
+    named = tmp_path / "nonsubscribed_members_export_5d2f1a.csv"
+    named.write_bytes((PRESETS / "mailchimp_subscribed_members_export.csv").read_bytes())
+    result = lp("subscribers", "import", "--from", "mailchimp", str(named), ok=False)
+    assert result.exit_code == 1
+    assert "never opted in" in result.stderr and str(named) in result.stderr
+    assert "example.org" not in lp("subscribers", "list").output

@@ -40,7 +40,10 @@ same table for users):
   Marketing API list member (``ip_signup``/``timestamp_signup``, ``ip_opt``/``timestamp_opt``,
   status ``subscribed``/``unsubscribed``/``cleaned``).  The CSV header itself is not on a
   Mailchimp page the documentation search reaches; it is taken from real exports quoted in
-  public code, and its naive times are read as UTC.
+  public code, and its naive times are read as UTC.  The non-subscribed contacts (shop
+  customers and other contacts who never opted in, a fourth file
+  ``nonsubscribed_members_export_*.csv`` with the subscribed file's columns) are refused by
+  the file's name: they would arrive active, mailed without consent.
 * **mailjet** — one row per contact with the fields of the ``/contact`` resource (``ID``,
   ``Email``, ``Name``, ``CreatedAt``, ``DeliveredCount``, ``ExclusionFromCampaignsUpdatedAt``,
   ``IsExcludedFromCampaigns``, ``IsOptInPending``, ``IsSpamComplaining``, ``LastActivityAt``,
@@ -279,6 +282,9 @@ PRESETS: dict[str, Mapper] = {
 STATUS_COLUMNS: dict[str, tuple[str, ...]] = {
     "brevo": BREVO_BLOCKLIST, "mailjet": MAILJET_STATUS, "listmonk": ("status",),
     "listmonk-unconfirmed": ("status",), "listmonk-unsubscribed": ("status",)}
+# Mailchimp's fourth file, of contacts who never subscribed (shop customers, transactional
+# mail), has the subscribed file's columns: only its name tells them apart.
+_NON_SUBSCRIBED = re.compile(r"non[-_ ]?subscribed", re.IGNORECASE)
 # What to tell the user when the status column is missing.
 STATUS_HINT = {
     "brevo": "export the contacts with their email blocklist status (a column named "
@@ -306,6 +312,12 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
             why := _first_undefined_byte(path, layout.encoding)):
         # The rewritten file is UTF-8: the byte would become a replacement character.
         raise ImportFileError(str(path), why)
+    if preset == "mailchimp" and _NON_SUBSCRIBED.search(path.name):
+        raise ImportFileError(str(path), "Mailchimp's non-subscribed contacts never opted in "
+                                         "to the newsletter (shop customers, transactional "
+                                         "mail): importing them would mail them without "
+                                         "consent; import the subscribed, unsubscribed and "
+                                         "cleaned files")
     mapper = PRESETS[preset]
     rows = []
     attribute_names: dict[str, None] = {}
