@@ -81,8 +81,8 @@ deliveries of a run pause it (normal lists bounce well under 2%)."""
 
 LEASE_SECONDS = 60.0
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
-MAX_WAIT_SLICE = 5.0
-READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)  # while waiting for deferred rows, wake up this often (stop, lease)
+MAX_WAIT_SLICE = 5.0  # while waiting for deferred rows, wake up this often (stop, lease)
+READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)
 
 
 @dataclass
