@@ -218,3 +218,14 @@ def test_an_address_letterpress_cannot_send_to_is_refused_everywhere(lp, tmp_pat
     assert "SMTPUTF8" in result.stderr
     listed = lp("subscribers", "list").output
     assert "josé" not in listed and "jose@example.org" in listed
+
+
+def test_import_names_the_columns_it_ignores(lp, tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_text("email;nom;liste;;commune;Commune;courriel\n"
+                      "anne@example.org;Anne;pvd;x;Gap;Digne;autre@example.org\n",
+                      encoding="utf-8")
+    result = lp("subscribers", "import", str(source))
+    assert "attributes: commune; ignored: liste, column 4, Commune, courriel" in result.stderr
+    anne = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
+    assert anne["attributes"] == {"commune": "Gap"}

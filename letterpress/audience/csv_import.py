@@ -134,9 +134,22 @@ class CsvLayout:
         """One line for the user: encoding, delimiter and column mapping."""
         delim = {"\t": "tab"}.get(self.delimiter, self.delimiter)
         attrs = ", ".join(name for _, name in self.attribute_columns) or "none"
+        ignored = self.ignored_columns()
         return (f"{self.encoding}, delimiter {delim!r}, "
                 f"{'header row' if self.has_header else 'no header'}; "
-                f"email: column {self.email_column + 1}; attributes: {attrs}")
+                f"email: column {self.email_column + 1}; attributes: {attrs}"
+                + (f"; ignored: {', '.join(ignored)}" if ignored else ""))
+
+    def ignored_columns(self) -> list[str]:
+        """The header's columns nothing is read from (a second email column, a repeated
+        header, one without a name, or one such as ``list`` that describes no person)."""
+        used = {self.email_column, *self.name_columns, *(i for i, _ in self.attribute_columns),
+                *(i for _, i in self.proof_columns), *range(_rejects_prefix(
+                    [_header_key(h) for h in self.headers]) if self.has_header else 0)}
+        if self.status_column is not None:
+            used.add(self.status_column)
+        return [h or f"column {i + 1}" for i, h in enumerate(self.headers)
+                if self.has_header and i not in used]
 
 
 @dataclass(frozen=True)
