@@ -389,7 +389,7 @@ def _erasers() -> list:
 
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")
 @click.argument("email")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_project
 def forget_command(project, email, yes):
     """Erase everything held about EMAIL (GDPR); only a hash stays, to honour the objection."""

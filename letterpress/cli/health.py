@@ -47,7 +47,7 @@ def sweep_pending_command(project, dry_run):
 @click.option("--days", type=click.IntRange(1), default=None, metavar="N",
               help="Retention period in days (default: retention_days of letterpress.toml, "
                    "1095).")
-@click.option("--yes", is_flag=True, help="With --apply: do not ask for confirmation.")
+@click.option("-y", "--yes", is_flag=True, help="With --apply: do not ask for confirmation.")
 @pass_project
 def retention_command(project, mode, days, yes):
     """People whose last own contact (consent, confirmation, unsubscribe, preferences) is older
