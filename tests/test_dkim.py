@@ -224,6 +224,7 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     which signs each batch in one round trip, and every reader's message carries a signature
     dkimpy accepts."""
     from letterpress.delivery import SendOutcome, send
+    from letterpress.delivery.sender import IN_FLIGHT_PER_CONNECTION_SIGNED, _Sender
     from letterpress.dkim import _SigningProcess
     from letterpress.project import Project
     from letterpress.transports import MemoryTransport
@@ -239,6 +240,10 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     real_submit = _SigningProcess.submit
     monkeypatch.setattr(_SigningProcess, "submit", lambda self, data: batches.append(len(data))
                         or real_submit(self, data))
+    marked = []  # rows marked "sending" at once
+    real_mark = _Sender._mark_sending
+    monkeypatch.setattr(_Sender, "_mark_sending", lambda self, session, batch, previous:
+                        marked.append(len(batch)) or real_mark(self, session, batch, previous))
     project = Project.load(project_dir, env={**project_env, "LETTERPRESS_BASE_URL": BASE},
                            clock=clock)
     try:
@@ -252,4 +257,7 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     assert result.outcome is SendOutcome.DONE
     assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
     assert sum(batches) == 40 and max(batches) > 1  # a batch a round trip, not a message
+    # Signed runs keep twice the unsigned budget in flight, in two batches, so the
+    # connections have work while the helpers sign.
+    assert max(marked) == IN_FLIGHT_PER_CONNECTION_SIGNED * 4 // 2 == 16
     assert all(dkim.verify(m.data, dnsfunc=dns) for m in transport.messages)

@@ -80,6 +80,12 @@ DEFAULT_BOUNCE_WINDOW = 500
 deliveries of a run pause it (normal lists bounce well under 2%)."""
 
 LEASE_SECONDS = 60.0
+# Rows in flight per SMTP connection.  Four halves the ledger commits per message.  With DKIM
+# a batch also waits for the signing helpers before it goes on the wire; twice the budget
+# keeps the connections fed meanwhile (bench_delivery, pool 8, 20,000 readers, three runs
+# each: signed 854 → 956 msg/s, unsigned unchanged at 1,227 → 1,196, within noise).
+IN_FLIGHT_PER_CONNECTION = 4
+IN_FLIGHT_PER_CONNECTION_SIGNED = 8
 _UPDATES: dict[tuple[str, ...], object] = {}  # compiled once per column set
 MAX_WAIT_SLICE = 5.0  # while waiting for deferred rows, wake up this often (stop, lease)
 READ_AHEAD = 256  # queued rows read per query (they stay queued until marked sending)
@@ -155,15 +161,9 @@ class _Sender(OutcomeRecorder):
         limits = limits_of(transport)
         rate = limits.rate
         self.concurrency = max(1, limits.pool)
-        # The in-flight budget: rows marked "sending" at once.  It bounds the uncertain set
-        # after a crash, and how late a mid-run unsubscribe can take effect.  Four per
-        # connection halves the ledger commits per message; one connection keeps one
-        # message in flight.  With several connections it is split into two batches that
-        # overlap on the wire (see _loop).
-        budget = batch_size or (4 * self.concurrency if self.concurrency > 1 else 1)
-        if rate:
-            budget = max(1, min(budget, int(rate)))
-        self.batch_size = budget if self.concurrency == 1 else max(1, budget // 2)
+        self._rate = rate
+        self._batch_given = batch_size
+        self.batch_size = self._batch_size(IN_FLIGHT_PER_CONNECTION)
         self.retry_horizon = retry_horizon
         self.pause_after = pause_after
         self.wait_for_retries = wait_for_retries
@@ -183,6 +183,21 @@ class _Sender(OutcomeRecorder):
         self._columns = (t.c.id, t.c.subscription_id, t.c.subscriber_id, t.c.list_id,
                          t.c.email, t.c.name, t.c.message_id, t.c.attempts,
                          t.c.first_attempt_at)
+
+    def _batch_size(self, per_connection: int) -> int:
+        """The batch size for an in-flight budget of ``per_connection`` rows per connection.
+
+        The budget is how many rows are marked "sending" at once.  It bounds the uncertain
+        set after a crash, and how late a mid-run unsubscribe can take effect.  One
+        connection keeps one message in flight.  With several connections it is split into
+        two batches that overlap on the wire (see _loop).  A rate limit caps it at one
+        second's worth.
+        """
+        budget = self._batch_given or (per_connection * self.concurrency
+                                       if self.concurrency > 1 else 1)
+        if self._rate:
+            budget = max(1, min(budget, int(self._rate)))
+        return budget if self.concurrency == 1 else max(1, budget // 2)
 
     # ------------------------------------------------------------------ entry point
 
@@ -231,6 +246,8 @@ class _Sender(OutcomeRecorder):
                 self.is_test = run.is_test
                 self.total = run.total
                 signer = self.template.signer
+                if signer is not None:
+                    self.batch_size = self._batch_size(IN_FLIGHT_PER_CONNECTION_SIGNED)
                 with (signer.offloaded() if signer is not None and self.concurrency > 1
                       else contextlib.nullcontext()):
                     return self._loop(session)
