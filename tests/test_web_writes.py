@@ -131,6 +131,35 @@ def test_group_commit_gathers_waiting_items_into_one_transaction(engine):
     assert writer.batches == 2
 
 
+def test_group_commit_screen_answers_items_without_the_lock(engine):
+    """What ``screen`` settles is answered before the lock is taken and never written;
+    a screen that fails lets the whole batch go on to the transaction."""
+    _marks_table(engine)
+    lock = threading.Lock()
+    screened: list[list[int]] = []
+
+    def screen(items):
+        screened.append(list(items))
+        if 13 in items:
+            raise RuntimeError("the lookup failed")
+        return [LookupError(n) if n % 10 == 0 else None for n in items]
+
+    def apply(session, items):
+        for n in items:
+            session.execute(text("INSERT INTO marks (n) VALUES (:n)"), {"n": n})
+        return [f"done {n}" for n in items]
+
+    writer = GroupCommit(sessionmaker(engine), apply, lock=lock, screen=screen)
+    assert writer.submit(1) == "done 1"
+    # Another writer holds the lock: a screened item is answered all the same.
+    with lock, pytest.raises(LookupError):
+        writer.submit(20)
+    assert writer.submit(13) == "done 13"  # the screen raised: written as usual
+    writer.close()
+    assert _committed(engine) == {1, 13}
+    assert screened == [[1], [20], [13]] and writer.batches == 2
+
+
 def test_group_commit_a_failing_item_fails_alone(engine):
     _marks_table(engine)
     gate = threading.Event()

@@ -126,9 +126,10 @@ def write_session() -> Iterator[Session]:
 ONE_CLICK_WRITERS_POSTGRESQL = 2
 
 
-def _one_click_writer(ctx: WebContext, apply) -> GroupCommit:
+def _one_click_writer(ctx: WebContext, apply, screen) -> GroupCommit:
     """The group-commit writer of one-click unsubscribes; on SQLite it queues with the other
-    writers of the process (``write_lock``) and counts its writes for the checkpointer."""
+    writers of the process (``write_lock``), after ``screen`` answered the links that name
+    nobody without it, and counts its writes for the checkpointer."""
     sqlite = ctx.project.engine.dialect.name == "sqlite"
     after = None
     if ctx.checkpointer is not None:
@@ -140,7 +141,8 @@ def _one_click_writer(ctx: WebContext, apply) -> GroupCommit:
     return GroupCommit(ctx.project.sessionmaker, lambda session, items: apply(ctx, session, items),
                        lock=ctx.write_lock if sqlite else None, after_commit=after,
                        writers=1 if sqlite else ONE_CLICK_WRITERS_POSTGRESQL,
-                       name="letterpress-one-click")
+                       name="letterpress-one-click",
+                       screen=(lambda items: screen(ctx, items)) if sqlite else None)
 
 
 def csrf_field(form: str) -> Markup:
@@ -245,7 +247,8 @@ def create_app(project: Project, *, transport_factory: TransportFactory | None =
 
     for module in (unsubscribe, subscribe, preferences, archive, webhooks, clicks, admin):
         app.register_blueprint(module.blueprint)
-    ctx.one_clicks = _one_click_writer(ctx, unsubscribe.apply_one_clicks)
+    ctx.one_clicks = _one_click_writer(ctx, unsubscribe.apply_one_clicks,
+                                        unsubscribe.screen_one_clicks)
 
     @app.get("/healthz")
     def healthz():

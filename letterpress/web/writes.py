@@ -152,15 +152,20 @@ class GroupCommit(Generic[Item]):
     in its own transaction (PostgreSQL; ``apply`` must then lock rows in a fixed order).
     A batch whose connection the server dropped is written once more on a new connection,
     so ``apply`` must be safe to run again (its COMMIT may have been lost, not undone).
+    ``screen(items)``, run before the lock, gives each item of a batch its outcome now, or
+    None to go on to ``apply``: items that would write nothing need not wait for the lock
+    (if it raises, every item goes on).
     """
 
     def __init__(self, sessions: sessionmaker[Session],
                  apply: Callable[[Session, Sequence[Item]], list[Any]], *,
                  lock: Any = None, max_batch: int = 64,
                  after_commit: Callable[[int], None] | None = None, writers: int = 1,
-                 name: str = "letterpress-writer") -> None:
+                 name: str = "letterpress-writer",
+                 screen: Callable[[Sequence[Item]], list[Any]] | None = None) -> None:
         self._sessions = sessions
         self._apply = apply
+        self._screen = screen
         self._lock = lock if lock is not None else contextlib.nullcontext()
         self.max_batch = max_batch
         self._after_commit = after_commit
@@ -208,7 +213,31 @@ class GroupCommit(Generic[Item]):
                     return
                 batch = [self._queue.popleft()
                          for _ in range(min(self.max_batch, len(self._queue)))]
-            self._write(batch)
+            batch = self._screened(batch)
+            if batch:
+                self._write(batch)
+
+    def _screened(self, batch: list[_Pending[Item]]) -> list[_Pending[Item]]:
+        """Answer the items ``screen`` settles; the others go on to the transaction."""
+        if self._screen is None:
+            return batch
+        try:
+            verdicts = self._screen([p.item for p in batch])
+        except Exception:  # noqa: BLE001 - the transaction decides instead
+            log.warning("%s: screening failed; writing the batch as it is", self._name,
+                        exc_info=True)
+            return batch
+        rest = []
+        for pending, verdict in zip(batch, verdicts, strict=True):
+            if verdict is None:
+                rest.append(pending)
+                continue
+            if isinstance(verdict, BaseException):
+                pending.error = verdict
+            else:
+                pending.outcome = verdict
+            pending.done.set()
+        return rest
 
     def _write(self, batch: list[_Pending[Item]], *, reconnect: bool = True) -> None:
         try:
