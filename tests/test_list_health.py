@@ -179,6 +179,27 @@ def test_retention_lists_and_erases_people_past_the_period(project, clock):
     assert sign_up(project, "ancien@example.org") is not None  # may subscribe again
 
 
+def test_retention_keeps_a_bounce_a_bounce(project, clock):
+    """The erasure raises an existing entry to "erased" (an objection); retention must not:
+    a bounced address stays suppressed as bounced, nothing more."""
+    from letterpress.audience.suppression import suppress
+
+    clock.set(datetime(2021, 1, 10, tzinfo=UTC))
+    sign_up(project, "ancien@example.org", status="active")
+    digest = key_hash(email_key("ancien@example.org"))
+    with project.session() as session:
+        suppress(session, digest, scope="*", reason="bounced", at=clock.now())
+        suppress(session, digest, scope="pvd", reason="complained", at=clock.now())
+    clock.set(datetime(2025, 6, 2, tzinfo=UTC))
+    with project.session() as session:
+        erase_for_retention(session, "ancien@example.org", clock=clock)
+    with project.session() as session:
+        assert find_subscriber(session, "ancien@example.org") is None
+        entries = {(s.scope, s.reason) for s in session.scalars(
+            select(Suppression).where(Suppression.email_hash == digest))}
+    assert entries == {("*", "bounced"), ("pvd", "complained")}
+
+
 @pytest.fixture
 def lp(project_dir, project_env):
     runner = CliRunner(env=project_env)
@@ -203,6 +224,11 @@ def test_retention_command_reports_then_applies_never_silently(project, clock, l
     assert "Nothing changed" in report
     with project.session() as session:
         assert find_subscriber(session, "ancien@example.org") is not None
+    # The hint repeats the period asked for: the default would erase other people.
+    longer = lp("subscribers", "retention", "--days", "1150").stdout
+    assert longer.strip().endswith("letterpress subscribers retention --apply --days 1150")
+    for contradiction in (("--report", "--apply"), ("--report", "-y")):
+        assert "Usage" in lp("subscribers", "retention", *contradiction, code=2).stderr
     lp("subscribers", "retention", "--apply", input="n\n", code=1)  # asked, refused
     applied = lp("subscribers", "retention", "--apply", "--yes").stdout
     assert "ancien@example.org: erased" in applied

@@ -262,11 +262,17 @@ def erase_for_retention(session: Session, email: str, *, clock: Clock,
     erasure adds is removed again, so they can subscribe anew later.
     """
     digest = key_hash(email_key(email))
-    had = session.scalar(select(Suppression.id).where(Suppression.email_hash == digest,
-                                                      Suppression.scope == ALL_LISTS))
+    had = dict(session.execute(select(Suppression.scope, Suppression.reason)
+                               .where(Suppression.email_hash == digest)).all())
     forget(session, email, clock=clock, erasers=erasers)
-    if had is None:
+    if ALL_LISTS not in had:
         session.execute(delete(Suppression).where(Suppression.email_hash == digest,
                                                   Suppression.scope == ALL_LISTS,
                                                   Suppression.reason == "erased"))
+    # The erasure raises an existing entry's reason to "erased": a bounce, a complaint or a
+    # blocklisting stays what it was.
+    for scope, reason in had.items():
+        session.execute(update(Suppression).where(Suppression.email_hash == digest,
+                                                  Suppression.scope == scope)
+                        .values(reason=reason))
     session.flush()

@@ -40,19 +40,24 @@ def sweep_pending_command(project, dry_run):
 
 
 @subscribers.command("retention", short_help="People past the retention period: list or erase.")
-@click.option("--report", "mode", flag_value="report", default=True,
-              help="List the people past the period (default); change nothing.")
-@click.option("--apply", "mode", flag_value="apply",
+@click.option("--report", is_flag=True,
+              help="List the people past the period (the default); change nothing.")
+@click.option("--apply", "apply_", is_flag=True,
               help="Erase them (GDPR erasure), listing each one.")
 @click.option("--days", type=click.IntRange(1), default=None, metavar="N",
               help="Retention period in days (default: retention_days of letterpress.toml, "
                    "1095).")
 @click.option("-y", "--yes", is_flag=True, help="With --apply: do not ask for confirmation.")
 @pass_project
-def retention_command(project, mode, days, yes):
+def retention_command(project, report, apply_, days, yes):
     """People whose last own contact (consent, confirmation, unsubscribe, preferences) is older
     than the retention period (CNIL: about 3 years).  --report lists them; --apply erases them
     with the GDPR erasure, one by one, printing each.  Suppressions they had stay."""
+    if report and apply_:
+        raise click.UsageError("--report lists and --apply erases: give one of them")
+    if yes and not apply_:
+        raise click.UsageError("-y/--yes only goes with --apply")
+    given = days
     days = days or project.settings.retention_days
     now = project.clock.now()
     with project.read_session() as session:
@@ -64,8 +69,10 @@ def retention_command(project, mode, days, yes):
         click.echo(f"{person.email}\tlast contact {person.last_contact:%Y-%m-%d}\t"
                    f"{','.join(person.lists) or '-'}")
     click.echo(f"{len(people)} person(s) with no own contact for more than {days} days.")
-    if mode != "apply":
-        click.echo("Nothing changed. Erase them with: letterpress subscribers retention --apply")
+    if not apply_:
+        again = f" --days {given}" if given else ""
+        click.echo("Nothing changed. Erase them with: letterpress subscribers retention "
+                   f"--apply{again}")
         return
     if not yes:
         click.confirm(f"Erase these {len(people)} person(s) and their history? This cannot be "
