@@ -65,7 +65,7 @@ def test_brevo_export_without_its_blocklist_column_is_refused(lp, tmp_path):
     assert "example.org" not in lp("subscribers", "list").output
 
 
-def test_mailchimp_audience_export_files(lp):
+def test_mailchimp_audience_export_files(lp, tmp_path):
     for kind in ("subscribed", "unsubscribed", "cleaned"):
         lp("subscribers", "import", "--from", "mailchimp",
            str(PRESETS / f"mailchimp_{kind}_members_export.csv"))
@@ -82,7 +82,9 @@ def test_mailchimp_audience_export_files(lp):
                                                                  "2023-03-03T09:09:09")
     assert _status(lp, "ancien@example.org") == "bounced"  # cleaned = hard bounce
     # The old contact file cannot bring the cleaned address back.
-    out = lp("subscribers", "import", str(PRESETS / "mailchimp_cleaned_members_export.csv"))
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("email;nom\nancien@example.org;Ancien\n", encoding="utf-8")
+    out = lp("subscribers", "import", str(contacts))
     assert "suppressed" in out.stderr and "added 0" in out.output
 
 
@@ -180,3 +182,14 @@ def test_mailchimp_non_subscribed_file_is_refused(lp, tmp_path):
     assert result.exit_code == 1
     assert "never opted in" in result.stderr and str(named) in result.stderr
     assert "example.org" not in lp("subscribers", "list").output
+
+
+@pytest.mark.parametrize("name", ["mailchimp_unsubscribed_members_export.csv", "brevo.csv",
+                                  "mailjet.csv", "listmonk.csv"])
+def test_another_tools_export_is_refused_without_its_preset(lp, name):
+    # Read as a plain file, its unsubscribed, cleaned and blocklisted people would be active.
+    tool = name.split("_")[0].removesuffix(".csv")
+    result = lp("subscribers", "import", str(PRESETS / name), ok=False)
+    assert result.exit_code == 1
+    assert f"--from {tool}" in result.stderr
+    assert "example.org" not in lp("subscribers", "list", "--status", "all").output

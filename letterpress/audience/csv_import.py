@@ -525,12 +525,23 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
     """Import a CSV file into ``list_name``; commits after every batch of ``batch_size`` rows.
 
     New addresses are subscribed as active with ``consent`` (default: source ``import``,
-    wording naming the file).  With ``dry_run`` nothing is written.
+    wording naming the file).  With ``dry_run`` nothing is written.  Raises
+    :class:`ImportFileError` for a file that cannot be read, and for another tool's export
+    (:func:`~.presets.recognise`), which its preset must convert first.
     """
     path = Path(path)
     mailing_list = get_list(session, list_name)
     list_id, list_label = mailing_list.id, mailing_list.name
     layout = read_layout(path)
+    if layout.has_header:
+        from .presets import recognise  # presets builds on this module
+
+        tool = recognise(layout.headers)
+        if tool is not None:
+            raise ImportFileError(str(path), f"this looks like a {tool} export: import it with "
+                                             f"`--from {tool}`, which reads who unsubscribed, "
+                                             "bounced or was blocklisted (read as a plain file, "
+                                             "they would all be active)")
     consent = consent or Consent("import", text=f"imported from {path.name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
     total = max(path.stat().st_size // CHAR_BYTES.get(layout.encoding, 1), 1)

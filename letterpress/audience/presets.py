@@ -71,7 +71,7 @@ import functools
 import json
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ from .csv_import import (
     read_layout,
 )
 
-__all__ = ["PRESETS", "convert"]
+__all__ = ["PRESETS", "convert", "recognise"]
 
 OUT_COLUMNS = ("email", "name", "status", "consent_at", "consent_source", "consent_text",
                "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
@@ -292,6 +292,27 @@ STATUS_HINT = {
     "mailjet": "export the contacts with IsExcludedFromCampaigns and UnsubscribedAt "
                "(or the list's IsUnsub)",
 }
+
+
+# Columns only another tool's export has, by preset: a plain import of such a file would read
+# none of its statuses and make its unsubscribed, cleaned and blocklisted people active.
+_MARKS: dict[str, tuple[set[str], set[str]]] = {  # preset: (all of these, and one of these)
+    "mailchimp": ({"email_address"}, {"leid", "euid", "member_rating", "optin_time",
+                                      "unsub_time", "clean_time"}),
+    "brevo": (set(), set(BREVO_BLOCKLIST)),
+    "mailjet": (set(), {"isexcludedfromcampaigns", "isunsub", "isunsubscribed",
+                        "unsubscribedat", "isoptinpending", "isspamcomplaining"}),
+    "listmonk": ({"uuid", "attributes", "status"}, {"email"}),
+}
+
+
+def recognise(headers: Iterable[str]) -> str | None:
+    """The preset whose export has these header cells, or None (a file of one's own)."""
+    keys = {_header_key(h) for h in headers}
+    for preset, (every, some) in _MARKS.items():
+        if every <= keys and keys & some:
+            return preset
+    return None
 
 
 def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
