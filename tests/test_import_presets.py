@@ -81,6 +81,10 @@ def test_mailchimp_audience_export_files(lp, tmp_path):
     assert (sophie["status"], sophie["unsubscribed_at"][:19]) == ("unsubscribed",
                                                                  "2023-03-03T09:09:09")
     assert _status(lp, "ancien@example.org") == "bounced"  # cleaned = hard bounce
+    # The history names the file the user gave, not the converted copy.
+    shown = lp("subscribers", "show", "ancien@example.org").output
+    assert "mailchimp_cleaned_members_export.csv line 2" in shown
+    assert ".mailchimp.csv" not in shown
     # The old contact file cannot bring the cleaned address back.
     contacts = tmp_path / "contacts.csv"
     contacts.write_text("email;nom\nancien@example.org;Ancien\n", encoding="utf-8")

@@ -521,11 +521,14 @@ def _cell(row: list[str], index: int) -> str:
 
 def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clock,
                consent: Consent | None = None, dry_run: bool = False, batch_size: int = 5000,
-               progress: Callable[[ImportProgress], None] | None = None) -> ImportReport:
+               progress: Callable[[ImportProgress], None] | None = None,
+               source_name: str | None = None) -> ImportReport:
     """Import a CSV file into ``list_name``; commits after every batch of ``batch_size`` rows.
 
     New addresses are subscribed as active with ``consent`` (default: source ``import``,
-    wording naming the file).  With ``dry_run`` nothing is written.  Raises
+    wording naming the file).  ``source_name``: the file name the history records (default:
+    ``path``'s; a preset passes the name of the export it converted).  With ``dry_run``
+    nothing is written.  Raises
     :class:`ImportFileError` for a file that cannot be read, and for another tool's export
     (:func:`~.presets.recognise`), which its preset must convert first.
     """
@@ -542,14 +545,16 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
                                              f"`--from {tool}`, which reads who unsubscribed, "
                                              "bounced or was blocklisted (read as a plain file, "
                                              "they would all be active)")
-    consent = consent or Consent("import", text=f"imported from {path.name}")
+    source_name = source_name or path.name
+    consent = consent or Consent("import", text=f"imported from {source_name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
     total = max(path.stat().st_size // CHAR_BYTES.get(layout.encoding, 1), 1)
     reader = _Reader(path, layout, report, batch_size)
     try:
         for batch, rows, chars in reader:
             if batch:
-                _apply(session, batch, list_id, list_label, consent, clock, report, path.name)
+                _apply(session, batch, list_id, list_label, consent, clock, report,
+                       source_name)
             if dry_run:
                 session.rollback()
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
@@ -172,7 +173,8 @@ def import_command(project, file, list_name, publication, consent_source, consen
         session.commit()
         report = import_csv(session, file, list_name=list_name, clock=project.clock,
                             consent=consent, dry_run=dry_run, batch_size=batch_size,
-                            progress=None if quiet else _progress_printer())
+                            progress=None if quiet else _progress_printer(),
+                            source_name=Path(source).name)
     if not quiet:
         click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
         for r in report.rejected:
