@@ -261,3 +261,27 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     # connections have work while the helpers sign.
     assert max(marked) == IN_FLIGHT_PER_CONNECTION_SIGNED * 4 // 2 == 16
     assert all(dkim.verify(m.data, dnsfunc=dns) for m in transport.messages)
+
+
+def test_a_send_with_an_unreadable_key_fails_before_any_run_exists(project_dir, project_env,
+                                                                  clock):
+    from letterpress.delivery import list_runs, send
+    from letterpress.errors import ConfigError
+    from letterpress.project import Project
+    from letterpress.transports import MemoryTransport
+
+    with open(project_dir / "letterpress.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[publications.pvd.dkim]\nselector = "lp2024"\ndomain = "anct.gouv.fr"\n'
+                 'key_file = "dkim/missing.pem"\n')
+    project = Project.load(project_dir, env=project_env, clock=clock)
+    try:
+        issue = load_issue(project_dir / "issues" / "2024-12-pvd-42.yaml", project.settings)
+        transport = MemoryTransport()
+        with pytest.raises(ConfigError, match="missing.pem"):
+            send(project, transport, rendered=render_issue(issue, project.settings),
+                 test_recipients=["moi@example.org"])
+        with project.read_session() as session:
+            assert list_runs(session) == []  # no paused run left behind
+    finally:
+        project.close()
+    assert transport.messages == []

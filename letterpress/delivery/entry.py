@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..dkim import DkimSigner
 from ..errors import LetterpressError, SendRunLocked
 from ..transports.base import Transport
 from .claims import supports_sharing
@@ -85,8 +86,9 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
     ``segment`` limits a new run to that part of the list (stored on the run).  Preparing
     is idempotent (see :func:`~letterpress.delivery.prepare_run`): with ``key`` the
     run of that key, else an unfinished run of the same issue and list, is resumed.  Errors
-    of preparation (``AlreadySent``, ``UnknownList``, ``RunContentChanged``) are raised, as
-    nothing was sent; everything after becomes the result's ``outcome``:
+    of preparation (``AlreadySent``, ``UnknownList``, ``RunContentChanged``, a DKIM key that
+    cannot be read: ``ConfigError``) are raised, as nothing was sent; everything after
+    becomes the result's ``outcome``:
 
     * ``DONE`` — every row settled (uncertain ones are listed in the report);
     * ``STOPPED`` — ``stop`` was set: the batch in flight was awaited and recorded;
@@ -108,6 +110,9 @@ def send(project: Project, transport: Transport, *, run_id: int | None = None,
     if run_id is None:
         if rendered is None:
             raise ValueError("send() needs rendered (a new run) or run_id (a resume)")
+        if rendered.publication.dkim is not None:
+            # A key that cannot be read fails here, before a run exists to be left paused.
+            DkimSigner.from_config(rendered.publication.dkim)
         run_id = _prepare(project, rendered, list_name or rendered.publication.default_list,
                           key=key, again=again, test_recipients=test_recipients,
                           segment=segment)
