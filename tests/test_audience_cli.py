@@ -226,6 +226,7 @@ def test_import_names_the_columns_it_ignores(lp, tmp_path):
                       "anne@example.org;Anne;pvd;x;Gap;Digne;autre@example.org\n",
                       encoding="utf-8")
     result = lp("subscribers", "import", str(source))
-    assert "attributes: commune; ignored: liste, column 4, Commune, courriel" in result.stderr
+    assert ("name: nom; attributes: commune; ignored: liste, column 4, Commune (column 6), "
+            "courriel") in result.stderr
     anne = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
     assert anne["attributes"] == {"commune": "Gap"}

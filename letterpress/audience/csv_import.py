@@ -135,10 +135,23 @@ class CsvLayout:
         delim = {"\t": "tab"}.get(self.delimiter, self.delimiter)
         attrs = ", ".join(name for _, name in self.attribute_columns) or "none"
         ignored = self.ignored_columns()
+        names = " + ".join(self._shown(i) for i in self.name_columns)
         return (f"{self.encoding}, delimiter {delim!r}, "
                 f"{'header row' if self.has_header else 'no header'}; "
-                f"email: column {self.email_column + 1}; attributes: {attrs}"
+                f"email: column {self.email_column + 1}"
+                + (f"; name: {names}" if names and self.has_header else "")
+                + f"; attributes: {attrs}"
                 + (f"; ignored: {', '.join(ignored)}" if ignored else ""))
+
+    def _shown(self, index: int) -> str:
+        """A header cell as the user wrote it, with its column number when the same name
+        is elsewhere in the header, or the column number alone when it has no name."""
+        name = self.headers[index] if index < len(self.headers) else ""
+        if not name:
+            return f"column {index + 1}"
+        if sum(_header_key(h) == _header_key(name) for h in self.headers) > 1:
+            return f"{name} (column {index + 1})"
+        return name
 
     def ignored_columns(self) -> list[str]:
         """The header's columns nothing is read from (a second email column, a repeated
@@ -148,7 +161,7 @@ class CsvLayout:
                     [_header_key(h) for h in self.headers]) if self.has_header else 0)}
         if self.status_column is not None:
             used.add(self.status_column)
-        return [h or f"column {i + 1}" for i, h in enumerate(self.headers)
+        return [self._shown(i) for i in range(len(self.headers))
                 if self.has_header and i not in used]
 
 
