@@ -230,3 +230,9 @@ def test_import_names_the_columns_it_ignores(lp, tmp_path):
             "courriel") in result.stderr
     anne = json.loads(lp("subscribers", "export-person", "anne@example.org").output)
     assert anne["attributes"] == {"commune": "Gap"}
+    wider = tmp_path / "wider.csv"
+    wider.write_text("email,nom,ville\nzoe@example.org,Zoé,Gap,en trop\n"
+                     "yan@example.org,Yan,Digne,\n", encoding="utf-8")
+    result = lp("subscribers", "import", str(wider))
+    assert ("1 row(s) with more cells than the header (first: line 2): the extra cells were "
+            "not read") in result.stderr and "added 2" in result.output

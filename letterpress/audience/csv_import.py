@@ -207,6 +207,10 @@ class ImportReport:
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     suppressed: list[SuppressedRow] = field(default_factory=list)
+    # Rows with more cells than the header (imported; their extra cells were not read): how
+    # many, and the line of the first.
+    wider_rows: int = 0
+    first_wider_line: int = 0
 
     def summary(self) -> str:
         """The one-line summary the CLI prints."""
@@ -590,8 +594,8 @@ class _Reader:
     file.  While the database writes a batch (the driver lets other threads run while it
     waits), the next one is parsed and validated: the two overlap instead of adding up.  At
     most one batch waits, so memory stays flat; an error while reading is raised where the
-    batches are consumed.  ``report.rows``, ``rejected`` and ``duplicates`` are this reader's
-    (the writer touches only the other counters).
+    batches are consumed.  ``report.rows``, ``rejected``, ``duplicates`` and ``wider_rows``
+    are this reader's (the writer touches only the other counters).
     """
 
     _END = object()
@@ -645,8 +649,12 @@ def _batches(path: Path, layout: CsvLayout, report: ImportReport,
     chars = [0]
     seen: set[str] = set()
     batch: dict[str, _Candidate] = {}
+    width = len(layout.headers) if layout.has_header else None
     for line, row, undecodable in _rows(path, layout, chars):
         report.rows += 1
+        if width is not None and len(row) > width and any(c.strip() for c in row[width:]):
+            report.wider_rows += 1
+            report.first_wider_line = report.first_wider_line or line
         if undecodable is not None:
             report.rejected.append(Rejection(line, _shown(_cell(row, layout.email_column)),
                                              undecodable, tuple(_shown(c) for c in row)))

@@ -182,6 +182,10 @@ def import_command(project, file, list_name, publication, consent_source, consen
         for s in report.suppressed:
             click.echo(f"line {s.line}: suppressed {s.email} ({s.reason}): not re-subscribed",
                        err=True)
+        if report.wider_rows:
+            click.echo(f"{report.wider_rows} row(s) with more cells than the header (first: "
+                       f"line {report.first_wider_line}): the extra cells were not read",
+                       err=True)
     if rejects:
         n = write_rejects(report, rejects)
         click.echo(f"{n} rows written to {rejects}", err=True)
