@@ -42,6 +42,8 @@ def test_add_show_unsubscribe(lp):
     assert "already unsubscribed (pvd)" in out
     shown = lp("subscribers", "show", "jean.dupont@example.org").output
     assert "active -> unsubscribed  by admin via admin" in shown
+    # The suppression entry that now blocks the address is shown with the person.
+    assert "suppression list:\n  suppressed on pvd (unsubscribed) since " in shown
 
 
 def test_add_refuses_suppressed_address_without_resubscribe(lp):

@@ -346,6 +346,12 @@ def show_command(project, email):
                 line = (f"  {ev.at:%Y-%m-%d %H:%M} {ev.old_status or '(new)'} -> {ev.new_status}"
                         f"  by {ev.actor} via {ev.channel}")
                 click.echo(line + (f": {ev.detail}" if ev.detail else ""))
+        blocked = export_person(session, email)["suppressions"]
+        if blocked:
+            click.echo("\nsuppression list:")
+            for entry in blocked:
+                click.echo(f"  suppressed on {entry['scope']} ({entry['reason']}) "
+                           f"since {entry['since'][:16].replace('T', ' ')} UTC")
         came_back = subscriber_bounces(session, subscriber.id)
         if came_back:
             click.echo("\nbounces and complaints:")
