@@ -128,3 +128,11 @@ def test_read_only_streams_do_not_block_writers(engine):
         reader.execute(text("SELECT count(*) FROM t_probe")).scalar()
         with engine.begin() as writer:  # would wait 30 s for the lock if the reader held it
             writer.execute(text("INSERT INTO t_probe VALUES (3)"))
+
+
+def test_settings_columns_line_up(project_dir, project_env):
+    result = CliRunner(env=project_env).invoke(main, ["-C", str(project_dir), "settings"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "LETTERPRESS_" in line]
+    assert len(lines) > 10
+    assert len({line.index("LETTERPRESS_") for line in lines}) == 1  # one column of variables

@@ -16,6 +16,9 @@ __all__ = ["commands"]
 def settings_command(project) -> None:
     """Show the effective project settings and the variable that overrides each."""
     s = project.settings
+    # Columns as wide as their longest entry.
+    name_width = max(len(setting.name) for setting in PROJECT_SETTINGS)
+    env_width = max(len(setting.env) for setting in PROJECT_SETTINGS)
     for setting in PROJECT_SETTINGS:
         value = getattr(s, setting.name, None)
         if setting.name == "secret_key":
@@ -26,8 +29,9 @@ def settings_command(project) -> None:
             value = _hide_password(str(value))
         elif setting.name == "database_url":
             value = _hide_password(s.database_url)
-        click.echo(f"{setting.name:14} {setting.env:32} {value}")
-    click.echo("publications   " + ", ".join(f"{p.slug} ({p.name})" for p in s.publications.values()))
+        click.echo(f"{setting.name:{name_width}}  {setting.env:{env_width}}  {value}")
+    click.echo(f"{'publications':{name_width}}  "
+               + ", ".join(f"{p.slug} ({p.name})" for p in s.publications.values()))
 
 
 def _hide_password(url: str) -> str:
