@@ -8,7 +8,9 @@
 
 A backup taken on Monday holds the people erased on Tuesday.  Restoring it must not bring
 them back, so every erasure is also written to the **erasure journal** (``erasures.jsonl`` in
-the project directory: one ``{"email_hash", "at"}`` per line, hashes only).  :func:`restore`
+the project directory: one ``{"email_hash", "at"}`` per line, hashes only; ``"retention":
+true`` for the people erased at the end of the retention period, whose records are erased
+again without an objection, unless created after that erasure).  :func:`restore`
 re-applies, after loading the backup, every erasure of the journal and every ``erased``
 suppression entry of the database being replaced; the people they name are erased again
 (with their copies in the delivery ledger) before anyone can send to them.
@@ -35,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from .audience.emails import key_hash
 from .audience.gdpr import ErasureTarget
+from .audience.health import erase_for_retention
 from .audience.models import ALL_LISTS, Subscriber, Suppression
 from .audience.suppression import suppress
 from .clock import Clock
@@ -42,7 +45,7 @@ from .db import make_engine, open_database
 from .errors import LetterpressError
 
 __all__ = ["BackupError", "BackupReport", "ERASURE_JOURNAL", "RestoreReport", "backup",
-           "read_journal", "record_erasure", "restore"]
+           "read_journal", "reapply_retention", "record_erasure", "restore"]
 
 ERASURE_JOURNAL = "erasures.jsonl"
 
@@ -124,16 +127,25 @@ def backup(database_url: str, dest: str | Path) -> BackupReport:
 
 # --------------------------------------------------------------------------- erasure journal
 
-def record_erasure(project_dir: str | Path, email_hash: str, at: datetime) -> None:
-    """Append an erasure (hash and time only) to the project's erasure journal."""
+def record_erasure(project_dir: str | Path, email_hash: str, at: datetime, *,
+                   retention: bool = False) -> None:
+    """Append an erasure (hash and time only) to the project's erasure journal.
+
+    ``retention``: the person was erased at the end of the retention period, not at their
+    request: a restore erases their record again but adds no objection (they may subscribe
+    anew), and keeps a record created after ``at`` (they did).
+    """
+    entry: dict = {"email_hash": email_hash, "at": at.astimezone(UTC).isoformat()}
+    if retention:
+        entry["retention"] = True
     path = Path(project_dir) / ERASURE_JOURNAL
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"email_hash": email_hash, "at": at.astimezone(UTC).isoformat()})
-                 + "\n")
+        fh.write(json.dumps(entry) + "\n")
 
 
-def read_journal(path: str | Path) -> dict[str, datetime]:
-    """The erasures of a journal file: hash -> when (an absent file is an empty journal)."""
+def read_journal(path: str | Path, *, retention: bool = False) -> dict[str, datetime]:
+    """The erasures of a journal file: hash -> when (an absent file is an empty journal);
+    with ``retention``, those of the retention period instead of those asked for."""
     path = Path(path)
     found: dict[str, datetime] = {}
     if not path.is_file():
@@ -143,8 +155,9 @@ def read_journal(path: str | Path) -> dict[str, datetime]:
             continue
         try:
             entry = json.loads(line)
-            found[str(entry["email_hash"])] = datetime.fromisoformat(entry["at"])
-        except (ValueError, KeyError, TypeError):
+            if bool(entry.get("retention")) == retention:
+                found[str(entry["email_hash"])] = datetime.fromisoformat(entry["at"])
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise BackupError(f"{path} line {number}: not an erasure entry") from None
     return found
 
@@ -190,6 +203,22 @@ def reapply_erasures(session: Session, erasures: dict[str, datetime], *, clock: 
     return erased
 
 
+def reapply_retention(session: Session, erasures: dict[str, datetime], *, clock: Clock,
+                      erasers: Iterable = ()) -> int:
+    """Erase again, without an objection, the people of ``erasures`` (hash -> when) whose
+    record predates that erasure (one created since is someone who subscribed again)."""
+    if not erasures:
+        return 0
+    erased = 0
+    for subscriber in session.scalars(select(Subscriber).order_by(Subscriber.id)).all():
+        at = erasures.get(key_hash(subscriber.email_key))
+        if at is None or subscriber.created_at > at:
+            continue
+        erase_for_retention(session, subscriber.email, clock=clock, erasers=erasers)
+        erased += 1
+    return erased
+
+
 def restore(database_url: str, source: str | Path, *, clock: Clock,
             journal: str | Path | None = None, erasers: Iterable = (),
             force: bool = False) -> RestoreReport:
@@ -212,9 +241,11 @@ def restore(database_url: str, source: str | Path, *, clock: Clock,
         erasures = _erased_in(current)
     finally:
         current.dispose()
+    expired: dict[str, datetime] = {}
     if journal is not None:
         for digest, at in read_journal(journal).items():
             erasures.setdefault(digest, at)
+        expired = read_journal(journal, retention=True)
     if database_url.startswith("sqlite"):
         try:
             with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as check:
@@ -241,9 +272,10 @@ def restore(database_url: str, source: str | Path, *, clock: Clock,
     try:
         with Session(engine) as session:
             erased = reapply_erasures(session, erasures, clock=clock, erasers=erasers)
+            erased += reapply_retention(session, expired, clock=clock, erasers=erasers)
             # No sender of this database is running: the leases in the backup are stale.
             session.execute(text("UPDATE send_runs SET lease_owner = NULL, lease_until = NULL"))
             session.commit()
     finally:
         engine.dispose()
-    return RestoreReport(method, len(erasures), erased)
+    return RestoreReport(method, len(erasures) + len(expired), erased)

@@ -173,3 +173,38 @@ def test_a_backup_taken_after_segments_were_used_restores(
     new = _cli(new_project_dir(), new_db_url)
     new("db", "restore", str(archive))
     assert new("subscribers", "count", "--where", "role = elu").output.splitlines()[-1] == "1"
+
+
+def test_a_restore_erases_again_who_the_retention_period_erased_not_who_came_back(
+        project, project_dir, db_url, new_db_url, new_project_dir, tmp_path, clock):
+    """People erased at the end of the retention period stay erased after restoring an
+    older backup — without an objection, so they may subscribe again; and whoever did
+    subscribe again after that erasure is kept by a restore of a later backup."""
+    from datetime import UTC, datetime
+
+    from letterpress.audience import Consent, ensure_lists, subscribe
+
+    clock.set(datetime(2021, 3, 1, tzinfo=UTC))  # their last contact, long ago
+    with project.session() as session:
+        ensure_lists(session, project.settings)
+        for name in ("ancien", "autre"):
+            subscribe(session, f"{name}@example.org", list_name="pvd", clock=clock,
+                      consent=Consent("form", "J'accepte"), status="active")
+    old = _cli(project_dir, db_url)
+    monday = tmp_path / "lundi.backup"
+    old("db", "backup", str(monday))
+    assert "2 person(s) erased" in old("subscribers", "retention", "--apply", "-y").output
+    old("subscribers", "add", "ancien@example.org")  # back, with a new consent
+    thursday = tmp_path / "jeudi.backup"
+    old("db", "backup", str(thursday))
+
+    new = _cli(new_project_dir(), new_db_url)
+    assert "2 people erased again" in new("db", "restore", str(monday)).output
+    listed = new("subscribers", "list", "--status", "all").output
+    assert "example.org" not in listed
+    # No objection: the erased may subscribe again.
+    assert new("subscribers", "add", "autre@example.org").exit_code == 0
+    again = new("db", "restore", "--force", str(thursday)).output
+    assert "0 people erased again" in again
+    listed = new("subscribers", "list", "--status", "all").output
+    assert "ancien@example.org" in listed and "autre@example.org" not in listed
