@@ -139,7 +139,8 @@ def _progress_printer():
               help="Write rejected and suppressed rows to this CSV file.")
 @click.option("--batch-size", type=click.IntRange(1), default=5000, show_default=True,
               help="Rows per transaction.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress, no per-row report.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress, no per-row report (the column mapping is still shown).")
 @click.option("--from", "preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="The file is another tool's contact export: map its columns and statuses "
                    "(unsubscribed, bounced, blocklisted become suppressions, never active).")
@@ -175,8 +176,9 @@ def import_command(project, file, list_name, publication, consent_source, consen
                             consent=consent, dry_run=dry_run, batch_size=batch_size,
                             progress=None if quiet else _progress_printer(),
                             source_name=Path(source).name)
+    # Even with -q: the mapping is no per-row report, and it names the columns not read.
+    click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
     if not quiet:
-        click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
         for r in report.rejected:
             click.echo(f"line {r.line}: rejected {r.value!r}: {r.reason}", err=True)
         for s in report.suppressed:
