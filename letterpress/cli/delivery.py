@@ -32,7 +32,7 @@ from ..delivery import (
 from ..delivery.report import RunReport
 from ..errors import AlreadySent
 from ..message import MessageTemplate, sample_message
-from ..render import lint, render_issue
+from ..render import lint_errors, render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
 from .common import IssueFile, pass_project
 from .segments import prepare_segment, segment_options
@@ -130,7 +130,7 @@ def _refuse_email_errors(rendered, identity: str, issue_file) -> None:
     """What `check` calls an error in the built email (a leftover template marker, a link
     to a placeholder, an image without alt…) stops a send to the list: a test send with
     --to still works, to look at it."""
-    errors = sorted(p for p in lint(rendered) if p.severity == "error")
+    errors = lint_errors(rendered)
     if errors:
         shown = "\n".join(f"  built email {p}" for p in errors[:10])
         more = f"\n  … and {len(errors) - 10} more" if len(errors) > 10 else ""

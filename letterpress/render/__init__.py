@@ -8,7 +8,7 @@ settings and the templates.  Per-recipient values are placeholders that
 from __future__ import annotations
 
 from .issue import render_issue, render_mjml, single_line
-from .lint import lint
+from .lint import lint, lint_errors
 from .placeholders import PLACEHOLDERS, PREFERENCES_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from .rendered import RenderedIssue
 
@@ -19,6 +19,7 @@ __all__ = [
     "UNSUBSCRIBE_URL",
     "RenderedIssue",
     "lint",
+    "lint_errors",
     "render_issue",
     "render_mjml",
     "single_line",

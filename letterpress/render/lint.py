@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import Problem
 from .placeholders import PLACEHOLDERS
 
-__all__ = ["GMAIL_CLIP_BYTES", "contrast_ratio", "lint", "lint_html", "lint_text", "lint_theme"]
+__all__ = ["GMAIL_CLIP_BYTES", "contrast_ratio", "lint", "lint_errors", "lint_html", "lint_text",
+           "lint_theme"]
 
 GMAIL_CLIP_BYTES = 102_400
 """Gmail clips HTML bodies above about 102 KB (100 KiB)."""
@@ -40,6 +41,12 @@ def lint(rendered: Any, *, html_name: str = "index.html",
     if publication is not None:
         problems += lint_theme(publication.theme, publication.slug)
     return sorted(problems)
+
+
+def lint_errors(rendered: Any) -> list[Problem]:
+    """The problems of :func:`lint` that are errors: what stops a send or a schedule to a
+    list (a test send still goes)."""
+    return [p for p in lint(rendered) if p.severity == "error"]
 
 
 # Text drawn in each theme colour, on which background (WCAG AA: 4.5:1 for normal text).

@@ -114,7 +114,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
     the send to that part of the list; the expression is approved now and stored.
 
     A broken issue raises ``ContentError``/``RenderError`` here, not at send time, and one
-    whose built email has an error :func:`~letterpress.render.lint` reports raises
+    whose built email has an error :func:`~letterpress.render.lint_errors` reports raises
     ``ScheduleError``.  An issue
     already scheduled raises ``ScheduleError`` unless ``replace`` (which cancels the older one).
     """
@@ -125,7 +125,7 @@ def schedule_issue(project: Project, issue_path: str | Path, at: str | datetime,
         raise ScheduleError(f"{path.name} is a draft: set `status: ready` in the issue once it "
                             "is approved, then schedule it")
     rendered = render.render_issue(issue, settings)
-    errors = sorted(p for p in render.lint(rendered) if p.severity == "error")
+    errors = render.lint_errors(rendered)
     if errors:
         # What `check` calls an error in the built email is never approved for the list.
         raise ScheduleError(f"{path.name}: the built email has {len(errors)} error(s); fix "
