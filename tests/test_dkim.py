@@ -224,7 +224,11 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     which signs each batch in one round trip, and every reader's message carries a signature
     dkimpy accepts."""
     from letterpress.delivery import SendOutcome, send
-    from letterpress.delivery.sender import IN_FLIGHT_PER_CONNECTION_SIGNED, _Sender
+    from letterpress.delivery.sender import (
+        BATCHES_IN_FLIGHT_SIGNED,
+        IN_FLIGHT_PER_CONNECTION_SIGNED,
+        _Sender,
+    )
     from letterpress.dkim import _SigningProcess
     from letterpress.project import Project
     from letterpress.transports import MemoryTransport
@@ -257,9 +261,9 @@ def test_a_send_run_signs_through_the_helper_and_every_message_verifies(
     assert result.outcome is SendOutcome.DONE
     assert sorted(r for m in transport.messages for r in m.recipients) == sorted(emails)
     assert sum(batches) == 40 and max(batches) > 1  # a batch a round trip, not a message
-    # Signed runs keep twice the unsigned budget in flight, in two batches, so the
-    # connections have work while the helpers sign.
-    assert max(marked) == IN_FLIGHT_PER_CONNECTION_SIGNED * 4 // 2 == 16
+    # Signed runs keep a larger budget in flight, in three batches, so the connections
+    # have work while the helpers sign.
+    assert max(marked) == IN_FLIGHT_PER_CONNECTION_SIGNED * 4 // BATCHES_IN_FLIGHT_SIGNED == 16
     assert all(dkim.verify(m.data, dnsfunc=dns) for m in transport.messages)
 
 
