@@ -83,8 +83,10 @@ STATUS_HEADERS = {"status", "statut"}
 PROOF_HEADERS = ("consent_at", "consent_source", "consent_text", "consent_form_id",
                  "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
 PROOF_TIMES = {"consent_at", "confirmed_at", "unsubscribed_at"}
-# Other columns that describe the subscription, not the person: ignored.
-IGNORED_HEADERS = {"list", "liste", "subscribed_at", "created_at", "updated_at"}
+# Other columns that describe the subscription or the other tool's record, not the person:
+# ignored (the list is the one named by --list; another database's row id means nothing here).
+IGNORED_HEADERS = {"list", "liste", "lists", "listes", "id", "subscribed_at", "created_at",
+                   "updated_at"}
 # Status cells as people and tools write them -> our statuses.
 STATUS_VALUES = {"": "active", "active": "active", "actif": "active", "subscribed": "active",
                  "pending": "pending", "en_attente": "pending",
