@@ -73,8 +73,9 @@ class Project:
         raise ConfigError(
             f"{path.name} is missing, but this database has sent {sent} run(s): a new key "
             "would break the unsubscribe and preferences links of every mail already sent. "
-            f"Restore {path.name} from a backup of the project (`letterpress db backup` keeps "
-            "it) or set LETTERPRESS_SECRET_KEY to the old key; if it is lost for good, "
+            f"Copy {path.name} from the old project's files (`letterpress db backup` copies "
+            "the database only) or set LETTERPRESS_SECRET_KEY to the old key; if it is lost "
+            "for good, "
             f"write a new key into {path.name} yourself (the links already mailed will then "
             "answer 404)", source=str(path))
 

@@ -118,6 +118,31 @@ def test_a_restore_never_brings_back_someone_erased_after_the_backup(
     assert refused.exit_code == 1 and "not empty" in refused.stderr
 
 
+def test_a_restore_into_a_project_without_the_old_key_says_to_copy_it(
+        project, add_subscribers, rendered, project_dir, db_url, new_db_url, new_project_dir,
+        tmp_path, clock):
+    """The backup holds the database only: restored beside a new key, every unsubscribe link
+    already mailed would answer 404.  The restore says so, and keeps no new key."""
+    add_subscribers(2)
+    with project.session() as session:
+        run_id = prepare_run(session, rendered, "pvd", clock=clock).id
+    send_run(project, run_id, MemoryTransport(), rendered=rendered)
+    archive = tmp_path / "envoye.backup"
+    _cli(project_dir, db_url)("db", "backup", str(archive))
+
+    new_dir = new_project_dir()
+    (new_dir / ".letterpress-secret").unlink()  # the project files, but not the key
+    new = _cli(new_dir, new_db_url)
+    refused = new("db", "restore", str(archive), ok=False)
+    assert refused.exit_code == 1 and "restored" in refused.output
+    assert ".letterpress-secret is missing, but this database has sent 1 run(s)" in refused.stderr
+    assert "Copy .letterpress-secret from the old project's files" in refused.stderr
+    assert not (new_dir / ".letterpress-secret").exists()
+    # With the old key copied, the restored project answers the mailed links.
+    shutil.copy(project_dir / ".letterpress-secret", new_dir / ".letterpress-secret")
+    assert "lecteur0000@example.org" in new("subscribers", "list").output
+
+
 def test_restoring_over_the_same_database_keeps_its_erasures(
         project, add_subscribers, project_dir, db_url, tmp_path):
     add_subscribers(2)

@@ -110,6 +110,11 @@ def db_restore(project, file, force, journal) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"restored {file} ({report.method}); {report.erasures} erasures applied again, "
                f"{report.erased_again} people erased again")
+    if project.settings.secret_key_generated:
+        # This project had no key of its own: loading it just made one.  If the restored
+        # database has sent mail, its readers' links were signed with the old project's key:
+        # the check refuses (and removes the new key) now, not after the first 404.
+        project.engine  # noqa: B018 - opening runs the check
 
 
 commands = [settings_command, db_group]
