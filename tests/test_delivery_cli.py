@@ -84,6 +84,15 @@ def test_test_send_with_to(lp, add_subscribers, smtp_server, issue_path):
     assert "[TEST]" in lp("runs").output
 
 
+def test_a_test_send_to_an_address_the_relay_cannot_take_is_a_usage_error(
+        lp, smtp_server, issue_path):
+    for address, why in (("josé@example.org", "SMTPUTF8"), ("pas-une-adresse", "")):
+        result = lp("send", str(issue_path), "--to", "moi@example.org", "--to", address,
+                    code=2)
+        assert f"Invalid value for '--to': {address!r}" in result.stderr and why in result.stderr
+    assert smtp_server.received == [] and "no send runs" in lp("runs").output.lower()
+
+
 def test_send_asks_first_then_refuses_a_second_send(lp, add_subscribers, smtp_server,
                                                     issue_path):
     emails = add_subscribers(4)

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..audience import ensure_lists
+from ..audience.emails import sendable_email
 from ..audience.segments import count_segment
 from ..bounces import run_bounce_counts
 from ..content import load_issue
@@ -30,7 +31,7 @@ from ..delivery import (
     send,
 )
 from ..delivery.report import RunReport
-from ..errors import AlreadySent
+from ..errors import AlreadySent, InvalidEmail
 from ..message import MessageTemplate, sample_message
 from ..render import lint_errors, render_issue
 from ..transports import SMTPTransport, limits_of, transport_for
@@ -140,13 +141,24 @@ def _refuse_email_errors(rendered, identity: str, issue_file) -> None:
             f"{shown}{more}")
 
 
+def _sendable(_ctx, param, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--to`` addresses, each one the relay can take (a usage error otherwise, before any
+    run exists: a test run that can only fail would still exit 0)."""
+    for value in values:
+        try:
+            sendable_email(value)
+        except InvalidEmail as exc:
+            raise click.BadParameter(f"{value!r}: {exc.reason}", param=param) from None
+    return values
+
+
 @click.command("send")
 @click.argument("issue_file", required=False, type=IssueFile(must_exist=False))
 @click.option("-l", "--list", "list_name", default=None, metavar="NAME",
               help="Mailing list (default: the publication's first list).")
 @click.option("--dry-run", is_flag=True,
               help="Build everything and report counts and size; send nothing.")
-@click.option("--to", "test_to", multiple=True, metavar="ADDR",
+@click.option("--to", "test_to", multiple=True, metavar="ADDR", callback=_sendable,
               help="Test send to these addresses only (repeatable): subject marked [TEST], "
                    "nothing recorded against subscribers.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
