@@ -160,6 +160,15 @@ def test_list_export_round_trip(lp, csv_dir, tmp_path):
     assert b"yves@example.org;;;unsubscribed" in raw
     stdout = lp("subscribers", "export").output
     assert stdout.splitlines()[0] == "email,name,commune,status,consent_at,consent_source"
+    assert lp("subscribers", "export", "--excel").output.startswith("\ufeffemail;name;")
+    # A name from a public form that a spreadsheet would run as a formula stays text.
+    lp("subscribers", "add", "eve@example.org", "--name", '=HYPERLINK("http://x";"y")',
+       "--attr", "commune=+33 1 23")
+    lp("subscribers", "export", "--excel", "-o", str(tmp_path / "inert.csv"))
+    inert = (tmp_path / "inert.csv").read_text("utf-8-sig")
+    assert 'eve@example.org;"\'=HYPERLINK(""http://x"";""y"")";\'+33 1 23;active' in inert
+    plain = lp("subscribers", "export").output
+    assert 'eve@example.org,"=HYPERLINK(""http://x"";""y"")",+33 1 23,active' in plain
 
 
 def test_export_person_and_forget(lp, tmp_path):

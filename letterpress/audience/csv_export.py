@@ -30,11 +30,16 @@ PROOF_COLUMNS = ("consent_text", "consent_form_id", "consent_ip", "confirmed_at"
 
 def export_csv(session: Session, out: TextIO, *, list_name: str | None = None,
                status: str | None = "active", attributes: Mapping[str, str] | None = None,
-               delimiter: str = ",", proof: bool | None = None) -> int:
+               delimiter: str = ",", proof: bool | None = None,
+               spreadsheet: bool = False) -> int:
     """Write the matching subscriptions to ``out`` as CSV; returns the number of rows.
 
     ``proof``: add the consent proof and unsubscribe columns (default: unless only active
-    subscriptions are exported), so the file re-imports to the same state.
+    subscriptions are exported), so the file re-imports to the same state.  ``spreadsheet``:
+    the file is for opening in Excel or LibreOffice, which run a cell starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return as a formula (names come from a public
+    form): such cells are prefixed with ``'`` (OWASP, "CSV Injection"), so the file no longer
+    re-imports exactly.
 
     Streams the list twice (attribute names first, then rows), never holding it in memory.
     """
@@ -60,6 +65,8 @@ def export_csv(session: Session, out: TextIO, *, list_name: str | None = None,
             row += [sub.consent_text or "", sub.consent_form_id or "", sub.consent_ip or "",
                     _time(sub.confirmed_at), _time(sub.unsubscribed_at),
                     sub.unsubscribe_channel or ""]
+        if spreadsheet:
+            row = [_inert(cell) for cell in row]
         writer.writerow(row)
         count += 1
     return count
@@ -73,3 +80,11 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it without running it (see :func:`export_csv`)."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -204,7 +204,9 @@ def import_command(project, file, list_name, publication, consent_source, consen
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (default: standard output).")
 @click.option("--excel", is_flag=True,
-              help="';' delimiter and a UTF-8 BOM, as French Excel expects.")
+              help="';' delimiter and a UTF-8 BOM, as French Excel expects; a cell a "
+                   "spreadsheet would run as a formula (=, +, -, @) starts with ' (to read, "
+                   "not to re-import).")
 @click.option("--proof/--no-proof", default=None,
               help="Add the consent proof and unsubscribe columns (wording, form, IP, "
                    "confirmation and unsubscribe dates, channel). Default: on unless only "
@@ -221,7 +223,8 @@ def export_command(project, list_name, publication, status, attrs, output, excel
         return
     list_name = _list_name(project, publication, list_name)
     kwargs = {"list_name": list_name, "status": None if status == "all" else status,
-              "attributes": _attrs(attrs), "delimiter": ";" if excel else ",", "proof": proof}
+              "attributes": _attrs(attrs), "delimiter": ";" if excel else ",", "proof": proof,
+              "spreadsheet": excel}
     with project.read_session() as session:
         ensure_lists(session, project.settings)
         if output:
@@ -230,6 +233,8 @@ def export_command(project, list_name, publication, status, attrs, output, excel
                 n = export_csv(session, fh, **kwargs)
             click.echo(f"{n} subscribers written to {output}", err=True)
         else:
+            if excel:
+                sys.stdout.write("\ufeff")  # the BOM utf-8-sig writes to a file
             export_csv(session, sys.stdout, **kwargs)
 
 
