@@ -78,6 +78,12 @@ def test_export_all_then_import_in_a_new_project_keeps_every_state(
         unsubscribe(session, gone.id, channel="one-click", clock=clock)
     engine.dispose()
     old, new = _cli(project_dir, db_url), _cli(project_dir, other_db_url)
+    # Blocklisted in another tool: unsubscribed here, suppressed on every list.
+    blocked = tmp_path / "blocked.csv"
+    blocked.write_text("email,status,consent_at,consent_source,consent_text\n"
+                       "bloque@example.org,blocklisted,2024-01-05T10:00:00+00:00,import,"
+                       "liste d'avant\n", encoding="utf-8")
+    old("subscribers", "import", str(blocked))
     exported = tmp_path / "export.csv"
     old("subscribers", "export", "--status", "all", "-o", str(exported))
 
@@ -95,6 +101,10 @@ def test_export_all_then_import_in_a_new_project_keeps_every_state(
     assert (rows["parti@example.org"]["status"], rows["parti@example.org"]["unsubscribed_at"],
             rows["parti@example.org"]["unsubscribe_channel"]) == (
         "unsubscribed", "2024-03-31T09:30:00+00:00", "one-click")
+    assert rows["bloque@example.org"]["status"] == "blocklisted"
+    # Still suppressed on the other list too, as in the old project.
+    refused = new("subscribers", "add", "bloque@example.org", "-l", "acv", ok=False)
+    assert refused.exit_code == 1 and "suppress" in refused.stderr
 
     contacts = tmp_path / "anciens-contacts.csv"
     contacts.write_text("email;nom\nparti@example.org;Parti\nattente@example.org;Alix\n",

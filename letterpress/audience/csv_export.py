@@ -5,8 +5,9 @@ Columns: ``email``, ``name``, one column per attribute, then ``status``, ``conse
 default ``active``) also ``consent_text``, ``consent_form_id``, ``consent_ip``,
 ``confirmed_at``, ``unsubscribed_at`` and ``unsubscribe_channel``.  The import
 reads them back as they are (a ``pending`` row stays pending, an ``unsubscribed`` one is
-recorded unsubscribed and suppressed, the consent proof is kept), so an export re-imports to
-the same state.  The whole audience with its history and hashed suppressions is the archive
+recorded unsubscribed and suppressed, a ``blocklisted`` one — unsubscribed with a suppression
+on every list — likewise, the consent proof is kept), so an export re-imports to the same
+state.  The whole audience with its history and hashed suppressions is the archive
 (:mod:`.archive`).
 """
 
@@ -16,8 +17,11 @@ import csv
 from collections.abc import Mapping
 from typing import TextIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .emails import key_hash
+from .models import ALL_LISTS, Suppression
 from .queries import iter_subscriptions
 
 __all__ = ["export_csv"]
@@ -55,12 +59,21 @@ def export_csv(session: Session, out: TextIO, *, list_name: str | None = None,
         proof = status != "active"
     writer.writerow([*FIXED_COLUMNS, *attribute_names, *TRAILING_COLUMNS,
                      *(PROOF_COLUMNS if proof else ())])
+    # People unsubscribed from every list at once (a "blocklisted" row of an import, another
+    # tool's blocklist): written "blocklisted", which the import reads back as such, not as
+    # an unsubscribe from this list alone.
+    everywhere = set(session.scalars(select(Suppression.email_hash).where(
+        Suppression.scope == ALL_LISTS, Suppression.reason == "unsubscribed")))
     count = 0
     for sub, subscriber, _name in iter_subscriptions(session, **filters):
         attrs = subscriber.attributes or {}
+        status = sub.status
+        if status == "unsubscribed" and everywhere and \
+                key_hash(subscriber.email_key) in everywhere:
+            status = "blocklisted"
         row = [subscriber.email, subscriber.name or "",
                *(_text(attrs.get(k)) for k in attribute_names),
-               sub.status, _time(sub.consent_at), sub.consent_source]
+               status, _time(sub.consent_at), sub.consent_source]
         if proof:
             row += [sub.consent_text or "", sub.consent_form_id or "", sub.consent_ip or "",
                     _time(sub.confirmed_at), _time(sub.unsubscribed_at),
