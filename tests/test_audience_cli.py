@@ -250,11 +250,13 @@ def test_import_names_the_columns_it_ignores(lp, tmp_path):
     result = lp("subscribers", "import", str(wider))
     assert ("1 row(s) with more cells than the header (first: line 2): the extra cells were "
             "not read") in result.stderr and "added 2" in result.output
-    # Another tool's list memberships and row ids describe its records, not the person.
+    # Another tool's list memberships and row ids describe its records, not the person; a
+    # second name column is not an attribute called "name".
     other = tmp_path / "other.csv"
-    other.write_text("id,email,lists,listes,commune\n17,eve@example.org,news;pvd,3,Gap\n",
-                     encoding="utf-8")
+    other.write_text("id,email,lists,listes,commune,name,status,name\n"
+                     "17,eve@example.org,news;pvd,3,Gap,Ève,active,Dup\n", encoding="utf-8")
     result = lp("subscribers", "import", str(other))
-    assert "attributes: commune; ignored: id, lists, listes" in result.stderr
+    assert ("name: name (column 6); attributes: commune; ignored: id, lists, listes, "
+            "name (column 8)") in result.stderr
     eve = json.loads(lp("subscribers", "export-person", "eve@example.org").output)
     assert eve["attributes"] == {"commune": "Gap"}

@@ -440,7 +440,9 @@ def _layout_from_header(encoding: str, delimiter: str, first: list[str], keys: l
     used = {email_col, *name_cols, *(c for c in [status_col] if c is not None),
             *(i for _k, i in proof), *range(_rejects_prefix(keys))}
     attrs = []
-    seen: set[str] = set()
+    # A header repeated after the column read for it (a second "name" or "status") is
+    # ignored like a second email column, not read as an attribute of that name.
+    seen: set[str] = {keys[i] for i in used if i < len(keys)}
     for i, k in enumerate(keys):
         if i in used or not k or k in IGNORED_HEADERS or k in EMAIL_HEADERS or k in seen:
             continue
