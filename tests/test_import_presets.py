@@ -53,6 +53,18 @@ def test_brevo_export(lp):
     assert marc["unsubscribed_at"].startswith("2024-02-01T07:15:00")
 
 
+def test_a_brevo_blocklist_value_that_is_neither_yes_nor_no_is_never_active(lp, tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_text("EMAIL;ADDED_TIME;MODIFIED_TIME;EMAIL_BLACKLISTED\n"
+                      "oui@example.org;2023-01-01 10:00:00;2024-01-01 10:00:00;peut-être\n"
+                      "vide@example.org;2023-01-01 10:00:00;2024-01-01 10:00:00;\n"
+                      "non@example.org;2023-01-01 10:00:00;2024-01-01 10:00:00;NON\n",
+                      encoding="utf-8")
+    lp("subscribers", "import", "--from", "brevo", str(source))
+    assert _status(lp, "oui@example.org") == "unsubscribed"
+    assert _status(lp, "vide@example.org") == _status(lp, "non@example.org") == "active"
+
+
 def test_brevo_export_without_its_blocklist_column_is_refused(lp, tmp_path):
     # Without EMAIL_BLACKLISTED, the blocklisted contacts would be imported as active.
     lines = (PRESETS / "brevo.csv").read_text(encoding="utf-8").splitlines()

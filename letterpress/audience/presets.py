@@ -89,6 +89,7 @@ __all__ = ["PRESETS", "convert", "recognise"]
 OUT_COLUMNS = ("email", "name", "status", "consent_at", "consent_source", "consent_text",
                "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
 YES = {"yes", "oui", "true", "1", "y", "t", "vrai"}
+NO = {"", "no", "non", "false", "0", "n", "f", "faux"}
 # Go's time.Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST" (listmonk's export).
 _GO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{2})(\d{2})"
                       r"(?: \S+)?$")
@@ -155,7 +156,9 @@ BREVO_TECHNICAL = {"email", "firstname", "prenom", "lastname", "nom", "contact_i
 def _brevo(row: dict[str, str], tz: tzinfo) -> dict[str, Any]:
     get = _keys(row)
     flag = next((get[k] for k in BREVO_BLOCKLIST if k in get), "")
-    blocked = _yes(flag) or flag.strip().lower() in ("blocklisted", "blacklisted")
+    # Anything but a plain "no" keeps the contact off every list: a value this code does not
+    # know must not make someone Brevo may have blocklisted an active subscriber.
+    blocked = flag.strip().lower() not in NO
     return {
         "email": get.get("email", ""),
         "name": _join(get.get("firstname") or get.get("prenom", ""),
