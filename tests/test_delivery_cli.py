@@ -260,6 +260,6 @@ def test_a_lost_key_file_is_not_replaced_silently_once_mail_went_out(lp, project
     secret.unlink()
     refused = lp("subscribers", "count", code=1)
     assert ".letterpress-secret is missing, but this database has sent 1 run(s)" in refused.output
-    assert "Restore .letterpress-secret" in refused.output
+    assert "Copy .letterpress-secret from the old project's files" in refused.output
     assert not secret.exists()
     assert "1 run(s)" in lp("subscribers", "count", code=1).output  # again, until restored
