@@ -51,13 +51,14 @@ class ErasureReport:
 
 
 def forget(session: Session, email: str, *, clock: Clock,
-           erasers: Iterable[Eraser] = ()) -> ErasureReport:
+           erasers: Iterable[Eraser] = (), objection: bool = True) -> ErasureReport:
     """Delete everything held about ``email``; keep only its hashed suppression entry.
 
     ``erasers`` are called first, with the :class:`ErasureTarget`, so modules downstream of
     the audience (which it must not import) erase their own copies in the same transaction.
     An address we never held is still added to the suppression list: the request itself is
-    an objection to be honoured.
+    an objection to be honoured (GDPR art. 21).  ``objection=False`` (an erasure at the end
+    of the retention period, nobody's request): no entry is added or changed.
     """
     address = normalise_email(email)
     key = email_key(address)
@@ -75,7 +76,8 @@ def forget(session: Session, email: str, *, clock: Clock,
         events = sum(len(s.events) for s in subscriber.subscriptions)
         session.delete(subscriber)
         session.flush()
-    suppress(session, digest, scope=ALL_LISTS, reason="erased", at=clock.now())
+    if objection:
+        suppress(session, digest, scope=ALL_LISTS, reason="erased", at=clock.now())
     session.flush()
     return ErasureReport(subscriber is not None, subscriptions, events, digest, elsewhere)
 

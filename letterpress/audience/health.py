@@ -31,15 +31,13 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..settings import Publication, Settings
 from .emails import email_key, key_hash
-from .gdpr import Eraser, forget
+from .gdpr import Eraser, ErasureReport, forget
 from .models import (
-    ALL_LISTS,
     ConsentArchive,
     MailingList,
     Subscriber,
     Subscription,
     SubscriptionEvent,
-    Suppression,
 )
 
 __all__ = [
@@ -255,24 +253,11 @@ def retention_candidates(session: Session, *, now: datetime, days: int
 
 
 def erase_for_retention(session: Session, email: str, *, clock: Clock,
-                        erasers: Iterable[Eraser] = ()) -> None:
-    """Erase ``email`` with the GDPR erasure, without turning it into an objection.
+                        erasers: Iterable[Eraser] = ()) -> ErasureReport:
+    """Erase ``email`` with the GDPR erasure, without turning it into an objection; what
+    :func:`~letterpress.audience.gdpr.forget` reports.
 
-    The suppressions the person already had stay; the "erased" entry on every list that the
-    erasure adds is removed again, so they can subscribe anew later.
+    The suppressions the person already had stay as they were (a bounce stays a bounce);
+    none is added, so they can subscribe anew later.
     """
-    digest = key_hash(email_key(email))
-    had = dict(session.execute(select(Suppression.scope, Suppression.reason)
-                               .where(Suppression.email_hash == digest)).all())
-    forget(session, email, clock=clock, erasers=erasers)
-    if ALL_LISTS not in had:
-        session.execute(delete(Suppression).where(Suppression.email_hash == digest,
-                                                  Suppression.scope == ALL_LISTS,
-                                                  Suppression.reason == "erased"))
-    # The erasure raises an existing entry's reason to "erased": a bounce, a complaint or a
-    # blocklisting stays what it was.
-    for scope, reason in had.items():
-        session.execute(update(Suppression).where(Suppression.email_hash == digest,
-                                                  Suppression.scope == scope)
-                        .values(reason=reason))
-    session.flush()
+    return forget(session, email, clock=clock, erasers=erasers, objection=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import click
 
 from ..audience import ensure_lists
-from ..audience.emails import email_key, key_hash
 from ..audience.health import erase_for_retention, retention_candidates
 from ..backup import record_erasure
 from .audience import _erasers, subscribers
@@ -81,9 +80,10 @@ def retention_command(project, report, apply_, days, yes):
                       "undone", abort=True, err=True)
     for person in people:
         with project.session() as session:
-            erase_for_retention(session, person.email, clock=project.clock, erasers=_erasers())
+            erased = erase_for_retention(session, person.email, clock=project.clock,
+                                         erasers=_erasers())
             # Outside the database too: restoring an older backup erases them again.
-            record_erasure(project.settings.project_dir, key_hash(email_key(person.email)),
+            record_erasure(project.settings.project_dir, erased.email_hash,
                            project.clock.now(), retention=True)
         click.echo(f"{person.email}: erased")
     click.echo(f"{len(people)} person(s) erased (retention period {days} days).")

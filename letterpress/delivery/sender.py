@@ -169,8 +169,7 @@ class _Sender(OutcomeRecorder):
         self.concurrency = max(1, limits.pool)
         self._rate = rate
         self._batch_given = batch_size
-        self.depth = BATCHES_IN_FLIGHT if self.concurrency > 1 else 1
-        self.batch_size = self._batch_size(IN_FLIGHT_PER_CONNECTION)
+        self._size_batches(signed=False)
         self.retry_horizon = retry_horizon
         self.pause_after = pause_after
         self.wait_for_retries = wait_for_retries
@@ -191,20 +190,28 @@ class _Sender(OutcomeRecorder):
                          t.c.email, t.c.name, t.c.message_id, t.c.attempts,
                          t.c.first_attempt_at)
 
-    def _batch_size(self, per_connection: int) -> int:
-        """The batch size for an in-flight budget of ``per_connection`` rows per connection.
+    def _size_batches(self, *, signed: bool) -> None:
+        """Set ``depth`` (batches on the wire at once) and ``batch_size`` from the in-flight
+        budget of a signed or unsigned run.
 
         The budget is how many rows are marked "sending" at once.  It bounds the uncertain
         set after a crash, and how late a mid-run unsubscribe can take effect.  One
         connection keeps one message in flight.  With several connections it is split into
-        ``self.depth`` batches that overlap on the wire (see _loop).  A rate limit caps it
-        at one second's worth.
+        ``depth`` batches that overlap on the wire (see _loop).  A rate limit caps it at one
+        second's worth.
         """
-        budget = self._batch_given or (per_connection * self.concurrency
-                                       if self.concurrency > 1 else 1)
+        if self.concurrency == 1:
+            self.depth = 1
+            self.batch_size = self._batch_given or 1
+            if self._rate:
+                self.batch_size = max(1, min(self.batch_size, int(self._rate)))
+            return
+        self.depth = BATCHES_IN_FLIGHT_SIGNED if signed else BATCHES_IN_FLIGHT
+        per_connection = IN_FLIGHT_PER_CONNECTION_SIGNED if signed else IN_FLIGHT_PER_CONNECTION
+        budget = self._batch_given or per_connection * self.concurrency
         if self._rate:
             budget = max(1, min(budget, int(self._rate)))
-        return budget if self.concurrency == 1 else max(1, budget // self.depth)
+        self.batch_size = max(1, budget // self.depth)
 
     # ------------------------------------------------------------------ entry point
 
@@ -253,9 +260,8 @@ class _Sender(OutcomeRecorder):
                 self.is_test = run.is_test
                 self.total = run.total
                 signer = self.template.signer
-                if signer is not None and self.concurrency > 1:
-                    self.depth = BATCHES_IN_FLIGHT_SIGNED
-                    self.batch_size = self._batch_size(IN_FLIGHT_PER_CONNECTION_SIGNED)
+                if signer is not None:
+                    self._size_batches(signed=True)
                 with (signer.offloaded() if signer is not None and self.concurrency > 1
                       else contextlib.nullcontext()):
                     return self._loop(session)
@@ -282,7 +288,7 @@ class _Sender(OutcomeRecorder):
         # Batches overlap on the wire: while one is being sent, the previous one's
         # outcomes and the next one's "sending" mark are committed, so the connections never
         # wait for the database (one batch at a time left them idle during every commit).
-        # Each batch is a share of the in-flight budget (see _batch_size).
+        # Each batch is a share of the in-flight budget (see _size_batches).
         depth = self.depth
         in_flight: deque[tuple[list[_Row], tuple]] = deque()
         self.pending = []
