@@ -16,7 +16,9 @@ it names, with one lookup and one constant-time comparison of its link key:
 
 Forged, altered, wrong-purpose and erased-person tokens all take the same path (signature
 check, one lookup, one comparison) and raise the same :class:`~letterpress.errors.TokenError`,
-so neither the answer nor its timing tells them apart.
+so neither the answer nor its timing tells them apart.  (PostgreSQL's one-click writer makes
+the lookup and the comparison of keyed tokens inside the statement that stops them:
+:func:`~letterpress.audience.unsubscribing.unsubscribe_links_at_once`.)
 """
 
 from __future__ import annotations
