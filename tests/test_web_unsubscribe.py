@@ -295,6 +295,7 @@ def test_a_crash_logs_no_token_and_shows_a_plain_page(app, reader, signer, monke
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(pages, "unsubscribe_links", broken)
+    monkeypatch.setattr(pages, "unsubscribe_links_at_once", broken)  # PostgreSQL's writer
     app.config["TESTING"] = False  # let Flask handle and log the error as in production
     token = _token(signer, reader)
     with caplog.at_level("ERROR"):

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, render_template, request
 from markupsafe import Markup
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from ..audience import ensure_lists
@@ -138,7 +138,12 @@ def _one_click_writer(ctx: WebContext, apply, screen) -> GroupCommit:
         def after(count: int) -> None:
             checkpointer.wrote(count, wait=False)  # the writer goes on with the next batch
 
-    return GroupCommit(ctx.project.sessionmaker, lambda session, items: apply(ctx, session, items),
+    # PostgreSQL: the group's statements commit themselves (no BEGIN, no COMMIT round trip);
+    # apply_one_clicks says when it needs a transaction after all.
+    sessions = (ctx.project.sessionmaker if sqlite else sessionmaker(
+        ctx.project.engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False))
+    return GroupCommit(sessions, lambda session, items: apply(ctx, session, items),
                        lock=ctx.write_lock if sqlite else None, after_commit=after,
                        writers=1 if sqlite else ONE_CLICK_WRITERS_POSTGRESQL,
                        name="letterpress-one-click",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..audience import Consent, SubscriptionEvent, subscribe, unsubscribe
 from ..audience.tokens import TokenData
-from ..audience.unsubscribing import links_named, unsubscribe_links
+from ..audience.unsubscribing import links_named, unsubscribe_links, unsubscribe_links_at_once
 from ..errors import AudienceError, TokenError, TokenExpired
 from ..settings import Publication
 from .app import WebContext, check_csrf, client_ip, render_page, web, write_session
@@ -91,8 +91,24 @@ def apply_one_clicks(ctx: WebContext, session: Session, tokens: Sequence[TokenDa
 
     For each token, its publication (for the answer page), or the :class:`TokenError` of a
     token that names nobody now — forged (``None``), erased, or changed since it was
-    verified (nothing written for it).
+    verified (nothing written for it).  A ``session`` in autocommit mode (the PostgreSQL
+    writer's, letterpress.web.app) writes the group in two statements that commit
+    themselves, or in a transaction of its own when a row changed between them.
     """
+    pubs = ctx.settings.publications
+    if session.get_bind().get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        named = unsubscribe_links_at_once(session.connection(), tokens,
+                                          publications=pubs.keys(), channel="one-click",
+                                          clock=ctx.project.clock)
+        if named is not None:
+            return [pubs[slug] if slug is not None else TokenError() for slug in named]
+        with ctx.project.session() as transaction:
+            return _apply_in_transaction(ctx, transaction, tokens)
+    return _apply_in_transaction(ctx, session, tokens)
+
+
+def _apply_in_transaction(ctx: WebContext, session: Session,
+                          tokens: Sequence[TokenData | None]) -> list[Publication | TokenError]:
     pubs = ctx.settings.publications
     try:
         named = unsubscribe_links(session, tokens, publications=pubs.keys(),
