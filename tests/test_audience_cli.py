@@ -260,3 +260,36 @@ def test_import_names_the_columns_it_ignores(lp, tmp_path):
             "name (column 8)") in result.stderr
     eve = json.loads(lp("subscribers", "export-person", "eve@example.org").output)
     assert eve["attributes"] == {"commune": "Gap"}
+
+
+def test_an_export_never_replaces_a_file_unless_forced(lp, tmp_path):
+    lp("subscribers", "add", "anne@example.org")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    earlier = folder / "liste.csv"
+    earlier.write_text("the only copy of last year's list\n", encoding="utf-8")
+    for args in (["export"], ["export", "--archive"], ["export-person", "anne@example.org"]):
+        refused = lp("subscribers", *args, "-o", str(earlier), ok=False)
+        assert refused.exit_code == 1
+        assert f"{earlier} exists: choose another file name, or add --force" in refused.output
+        assert earlier.read_text(encoding="utf-8") == "the only copy of last year's list\n"
+    lp("subscribers", "export", "-o", str(earlier), "--force")
+    assert earlier.read_text(encoding="utf-8").startswith("email,")
+    assert earlier.stat().st_mode & 0o077 == 0  # personal data: the owner's only
+    assert [p.name for p in folder.iterdir()] == ["liste.csv"]  # no temporary file left
+
+
+def test_an_export_that_fails_halfway_leaves_no_file(lp, tmp_path, monkeypatch):
+    import letterpress.cli.audience as commands
+
+    def broken(session, fh, **kwargs):
+        fh.write("email,name\nanne@example.org,\n")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(commands, "export_csv", broken)
+    lp("subscribers", "add", "anne@example.org")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with pytest.raises(RuntimeError):
+        lp("subscribers", "export", "-o", str(folder / "liste.csv"))
+    assert list(folder.iterdir()) == []

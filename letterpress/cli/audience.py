@@ -34,7 +34,7 @@ from ..audience.service import get_list
 from ..backup import record_erasure
 from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
-from .common import pass_project, publication_option
+from .common import force_option, kept_file, pass_project, publication_option
 from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "subscribers"]
@@ -214,12 +214,16 @@ def import_command(project, file, list_name, publication, consent_source, consen
 @click.option("--archive", is_flag=True,
               help="The whole audience (every list, history, hashed suppressions) as a "
                    "JSON Lines archive instead of one list as CSV.")
+@force_option
 @pass_project
 def export_command(project, list_name, publication, status, attrs, output, excel, proof,
-                   archive):
-    """Export subscribers as CSV (re-importable with `subscribers import`)."""
+                   archive, force):
+    """Export subscribers as CSV (re-importable with `subscribers import`).
+
+    With -o, an existing file is refused unless --force, and the file appears only once
+    the export is complete."""
     if archive:
-        _export_archive(project, output)
+        _export_archive(project, output, force)
         return
     list_name = _list_name(project, publication, list_name)
     kwargs = {"list_name": list_name, "status": None if status == "all" else status,
@@ -229,7 +233,7 @@ def export_command(project, list_name, publication, status, attrs, output, excel
         ensure_lists(session, project.settings)
         if output:
             encoding = "utf-8-sig" if excel else "utf-8"
-            with open(output, "w", encoding=encoding, newline="") as fh:
+            with kept_file(output, force=force, encoding=encoding) as fh:
                 n = export_csv(session, fh, **kwargs)
             click.echo(f"{n} subscribers written to {output}", err=True)
         else:
@@ -238,11 +242,11 @@ def export_command(project, list_name, publication, status, attrs, output, excel
             export_csv(session, sys.stdout, **kwargs)
 
 
-def _export_archive(project, output) -> None:
+def _export_archive(project, output, force) -> None:
     with project.read_session() as session:
         ensure_lists(session, project.settings)
         if output:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
+            with kept_file(output, force=force) as fh:
                 report = export_archive(session, fh)
             click.echo(f"Archive written to {output}: {report.summary()}", err=True)
         else:
@@ -431,14 +435,15 @@ def forget_command(project, email, yes):
 @click.argument("email")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (default: standard output).")
+@force_option
 @pass_project
-def export_person_command(project, email, output):
+def export_person_command(project, email, output, force):
     """Everything held about EMAIL as JSON (GDPR right of access)."""
     with project.read_session() as session:
         data = export_person(session, email)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
+        with kept_file(output, force=force) as fh:
             fh.write(text + "\n")
         click.echo(f"written to {output}", err=True)
     else:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from contextlib import AbstractContextManager
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -14,7 +17,7 @@ from ..errors import ContentError, LetterpressError
 from ..project import Project
 
 __all__ = ["IssueFile", "LetterpressGroup", "ProjectContext", "configure_logging",
-           "pass_project", "publication_option"]
+           "force_option", "kept_file", "pass_project", "publication_option"]
 
 
 class ProjectContext(AbstractContextManager):
@@ -80,6 +83,37 @@ def publication_option(f):
     """``--publication/-p SLUG`` (default: the first publication of letterpress.toml)."""
     return click.option("-p", "--publication", "publication", default=None, metavar="SLUG",
                         help="Publication slug from letterpress.toml (default: the first).")(f)
+
+
+def force_option(f):
+    """``--force``: replace an existing output file (see :func:`kept_file`)."""
+    return click.option("--force", is_flag=True,
+                        help="Replace the output file if it exists.")(f)
+
+
+@contextmanager
+def kept_file(path: str | Path, *, force: bool, encoding: str = "utf-8") -> Iterator[TextIO]:
+    """Write a file people keep (an export of personal data): an existing ``path`` is
+    refused unless ``force`` (it may be the only copy of an earlier export), and the text
+    goes to a temporary file in the same folder, renamed over ``path`` only once complete —
+    an export that fails halfway leaves neither a half file nor a damaged earlier one.  The
+    file is readable by its owner only (mode 0600, mkstemp's): it holds personal data.
+
+    Raises :class:`click.ClickException` for an existing file without ``force``.
+    """
+    target = Path(path)
+    if target.exists() and not force:
+        raise click.ClickException(
+            f"{target} exists: choose another file name, or add --force to replace it")
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                     suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
+            yield fh
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def configure_logging(verbose: bool = False) -> None:
