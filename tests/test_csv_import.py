@@ -183,6 +183,28 @@ def test_a_stray_quote_refuses_its_line_and_never_swallows_the_rows_after_it(ses
     assert 'a2@example.org;"""Lou Martin";Lyon\n' in rejects.read_text("utf-8-sig")
 
 
+@pytest.mark.parametrize("text, lines", [
+    # Never closed: the quote runs to the end of the file.
+    ('email;nom\na1@example.org;Ana\na2@example.org;"Lou\na3@example.org;Bob\n'
+     "a4@example.org;Carla\n", "lines 3 to 5"),
+    ('email;nom\na1@example.org;Ana\na2@example.org;"Lou\na3@example.org;Bob\n'
+     "a4@example.org;Carla", "lines 3 to 5"),
+    # A file of addresses alone: no delimiter on the rows swallowed.
+    ('email\na1@example.org\n"a2@example.org\na3@example.org\na4@example.org\n',
+     "lines 3 to 5"),
+    ('a1@example.org\n"a2@example.org\na3@example.org\na4@example.org\n', "lines 2 to 4"),
+])
+def test_a_quote_left_open_to_the_end_of_the_file_refuses_only_its_line(
+        session, clock, tmp_path, text, lines):
+    path = _write(tmp_path / "open.csv", text)
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    [rejected] = report.rejected
+    assert "a2@example.org" in rejected.value and lines in rejected.reason
+    assert report.added == 3
+    assert {s.email for s in session.scalars(select(Subscriber))} == {
+        "a1@example.org", "a3@example.org", "a4@example.org"}
+
+
 def test_a_quoted_value_over_several_lines_is_still_one_value(session, clock, tmp_path):
     path = _write(tmp_path / "notes.csv", 'email;nom;note\na@example.org;Ana;"ligne un\n'
                                           'ligne deux; suite"\nb@example.org;Bob;x\n')

@@ -487,16 +487,20 @@ def _rows(path: Path, layout: CsvLayout,
                 taken.append(item)
                 yield item[1]
 
-        source = lines()
+        # A file of addresses alone has no delimiter on its rows: any further address
+        # inside a quoted value is a swallowed row.
+        one_column = len(layout.headers) <= 1
         skip_header = layout.has_header
         reading = True
         while reading:
             reading = False
-            for row in csv.reader(source, delimiter=delimiter):
+            # A new generator each pass: a quote left open to the end of the file has
+            # exhausted the previous one, and the lines to read again are still waiting.
+            for row in csv.reader(lines(), delimiter=delimiter):
                 record = list(taken)
                 taken.clear()
                 line = record[0][0]
-                if len(record) > 1 and _swallowing(row, delimiter):
+                if len(record) > 1 and _swallowing(row, "" if one_column else delimiter):
                     # Read the lines after the stray quote again, as rows of their own.
                     again.extendleft(reversed(record[1:]))
                     first = record[0][1].rstrip("\r\n")
@@ -523,9 +527,10 @@ def _rows(path: Path, layout: CsvLayout,
 
 def _swallowing(row: list[str], delimiter: str) -> bool:
     """Whether a row read over several lines holds, inside a quoted value, what looks like
-    further rows (a line with the delimiter and an address): a double quote left open — a
-    stray ``"`` typed in a name — which would turn the rows after it into one person's name
-    (and put their addresses in a To: header)."""
+    further rows (a line with the delimiter and an address; ``delimiter`` "" for a file of
+    one column: a line with an address): a double quote left open — a stray ``"`` typed in
+    a name — which would turn the rows after it into one person's name (and put their
+    addresses in a To: header)."""
     for cell in row:
         if "\n" in cell or "\r" in cell:
             for continued in cell.splitlines()[1:]:
