@@ -24,7 +24,9 @@ from letterpress.audience.csv_import import (
     read_layout,
     write_rejects,
 )
+from letterpress.audience.emails import email_hash
 from letterpress.audience.gdpr import forget
+from letterpress.audience.suppression import ALL_LISTS, suppression_for
 
 from .fixtures_audience import *  # noqa: F403 - fixtures
 
@@ -348,12 +350,31 @@ def test_multiline_quoted_field_keeps_line_numbers(session, clock, tmp_path):
 
 
 def test_status_column_from_an_export_is_respected(session, clock, tmp_path):
+    # Without consent proof columns, a stopped row adds nobody: its objection is kept as a
+    # suppression entry, and the row is counted as suppressed, not as an error.
     path = _write(tmp_path / "s.csv", "email,status\na@example.org,active\n"
-                                      "b@example.org,unsubscribed\n")
+                                      "b@example.org,unsubscribed\nc@example.org,blocklisted\n")
     report = import_csv(session, path, list_name="pvd", clock=clock)
-    assert report.added == 1
-    assert report.rejected[0].value == "b@example.org" and "unsubscribed" in report.rejected[0].reason
+    assert report.added == 1 and report.rejected == []
+    assert [(s.line, s.email, s.reason) for s in report.suppressed] == [
+        (3, "b@example.org", "unsubscribed in the file"),
+        (4, "c@example.org", "blocklisted in the file")]
+    assert "rejected 0, suppressed 2" in report.summary()
     assert find_subscriber(session, "b@example.org") is None
+    assert suppression_for(session, email_hash("b@example.org"), "pvd").scope == "pvd"
+    assert suppression_for(session, email_hash("c@example.org"), "pvd").scope == ALL_LISTS
+
+
+def test_a_status_only_stop_of_someone_active_here_is_applied(session, clock, tmp_path):
+    sub = subscribe(session, "a@example.org", list_name="pvd", consent=Consent("admin"),
+                    clock=clock)
+    session.commit()
+    path = _write(tmp_path / "s.csv", "email,status\na@example.org,unsubscribed\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (report.updated, report.suppressed, report.rejected) == (1, [], [])
+    session.refresh(sub)
+    assert (sub.status, sub.unsubscribe_channel) == ("unsubscribed", "import")
+    assert suppression_for(session, email_hash("a@example.org"), "pvd") is not None
 
 
 # --------------------------------------------------------------------------- consent & events

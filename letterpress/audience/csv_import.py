@@ -710,13 +710,10 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
                                 if i < width and (v := row[i].strip())])) or None
     attributes = {key: clean_text(v) for i, key in layout.attribute_columns
                   if i < width and (v := row[i].strip())}
+    # A bare "unsubscribed" in someone's file proves no consent to record: the person is not
+    # added, but the objection is kept (a hashed suppression entry), so the old contact
+    # file imported later cannot make them active again.
     suppress_only = status in STOPPED_STATUSES and not layout.proof_columns
-    if suppress_only:
-        # A bare "unsubscribed" in someone's file proves no consent to record: the person is
-        # not added, but the objection is kept (a hashed suppression entry), so the old
-        # contact file imported later cannot make them active again.
-        report.rejected.append(Rejection(line, value, f"status {status!r} in the file: not "
-                                         "subscribed (address suppressed)", tuple(row)))
     return _Candidate(line, address, email_key(address), name, attributes, status=status,
                       proof=proof, suppress_only=suppress_only, everywhere=everywhere)
 
@@ -803,15 +800,19 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         subscriber = subscribers.get(c.key)
         sub = subscriptions.get(subscriber.id) if subscriber is not None else None
         reason = None
+        if (sub is not None and c.status in STOPPED_STATUSES
+                and sub.status in ("active", "pending") and not c.duplicate):
+            # The file records a stop this database does not know yet: a stop is never lost
+            # (with or without its proof: stopping needs no consent).
+            _stop(session, session.get(Subscription, sub.id), c, clock, source_name)
+            report.updated += 1
+            continue
         if c.suppress_only:
             if sub is None and hashes[c.key] not in blocked:
                 _suppress_stopped(session, c, list_name, now)
-            continue
-        if (sub is not None and c.status in STOPPED_STATUSES
-                and sub.status in ("active", "pending") and not c.duplicate):
-            # The file records a stop this database does not know yet: a stop is never lost.
-            _stop(session, session.get(Subscription, sub.id), c, clock, source_name)
-            report.updated += 1
+            if not c.duplicate:
+                stated = "blocklisted" if c.everywhere else c.status
+                report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file"))
             continue
         if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
             reason = sub.status
