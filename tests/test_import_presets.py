@@ -30,8 +30,12 @@ def _status(lp, email):
 def test_brevo_export(lp):
     result = lp("subscribers", "import", "--from", "brevo", str(PRESETS / "brevo.csv"))
     assert "added 2" in result.output and "rejected 1" in result.output
-    # The file the user named, not the converted copy in a temporary folder.
-    assert f"Read {PRESETS / 'brevo.csv'}: " in result.output
+    # The file the user named, as written (not the converted copy in a temporary folder,
+    # always UTF-8 with commas), and what was kept of it.
+    assert (f"Read {PRESETS / 'brevo.csv'} as a brevo export: utf-8-sig, delimiter ';'\n"
+            in result.output)
+    assert (f"Kept from {PRESETS / 'brevo.csv'}: name: name; attributes: sms, commune, "
+            "departement\n" in result.output)
     assert "letterpress-import-" not in result.output
     claire = _person(lp, "claire.dupont@example.org")
     assert claire["name"] == "Claire Dupont"

@@ -134,15 +134,22 @@ class CsvLayout:
 
     def describe(self) -> str:
         """One line for the user: encoding, delimiter and column mapping."""
+        return (f"{self.describe_format()}, "
+                f"{'header row' if self.has_header else 'no header'}; "
+                f"email: column {self.email_column + 1}; {self.describe_columns()}")
+
+    def describe_format(self) -> str:
+        """The file's encoding and delimiter, as :meth:`describe` starts."""
         delim = {"\t": "tab"}.get(self.delimiter, self.delimiter)
+        return f"{self.encoding}, delimiter {delim!r}"
+
+    def describe_columns(self) -> str:
+        """What becomes the name and the attributes, and the columns not read."""
         attrs = ", ".join(name for _, name in self.attribute_columns) or "none"
         ignored = self.ignored_columns()
         names = " + ".join(self._shown(i) for i in self.name_columns)
-        return (f"{self.encoding}, delimiter {delim!r}, "
-                f"{'header row' if self.has_header else 'no header'}; "
-                f"email: column {self.email_column + 1}"
-                + (f"; name: {names}" if names and self.has_header else "")
-                + f"; attributes: {attrs}"
+        return ((f"name: {names}; " if names and self.has_header else "")
+                + f"attributes: {attrs}"
                 + (f"; ignored: {', '.join(ignored)}" if ignored else ""))
 
     def _shown(self, index: int) -> str:

@@ -25,7 +25,13 @@ from ..audience import (
 )
 from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
-from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, write_rejects
+from ..audience.csv_import import (
+    ImportFileError,
+    ImportProgress,
+    import_csv,
+    read_layout,
+    write_rejects,
+)
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
 from ..audience.presets import PRESETS, convert
@@ -164,7 +170,9 @@ def import_command(project, file, list_name, publication, consent_source, consen
                                tz=ZoneInfo(project.settings.timezone)))
         except ImportFileError as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(f"Read {source} as a {preset} export", err=True)
+        # The user's file, as written (the converted copy is always UTF-8 with commas).
+        click.echo(f"Read {click.format_filename(source)} as a {preset} export: "
+                   f"{read_layout(source).describe_format()}", err=True)
     list_name = _list_name(project, publication, list_name)
     # What the user named, not the converted copy a preset reads from a temporary folder.
     shown = click.format_filename(source)
@@ -177,7 +185,10 @@ def import_command(project, file, list_name, publication, consent_source, consen
                             progress=None if quiet else _progress_printer(),
                             source_name=Path(source).name)
     # Even with -q: the mapping is no per-row report, and it names the columns not read.
-    click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
+    if preset:
+        click.echo(f"Kept from {shown}: {report.layout.describe_columns()}", err=True)
+    else:
+        click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
     if not quiet:
         for r in report.rejected:
             click.echo(f"line {r.line}: rejected {r.value!r}: {r.reason}", err=True)
