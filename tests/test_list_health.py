@@ -245,3 +245,29 @@ def test_sweep_pending_command_dry_run(project, clock, lp):
     assert out.strip().endswith("0 reminder(s) sent, 1 pending subscription(s) removed")
     out = lp("subscribers", "sweep-pending").stdout
     assert "jamais@example.org: pending subscription was removed" in out
+
+
+def test_retention_warns_about_people_an_import_brought_in_recently(project, lp, tmp_path):
+    """Right after a migration, the last contact of everyone imported is the consent date
+    their file gave: the report lists them, and warns that this project could not have
+    seen a contact since."""
+    moved = tmp_path / "ancien-outil.csv"
+    moved.write_text("email,status,consent_at,consent_source\n"
+                     "migre@example.org,active,2021-01-05T10:00:00+00:00,form\n",
+                     encoding="utf-8")
+    lp("subscribers", "import", str(moved), "-q")
+    result = lp("subscribers", "retention")
+    since = datetime.now(UTC).date().isoformat()
+    assert ("migre@example.org\tlast contact 2021-01-05\tpvd\tin this project since "
+            f"{since}\n") in result.stdout
+    assert ("Warning: 1 of them came into this project less than 1095 days ago (an import)"
+            in result.stderr)
+
+
+def test_retention_gives_no_warning_for_people_known_here_for_the_whole_period(project,
+                                                                               clock, lp):
+    clock.set(datetime.now(UTC) - timedelta(days=1200))
+    sign_up(project, "ancien@example.org", status="active")
+    result = lp("subscribers", "retention")
+    assert "ancien@example.org\tlast contact" in result.stdout
+    assert "in this project since" not in result.stdout and "Warning" not in result.stderr

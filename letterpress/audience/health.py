@@ -207,11 +207,13 @@ def sweep_pending(open_session: Callable[[], object], settings: Settings, *, clo
 
 @dataclass(frozen=True)
 class RetentionCandidate:
-    """A person whose last own contact is older than the retention period."""
+    """A person whose last own contact is older than the retention period; ``known_since``:
+    when their row was created here (an import's date for people moved in from a file)."""
 
     email: str
     last_contact: datetime
     lists: tuple[str, ...]
+    known_since: datetime
 
 
 def retention_candidates(session: Session, *, now: datetime, days: int
@@ -233,7 +235,7 @@ def retention_candidates(session: Session, *, now: datetime, days: int
     last = (select(contacts.c.sid, func.max(contacts.c.at).label("last"))
             .group_by(contacts.c.sid).having(func.max(contacts.c.at) < cutoff).subquery())
     rows = session.execute(
-        select(Subscriber.id, Subscriber.email, last.c.last)
+        select(Subscriber.id, Subscriber.email, last.c.last, Subscriber.created_at)
         .join(last, last.c.sid == Subscriber.id).order_by(last.c.last, Subscriber.id)).all()
     lists: dict[int, list[str]] = {}
     ids = [r[0] for r in rows]
@@ -245,10 +247,10 @@ def retention_candidates(session: Session, *, now: datetime, days: int
                 .order_by(MailingList.name)):
             lists.setdefault(sid, []).append(name)
     out = []
-    for sid, email, at in rows:
+    for sid, email, at, created in rows:
         if at.tzinfo is None:  # SQLite through a union loses the column type
             at = datetime.fromisoformat(str(at)).replace(tzinfo=now.tzinfo)
-        out.append(RetentionCandidate(email, at, tuple(lists.get(sid, ()))))
+        out.append(RetentionCandidate(email, at, tuple(lists.get(sid, ())), created))
     return out
 
 

@@ -6,6 +6,8 @@ in :mod:`letterpress.audience.health`.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from ..audience import ensure_lists
@@ -66,10 +68,21 @@ def retention_command(project, report, apply_, days, yes):
     if not people:
         click.echo(f"Nobody past the retention period ({days} days).")
         return
+    cutoff = now - timedelta(days=days)
     for person in people:
+        moved_in = (f"\tin this project since {person.known_since:%Y-%m-%d}"
+                    if person.known_since > cutoff else "")
         click.echo(f"{person.email}\tlast contact {person.last_contact:%Y-%m-%d}\t"
-                   f"{','.join(person.lists) or '-'}")
+                   f"{','.join(person.lists) or '-'}{moved_in}")
     click.echo(f"{len(people)} person(s) with no own contact for more than {days} days.")
+    recent = sum(person.known_since > cutoff for person in people)
+    if recent:
+        # Right after a migration: their last contact is the date their file gave, and this
+        # project has not known them long enough to see another (clicks are anonymous).
+        click.echo(f"Warning: {recent} of them came into this project less than {days} days "
+                   "ago (an import): their last contact is the date the file gave, and no "
+                   "contact since could be recorded here. Some may be reading every issue; "
+                   "consider asking them to confirm before erasing them.", err=True)
     if not apply_:
         again = f" --days {given}" if given else ""
         click.echo("Nothing changed. Erase them with: letterpress subscribers retention "
