@@ -195,6 +195,13 @@ def test_a_stray_quote_refuses_its_line_and_never_swallows_the_rows_after_it(ses
     ('email\na1@example.org\n"a2@example.org\na3@example.org\na4@example.org\n',
      "lines 3 to 5"),
     ('a1@example.org\n"a2@example.org\na3@example.org\na4@example.org\n', "lines 2 to 4"),
+    # On the last line, with or without its line break: the quote takes the rest of it.
+    ('email;nom;commune\na1@example.org;Ana;Metz\na3@example.org;Bob;Nice\n'
+     'a4@example.org;Carla;Caen\na2@example.org;"Lou;Lyon\n', "the rest of the line"),
+    ('email;nom;commune\na1@example.org;Ana;Metz\na3@example.org;Bob;Nice\n'
+     'a4@example.org;Carla;Caen\na2@example.org;"Lou;Lyon', "the rest of the line"),
+    ('email\na1@example.org\na3@example.org\na4@example.org\n"a2@example.org\n',
+     "the rest of the line"),
 ])
 def test_a_quote_left_open_to_the_end_of_the_file_refuses_only_its_line(
         session, clock, tmp_path, text, lines):
@@ -205,6 +212,14 @@ def test_a_quote_left_open_to_the_end_of_the_file_refuses_only_its_line(
     assert report.added == 3
     assert {s.email for s in session.scalars(select(Subscriber))} == {
         "a1@example.org", "a3@example.org", "a4@example.org"}
+
+
+def test_a_header_with_a_quote_left_open_refuses_the_file(session, clock, tmp_path):
+    path = _write(tmp_path / "h.csv", 'email,"name,commune\na@example.org,Ana,Metz\n')
+    with pytest.raises(ImportFileError, match="header row: a double quote is opened and not "
+                                              "closed"):
+        import_csv(session, path, list_name="pvd", clock=clock)
+    assert _count(session, Subscriber) == 0
 
 
 def test_a_quoted_value_over_several_lines_is_still_one_value(session, clock, tmp_path):

@@ -213,3 +213,36 @@ def test_another_tools_export_is_refused_without_its_preset(lp, name):
     assert result.exit_code == 1
     assert f"--from {tool}" in result.stderr
     assert "example.org" not in lp("subscribers", "list", "--status", "all").output
+
+
+def test_a_stray_quote_in_a_tool_export_refuses_its_line_only(lp, tmp_path):
+    """The rows after a quote left open are read as rows of their own, as a plain import
+    reads them: a blocklisted contact among them keeps its objection, and nobody's address
+    ends up in another person's name."""
+    export = tmp_path / "contacts.csv"
+    export.write_text("EMAIL;PRENOM;NOM;EMAIL_BLACKLISTED\n"
+                      "r1@example.org;Un;R;No\n"
+                      'r2@example.org;"Deux;R;No\n'
+                      "r3@example.org;Trois;R;Yes\n"
+                      "r4@example.org;Quatre;R;No\n", encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "brevo", str(export))
+    assert ("line 3: rejected 'r2@example.org': a double quote opened on line 3 is not closed"
+            in result.output)
+    assert "4 rows: added 3, updated 0, unchanged 0, rejected 1" in result.output
+    assert "no subscriber r2@example.org" in lp("subscribers", "show", "r2@example.org",
+                                                ok=False).output
+    assert _status(lp, "r3@example.org") == "unsubscribed"
+    assert any(s["scope"] == "all lists" for s in _person(lp, "r3@example.org")["suppressions"])
+    assert _person(lp, "r4@example.org")["name"] == "Quatre R"
+
+
+def test_a_tool_export_keeps_its_line_numbers_after_a_value_over_two_lines(lp, tmp_path):
+    export = tmp_path / "subscribed_members_export_x.csv"
+    export.write_text('Email Address,First Name,Last Name,NOTES\n'
+                      'a@example.org,Anne Marie,A,"vue au salon\nà rappeler"\n'
+                      "pas-valide,B,B,\nc@example.org,C,C,\n", encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "mailchimp", str(export))
+    assert "line 4: rejected 'pas-valide'" in result.output
+    history = _person(lp, "c@example.org")["subscriptions"][0]["events"]
+    assert history[0]["detail"] == "subscribed_members_export_x.csv line 5"
+    assert _person(lp, "a@example.org")["name"] == "Anne Marie A"

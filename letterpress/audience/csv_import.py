@@ -26,12 +26,13 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import io
 import queue
 import re
 import threading
 import unicodedata
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,6 +221,13 @@ class ImportReport:
     # many, and the line of the first.
     wider_rows: int = 0
     first_wider_line: int = 0
+
+    def include(self, rejected: Iterable[Rejection]) -> None:
+        """Count in rows refused before the import read its file (a preset's conversion,
+        :func:`~letterpress.audience.presets.convert`), in line order with the others."""
+        rejected = list(rejected)
+        self.rows += len(rejected)
+        self.rejected = sorted([*self.rejected, *rejected], key=lambda r: r.line)
 
     def summary(self) -> str:
         """The one-line summary the CLI prints."""
@@ -417,6 +425,10 @@ def read_layout(path: str | Path) -> CsvLayout:
 
     email_cols = [i for i, k in enumerate(keys) if k in EMAIL_HEADERS]
     if email_cols:
+        if _left_open([(1, sample[0], 0)], delimiter):
+            # Every column after the quote would become one: the header names the columns.
+            raise ImportFileError(str(path), "header row: a double quote is opened and not "
+                                             "closed; correct the header and import it again")
         if any(UNDEFINED_BYTE.search(c) for c in first):
             raise ImportFileError(str(path),
                                   f"header row: {_first_undefined_byte(path, encoding)}")
@@ -480,6 +492,7 @@ def _rows(path: Path, layout: CsvLayout,
         numbered = enumerate(fh, 1)
         again: deque[tuple[int, str, int]] = deque()  # lines to read again, in order
         taken: list[tuple[int, str, int]] = []  # (number, text, offset) of the current row
+        ended = [False]  # the reader asked past the last line: its row may end in a quote
 
         def lines() -> Iterator[str]:
             while True:
@@ -488,6 +501,7 @@ def _rows(path: Path, layout: CsvLayout,
                 else:
                     fresh = next(numbered, None)
                     if fresh is None:
+                        ended[0] = True
                         return
                     item = (fresh[0], fresh[1], counter[0])
                     counter[0] += len(fresh[1])
@@ -507,15 +521,21 @@ def _rows(path: Path, layout: CsvLayout,
                 record = list(taken)
                 taken.clear()
                 line = record[0][0]
-                if len(record) > 1 and _swallowing(row, "" if one_column else delimiter):
+                # Only a row the end of the file closed can still have a quote open: the
+                # reader goes on to the next lines until a quote closes it.
+                if (len(record) > 1 and _swallowing(row, "" if one_column else delimiter)) or (
+                        ended[0] and _left_open(record, delimiter)):
                     # Read the lines after the stray quote again, as rows of their own.
                     again.extendleft(reversed(record[1:]))
                     first = record[0][1].rstrip("\r\n")
                     if not skip_header:
+                        over = (f"lines {line} to {record[-1][0]} would be read as one value"
+                                if len(record) > 1 else "the rest of the line would be read "
+                                "as one value")
                         yield line, first.split(delimiter), (
                             f"a double quote opened on line {line} is not closed on that "
-                            f"line: lines {line} to {record[-1][0]} would be read as one "
-                            "value; correct the quotes of this line and import it again")
+                            f"line: {over}; correct the quotes of this line and import it "
+                            "again")
                     skip_header = False
                     reading = True
                     break
@@ -530,6 +550,21 @@ def _rows(path: Path, layout: CsvLayout,
                     continue
                 if any(c.strip() for c in row):
                     yield line, row, why
+
+
+def _left_open(record: list[tuple[int, str, int]], delimiter: str) -> bool:
+    """Whether the lines of a row end inside a quoted value (the end of the file closed it):
+    the lenient reader returns such a row as if the quote had closed at the very end, a
+    strict one says "unexpected end of data"."""
+    text = "".join(line for _number, line, _offset in record)
+    if '"' not in text:
+        return False
+    try:
+        for _row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _swallowing(row: list[str], delimiter: str) -> bool:

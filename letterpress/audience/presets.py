@@ -72,19 +72,22 @@ import json
 import re
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from .csv_import import (
+    CsvLayout,
     ImportFileError,
+    Rejection,
     _first_undefined_byte,
     _header_key,
-    _open_text,
+    _rows,
     read_layout,
 )
 
-__all__ = ["PRESETS", "convert", "recognise"]
+__all__ = ["PRESETS", "Conversion", "convert", "recognise"]
 
 OUT_COLUMNS = ("email", "name", "status", "consent_at", "consent_source", "consent_text",
                "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
@@ -318,14 +321,31 @@ def recognise(headers: Iterable[str]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """A tool's export rewritten for :func:`~.csv_import.import_csv`.
+
+    ``path``: the rewritten CSV, each row on the line where it starts in the tool's file (so
+    an import's line numbers are the file's); ``layout``: how the tool's file is written
+    (encoding, delimiter); ``rejected``: its rows that could not be read (a double quote
+    left open), reported as an import reports a row.
+    """
+
+    path: Path
+    layout: CsvLayout
+    rejected: tuple[Rejection, ...] = ()
+
+
 def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
-            tz: tzinfo = UTC) -> Path:
-    """Rewrite a tool's export into a CSV :func:`~.csv_import.import_csv` reads; its path.
+            tz: tzinfo = UTC) -> Conversion:
+    """Rewrite a tool's export into a CSV :func:`~.csv_import.import_csv` reads.
 
     ``tz`` is the zone of the tool's naive date-times where the tool writes local time
-    (Brevo's export: the account's zone).  Raises :class:`~.csv_import.ImportFileError` for
-    an unknown preset, an unreadable file, or an export without the column that says who
-    stopped receiving mail (importing it would make them active).
+    (Brevo's export: the account's zone).  The rows are read as a plain import reads them: a
+    double quote left open refuses its line alone, never the rows after it.  Raises
+    :class:`~.csv_import.ImportFileError` for an unknown preset, an unreadable file, or an
+    export without the column that says who stopped receiving mail (importing it would make
+    them active).
     """
     if preset not in PRESETS:
         raise ImportFileError(str(path), f"unknown preset {preset!r} "
@@ -342,31 +362,35 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
                                          "mail): importing them would mail them without "
                                          "consent; import the subscribed, unsubscribed and "
                                          "cleaned files")
+    if not layout.has_header:
+        raise ImportFileError(str(path), f"not a {preset} export: its first row is no header "
+                                         "(see docs/audience.md, Coming from another tool)")
+    header = {_header_key(h) for h in layout.headers}
+    needed = STATUS_COLUMNS.get(preset, ())
+    if needed and "email" in header and not header & set(needed):
+        hint = STATUS_HINT.get(preset, "export it again with its status column")
+        raise ImportFileError(str(path), f"this {preset} export does not say who "
+                                         "unsubscribed or was blocklisted: they would be "
+                                         f"imported as active; {hint} (see "
+                                         "docs/audience.md, Coming from another tool)")
     mapper = PRESETS[preset]
-    rows = []
+    rows: list[tuple[int, dict[str, Any]]] = []
+    rejected: list[Rejection] = []
     attribute_names: dict[str, None] = {}
-    with _open_text(path, layout.encoding) as fh:
-        reader = csv.DictReader(fh, delimiter=layout.delimiter)
-        header = {_header_key(h or "") for h in (reader.fieldnames or [])}
-        needed = STATUS_COLUMNS.get(preset, ())
-        if needed and "email" in header and not header & set(needed):
-            hint = STATUS_HINT.get(preset, "export it again with its status column")
-            raise ImportFileError(str(path), f"this {preset} export does not say who "
-                                             "unsubscribed or was blocklisted: they would be "
-                                             f"imported as active; {hint} (see "
-                                             "docs/audience.md, Coming from another tool)")
-        for source in reader:
-            if not any((v or "").strip() for v in source.values() if isinstance(v, str)):
-                continue
-            mapped = mapper({(k or "").strip().lstrip("\ufeff"): (v or "")
-                             for k, v in source.items() if isinstance(v, str)}, tz)
-            mapped["consent_source"] = "import"
-            attrs = {_header_key(k): v for k, v in mapped.pop("attributes").items()}
-            attrs = {k: v for k, v in attrs.items() if k and k not in OUT_COLUMNS}
-            attribute_names.update(dict.fromkeys(attrs))
-            mapped["attributes"] = attrs
-            rows.append(mapped)
-    if rows and not any((r.get("email") or "").strip() for r in rows):
+    for line, cells, why in _rows(path, layout, [0]):
+        if why is not None:
+            value = next((c.strip() for c in cells if "@" in c), cells[0].strip())
+            rejected.append(Rejection(line, value, why, tuple(cells)))
+            continue
+        mapped = mapper({name: cells[i] if i < len(cells) else ""
+                         for i, name in enumerate(layout.headers) if name}, tz)
+        mapped["consent_source"] = "import"
+        attrs = {_header_key(k): v for k, v in mapped.pop("attributes").items()}
+        attrs = {k: v for k, v in attrs.items() if k and k not in OUT_COLUMNS}
+        attribute_names.update(dict.fromkeys(attrs))
+        mapped["attributes"] = attrs
+        rows.append((line, mapped))
+    if rows and not any((r.get("email") or "").strip() for _line, r in rows):
         # Every row without an address: the file is some other export, not this tool's.
         raise ImportFileError(str(path), f"not a {preset} export: none of its "
                                          f"{len(rows)} row(s) has an address where {preset} "
@@ -376,9 +400,18 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
     out = directory / f"{path.stem}.{preset}.csv"
     columns = [*OUT_COLUMNS, *attribute_names]
     with out.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)
-        for r in rows:
-            writer.writerow([r.get(c, "") for c in OUT_COLUMNS]
-                            + [r["attributes"].get(a, "") for a in attribute_names])
-    return out
+        written = 1
+        for line, r in rows:
+            # Each row on the line where it starts in the tool's file (blank lines between;
+            # a value's line breaks become spaces, as they do when values enter anyway).
+            fh.write("\n" * (line - 1 - written))
+            written = line
+            writer.writerow([_one_line(r.get(c, "")) for c in OUT_COLUMNS]
+                            + [_one_line(r["attributes"].get(a, "")) for a in attribute_names])
+    return Conversion(out, layout, tuple(rejected))
+
+
+def _one_line(value: Any) -> Any:
+    return " ".join(value.splitlines()) if isinstance(value, str) else value

@@ -25,13 +25,7 @@ from ..audience import (
 )
 from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
-from ..audience.csv_import import (
-    ImportFileError,
-    ImportProgress,
-    import_csv,
-    read_layout,
-    write_rejects,
-)
+from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, write_rejects
 from ..audience.gdpr import export_person, forget
 from ..audience.models import STATUSES
 from ..audience.presets import PRESETS, convert
@@ -166,13 +160,14 @@ def import_command(project, file, list_name, publication, consent_source, consen
             scratch = tempfile.TemporaryDirectory(prefix="letterpress-import-")
             click.get_current_context().call_on_close(scratch.cleanup)
             # Tools that write local times (Brevo) wrote them in the account's zone: ours.
-            file = str(convert(preset, file, scratch.name,
-                               tz=ZoneInfo(project.settings.timezone)))
+            conversion = convert(preset, file, scratch.name,
+                                 tz=ZoneInfo(project.settings.timezone))
         except ImportFileError as exc:
             raise click.ClickException(str(exc)) from None
+        file = str(conversion.path)
         # The user's file, as written (the converted copy is always UTF-8 with commas).
         click.echo(f"Read {click.format_filename(source)} as a {preset} export: "
-                   f"{read_layout(source).describe_format()}", err=True)
+                   f"{conversion.layout.describe_format()}", err=True)
     list_name = _list_name(project, publication, list_name)
     # What the user named, not the converted copy a preset reads from a temporary folder.
     shown = click.format_filename(source)
@@ -184,17 +179,20 @@ def import_command(project, file, list_name, publication, consent_source, consen
                             consent=consent, dry_run=dry_run, batch_size=batch_size,
                             progress=None if quiet else _progress_printer(),
                             source_name=Path(source).name)
+    if preset:
+        report.include(conversion.rejected)
     # Even with -q: the mapping is no per-row report, and it names the columns not read.
     if preset:
         click.echo(f"Kept from {shown}: {report.layout.describe_columns()}", err=True)
     else:
         click.echo(f"Read {shown}: {report.layout.describe()}", err=True)
     if not quiet:
-        for r in report.rejected:
-            click.echo(f"line {r.line}: rejected {r.value!r}: {r.reason}", err=True)
-        for s in report.suppressed:
-            click.echo(f"line {s.line}: suppressed {s.email} ({s.reason}): not re-subscribed",
-                       err=True)
+        said = [(r.line, f"line {r.line}: rejected {r.value!r}: {r.reason}")
+                for r in report.rejected]
+        said += [(s.line, f"line {s.line}: suppressed {s.email} ({s.reason}): not "
+                          "re-subscribed") for s in report.suppressed]
+        for _line, text in sorted(said, key=lambda item: item[0]):
+            click.echo(text, err=True)
         if report.wider_rows:
             click.echo(f"{report.wider_rows} row(s) with more cells than the header (first: "
                        f"line {report.first_wider_line}): the extra cells were not read",
