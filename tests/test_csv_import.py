@@ -380,6 +380,34 @@ def test_status_column_from_an_export_is_respected(session, clock, tmp_path):
     assert suppression_for(session, email_hash("c@example.org"), "pvd").scope == ALL_LISTS
 
 
+def test_a_blocklisted_row_stops_the_person_on_every_list(session, clock, tmp_path):
+    """A tool's blocklist is an objection to all mail: the person's other subscriptions
+    stop too, with a history entry naming the file, and a dry run only counts them."""
+    for list_name in ("pvd", "acv", "acv-elus"):
+        subscribe(session, "bloque@example.org", list_name=list_name,
+                  consent=Consent("admin"), clock=clock)
+    subscribe(session, "autre@example.org", list_name="acv", consent=Consent("admin"),
+              clock=clock)
+    session.commit()
+    path = _write(tmp_path / "brevo.csv", "email,status\nbloque@example.org,blocklisted\n")
+    dry = import_csv(session, path, list_name="pvd", clock=clock, dry_run=True)
+    assert dry.stopped_elsewhere == 2 and "2 subscription(s) on other lists would be" in (
+        dry.summary())
+    assert {s.status for s in session.scalars(select(Subscription))} == {"active"}
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (report.updated, report.stopped_elsewhere) == (1, 2)
+    statuses = {(s.mailing_list.name, s.subscriber.email): s.status
+                for s in session.scalars(select(Subscription))}
+    assert statuses == {("pvd", "bloque@example.org"): "unsubscribed",
+                        ("acv", "bloque@example.org"): "unsubscribed",
+                        ("acv-elus", "bloque@example.org"): "unsubscribed",
+                        ("acv", "autre@example.org"): "active"}
+    details = set(session.scalars(select(SubscriptionEvent.detail).where(
+        SubscriptionEvent.new_status == "unsubscribed")))
+    assert details == {"brevo.csv line 2: blocklisted in the file"}
+    assert suppression_for(session, email_hash("bloque@example.org"), "acv").scope == ALL_LISTS
+
+
 def test_a_status_only_stop_of_someone_active_here_is_applied(session, clock, tmp_path):
     sub = subscribe(session, "a@example.org", list_name="pvd", consent=Consent("admin"),
                     clock=clock)

@@ -221,6 +221,8 @@ class ImportReport:
     # many, and the line of the first.
     wider_rows: int = 0
     first_wider_line: int = 0
+    # Subscriptions on other lists stopped because the file says blocklisted.
+    stopped_elsewhere: int = 0
 
     def include(self, rejected: Iterable[Rejection]) -> None:
         """Count in rows refused before the import read its file (a preset's conversion,
@@ -234,7 +236,10 @@ class ImportReport:
         verb = "would be " if self.dry_run else ""
         return (f"{self.rows} rows: {verb}added {self.added}, {verb}updated {self.updated}, "
                 f"unchanged {self.unchanged}, rejected {len(self.rejected)}, "
-                f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}")
+                f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}"
+                + (f"; {self.stopped_elsewhere} subscription(s) on other lists "
+                   f"{verb}stopped (blocklisted in the file)" if self.stopped_elsewhere
+                   else ""))
 
 
 @dataclass(slots=True)
@@ -833,6 +838,9 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                 Subscription.subscriber_id, [s.id for s in subscribers.values()], dialect)))}
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
+    _stop_elsewhere(session, [(c, subscribers[c.key].id) for c in batch
+                              if c.everywhere and not c.duplicate and c.key in subscribers],
+                    list_id, clock, report, source_name)
     now = clock.now()
     new_people: list[dict[str, Any]] = []
     to_subscribe: list[tuple[_Candidate, int | None]] = []  # (row, existing subscriber id)
@@ -1027,11 +1035,40 @@ def _stop(session: Session, sub: Subscription, c: _Candidate, clock: Clock,
     """An active or pending subscription the file says has stopped: record the stop."""
     when = c.proof.get("unsubscribed_at") or clock.now()
     channel = c.proof.get("unsubscribe_channel") or "import"
+    stated = "blocklisted" if c.everywhere else c.status  # what the file says
     change_status(session, sub, c.status, clock=clock, actor="import", channel="import",
-                  detail=f"{source_name} line {c.line}: {c.status} in the file")
+                  detail=f"{source_name} line {c.line}: {stated} in the file")
     sub.unsubscribed_at = when
     sub.unsubscribe_channel = channel
     _suppress_stopped(session, c, sub.mailing_list.name, clock.now())
+
+
+def _stop_elsewhere(session: Session, people: list[tuple[_Candidate, int]], list_id: int,
+                    clock: Clock, report: ImportReport, source_name: str) -> None:
+    """A tool's blocklist is an objection to every mail of the sender: the blocklisted
+    people's active or pending subscriptions on the other lists stop too (this list's is
+    the import's own business)."""
+    if not people:
+        return
+    rows = {c.line: c for c, _sid in people}
+    owner = {sid: c.line for c, sid in people}
+    dialect = session.get_bind().dialect.name
+    for sub in session.scalars(
+            select(Subscription).where(
+                among(Subscription.subscriber_id, list(owner), dialect),
+                Subscription.list_id != list_id,
+                Subscription.status.in_(("active", "pending")))
+            .order_by(Subscription.id)):
+        c = rows[owner[sub.subscriber_id]]
+        change_status(session, sub, "unsubscribed", clock=clock, actor="import",
+                      channel="import",
+                      detail=f"{source_name} line {c.line}: blocklisted in the file")
+        sub.unsubscribed_at = c.proof.get("unsubscribed_at") or clock.now()
+        sub.unsubscribe_channel = "import"
+        report.stopped_elsewhere += 1
+    for c, _sid in people:  # the entry that keeps them stopped everywhere, whatever this list
+        suppress(session, key_hash(c.key), scope=ALL_LISTS, reason="unsubscribed",
+                 at=c.proof.get("unsubscribed_at") or clock.now())
 
 
 def write_rejects(report: ImportReport, path: str | Path) -> int:
