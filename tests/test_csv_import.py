@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -653,3 +654,24 @@ def test_batch_lookups_and_inserts_keep_a_few_statement_texts(session, clock, tm
                    if s.startswith("INSERT INTO subscribers")}
         # 617 rows in power-of-two chunks (512 + 64 + 32 + 8 + 1): at most 9 distinct texts
         assert inserts and len(inserts) <= 9
+
+
+def test_a_proof_date_in_the_future_refuses_its_row(session, clock, tmp_path):
+    """A consent date years ahead (a typing error) would keep the person out of the
+    retention period's reach; a day ahead is a clock or time zone slip."""
+    soon = (clock.now() + timedelta(hours=20)).isoformat()
+    later = (clock.now() + timedelta(days=3)).isoformat()
+    path = _write(tmp_path / "f.csv", f"email,consent_at\nsoon@example.org,{soon}\n"
+                                      f"later@example.org,{later}\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.added == 1
+    [rejected] = report.rejected
+    assert (rejected.line, rejected.reason) == (3, f"consent_at: {later} is in the future")
+
+
+def test_an_unknown_status_is_quoted_as_written_with_every_accepted_value(session, clock,
+                                                                          tmp_path):
+    path = _write(tmp_path / "s.csv", "email,status\na@example.org,Désabonnée\n")
+    [rejected] = import_csv(session, path, list_name="pvd", clock=clock).rejected
+    assert rejected.reason == ("unknown status 'Désabonnée' (expected pending, active, "
+                               "unsubscribed, bounced, complained or blocklisted)")

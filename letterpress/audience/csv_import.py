@@ -34,7 +34,7 @@ import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,7 @@ STATUS_VALUES = {"": "active", "active": "active", "actif": "active", "subscribe
 EVERYWHERE = {"blocklisted", "blacklisted"}
 DELIMITERS = (";", ",", "\t")
 SAMPLE_LINES = 50
+FUTURE_SLACK = timedelta(days=1)  # how far ahead of now a proof date may be
 # The columns write_rejects puts before the original ones: ignored when its file is imported.
 REJECTS_COLUMNS = ("line", "reason", "value")
 # Byte-order marks read as such (UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE).
@@ -622,7 +623,9 @@ def import_csv(session: Session, path: str | Path, *, list_name: str, clock: Clo
     consent = consent or Consent("import", text=f"imported from {source_name}")
     report = ImportReport(str(path), list_label, layout, dry_run)
     total = max(path.stat().st_size // CHAR_BYTES.get(layout.encoding, 1), 1)
-    reader = _Reader(path, layout, report, batch_size)
+    # A date a little ahead is a clock or zone slip; further ahead, a typing error that would
+    # put the person out of reach of the retention period for years.
+    reader = _Reader(path, layout, report, batch_size, latest=clock.now() + FUTURE_SLACK)
     try:
         for batch, rows, chars in reader:
             if batch:
@@ -656,11 +659,12 @@ class _Reader:
 
     _END = object()
 
-    def __init__(self, path: Path, layout: CsvLayout, report: ImportReport, batch_size: int):
+    def __init__(self, path: Path, layout: CsvLayout, report: ImportReport, batch_size: int,
+                 *, latest: datetime):
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(path, layout, report, batch_size),
+            target=self._run, args=(path, layout, report, batch_size, latest),
             name="letterpress-import-reader", daemon=True)
         self._thread.start()
 
@@ -689,9 +693,9 @@ class _Reader:
         return False
 
     def _run(self, path: Path, layout: CsvLayout, report: ImportReport,
-             batch_size: int) -> None:
+             batch_size: int, latest: datetime) -> None:
         try:
-            for item in _batches(path, layout, report, batch_size):
+            for item in _batches(path, layout, report, batch_size, latest):
                 if not self._put(item):
                     return
             self._put(self._END)
@@ -699,8 +703,8 @@ class _Reader:
             self._put(exc)
 
 
-def _batches(path: Path, layout: CsvLayout, report: ImportReport,
-             batch_size: int) -> Iterator[tuple[list[_Candidate], int, int]]:
+def _batches(path: Path, layout: CsvLayout, report: ImportReport, batch_size: int,
+             latest: datetime) -> Iterator[tuple[list[_Candidate], int, int]]:
     """Rows read into candidates, duplicates merged, in batches (see :class:`_Reader`)."""
     chars = [0]
     seen: set[str] = set()
@@ -715,7 +719,7 @@ def _batches(path: Path, layout: CsvLayout, report: ImportReport,
             report.rejected.append(Rejection(line, _shown(_cell(row, layout.email_column)),
                                              undecodable, tuple(_shown(c) for c in row)))
             continue
-        candidate = _candidate(line, row, layout, report)
+        candidate = _candidate(line, row, layout, report, latest)
         if candidate is None:
             continue
         if candidate.key in seen:
@@ -733,22 +737,24 @@ def _batches(path: Path, layout: CsvLayout, report: ImportReport,
     yield list(batch.values()), report.rows, chars[0]
 
 
-def _candidate(line: int, row: list[str], layout: CsvLayout,
-               report: ImportReport) -> _Candidate | None:
+def _candidate(line: int, row: list[str], layout: CsvLayout, report: ImportReport,
+               latest: datetime) -> _Candidate | None:
     value = _cell(row, layout.email_column)
     status = "active"
     everywhere = False
     if layout.status_column is not None:
-        cell = _header_key(_cell(row, layout.status_column))
+        written = _cell(row, layout.status_column)
+        cell = _header_key(written)
         if cell not in STATUS_VALUES:
-            report.rejected.append(Rejection(line, value, f"unknown status {cell!r} (expected "
-                                             f"{', '.join(STATUSES)})", tuple(row)))
+            report.rejected.append(Rejection(line, value, f"unknown status {written!r} "
+                                             f"(expected {', '.join(STATUSES)} or "
+                                             "blocklisted)", tuple(row)))
             return None
         status = STATUS_VALUES[cell]
         everywhere = cell in EVERYWHERE
     try:
         address = sendable_email(value)
-        proof = _proof(row, layout)
+        proof = _proof(row, layout, latest)
     except InvalidEmail as exc:
         report.rejected.append(Rejection(line, value, exc.reason, tuple(row)))
         return None
@@ -765,9 +771,10 @@ def _candidate(line: int, row: list[str], layout: CsvLayout,
                       proof=proof, suppress_only=suppress_only, everywhere=everywhere)
 
 
-def _proof(row: list[str], layout: CsvLayout) -> dict[str, Any]:
+def _proof(row: list[str], layout: CsvLayout, latest: datetime) -> dict[str, Any]:
     """The consent proof and unsubscribe columns of a row (raises InvalidEmail-like errors
-    as :class:`InvalidEmail` so the row is reported, not fatal)."""
+    as :class:`InvalidEmail` so the row is reported, not fatal); a date after ``latest`` is
+    one of them."""
     proof: dict[str, Any] = {}
     for key, index in layout.proof_columns:
         cell = _cell(row, index)
@@ -781,6 +788,8 @@ def _proof(row: list[str], layout: CsvLayout) -> dict[str, Any]:
             except ValueError:
                 raise InvalidEmail(cell, f"{key}: not a date-time (ISO 8601)") from None
             proof[key] = when if when.tzinfo else when.replace(tzinfo=UTC)
+            if proof[key] > latest:
+                raise InvalidEmail(cell, f"{key}: {cell} is in the future")
         elif key == "consent_source" and cell not in CONSENT_SOURCES:
             raise InvalidEmail(cell, f"consent_source: one of {', '.join(CONSENT_SOURCES)}")
         elif key == "unsubscribe_channel" and cell not in CHANNELS:
