@@ -277,6 +277,8 @@ def test_an_export_never_replaces_a_file_unless_forced(lp, tmp_path):
     assert earlier.read_text(encoding="utf-8").startswith("email,")
     assert earlier.stat().st_mode & 0o077 == 0  # personal data: the owner's only
     assert [p.name for p in folder.iterdir()] == ["liste.csv"]  # no temporary file left
+    missing = lp("subscribers", "export", "-o", str(folder / "absent" / "x.csv"), ok=False)
+    assert f"Error: {folder / 'absent'}: no such folder" in missing.output
 
 
 def test_an_export_that_fails_halfway_leaves_no_file(lp, tmp_path, monkeypatch):

@@ -99,9 +99,12 @@ def kept_file(path: str | Path, *, force: bool, encoding: str = "utf-8") -> Iter
     an export that fails halfway leaves neither a half file nor a damaged earlier one.  The
     file is readable by its owner only (mode 0600, mkstemp's): it holds personal data.
 
-    Raises :class:`click.ClickException` for an existing file without ``force``.
+    Raises :class:`click.ClickException` for an existing file without ``force``, or a
+    folder that does not exist.
     """
     target = Path(path)
+    if not target.parent.is_dir():
+        raise click.ClickException(f"{target.parent}: no such folder")
     if target.exists() and not force:
         raise click.ClickException(
             f"{target} exists: choose another file name, or add --force to replace it")
