@@ -298,3 +298,33 @@ def test_schedule_page_shows_next_and_missed_sends(login, project):
     upcoming, missed = page.split("Envois manqués")
     assert "2026-03-17 09:00 UTC" in upcoming and "third tuesday 10:00" in upcoming
     assert "2026-02-17 09:00 UTC" in missed and "n° 41" in missed and "server down" in missed
+
+
+def test_the_dashboard_exports_and_erases_what_the_command_line_does(
+        login, report_run_with_returns, project):
+    """Access (art. 15) includes the delivery ledger and the bounce records; erasure
+    (art. 17) reaches the bounce records and writes the erasure journal that a restore
+    applies again, as `subscribers forget` does."""
+    from letterpress.backup import ERASURE_JOURNAL
+    from letterpress.bounces.models import BounceRecord
+
+    claire = login("claire")
+    with project.session() as s:
+        person_id = find_subscriber(s, "a@orange.fr").id
+    export = claire.post(f"/admin/subscribers/{person_id}/export",
+                         data={"csrf_token": token_of(claire, f"/admin/subscribers/{person_id}",
+                                                      f"/admin/subscribers/{person_id}/export")})
+    held = json.loads(export.data)
+    assert [(d["run"], d["address"], d["state"]) for d in held["deliveries"]] == [
+        (report_run_with_returns, "a@orange.fr", "sent")]
+    assert [(b["kind"], b["status"]) for b in held["bounces"]] == [("policy", "5.7.1")]
+    token = token_of(claire, f"/admin/subscribers/{person_id}/forget")
+    r = claire.post(f"/admin/subscribers/{person_id}/forget",
+                    data={"csrf_token": token, "confirm": "a@orange.fr"})
+    assert r.status_code == 200
+    digest = key_hash(email_key("a@orange.fr"))
+    with project.session() as s:
+        recipients = s.scalars(select(BounceRecord.recipient)).all()
+    assert "a@orange.fr" not in recipients and f"erased:{digest}" in recipients
+    journal = (project.settings.project_dir / ERASURE_JOURNAL).read_text(encoding="utf-8")
+    assert [json.loads(line)["email_hash"] for line in journal.splitlines()] == [digest]

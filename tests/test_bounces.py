@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 
@@ -331,3 +332,24 @@ def test_junk_without_a_from_header_is_unparsed_quietly(capsys):
     assert detect(email.message_from_string("hello\n")).kind == "unparsed"
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_the_right_of_access_includes_the_ledger_and_the_bounce_records(project_dir,
+                                                                        project_env, world,
+                                                                        project):
+    from click.testing import CliRunner
+
+    from letterpress.cli import main
+
+    ingest(project, POSTFIX / "unknown-user-verp.eml")
+    result = CliRunner(env=project_env).invoke(
+        main, ["-C", str(project_dir), "subscribers", "export-person",
+               "nobody-here@lettres.example.org"])
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.output)
+    [delivery] = held["deliveries"]
+    assert (delivery["issue"], delivery["address"], delivery["later"]) == (
+        "pvd#42", "nobody-here@lettres.example.org", "hard")
+    [bounce] = held["bounces"]
+    assert (bounce["kind"], bounce["status"]) == ("hard", "5.1.1")
+    assert 'unknown user: "nobody-here"' in bounce["diagnostic"]

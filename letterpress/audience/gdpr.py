@@ -22,7 +22,8 @@ from .emails import email_key, key_hash, normalise_email
 from .models import ALL_LISTS, Subscriber, Suppression
 from .suppression import suppress
 
-__all__ = ["Eraser", "ErasureReport", "ErasureTarget", "export_person", "forget"]
+__all__ = ["AccessSection", "Eraser", "ErasureReport", "ErasureTarget", "export_person",
+           "forget"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class ErasureTarget:
 
 
 Eraser = Callable[[Session, ErasureTarget], int]
+# What a module downstream of the audience holds about the person, for the right of access:
+# ``{section name: [records as JSON-ready dicts]}``.
+AccessSection = Callable[[Session, ErasureTarget], dict[str, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -60,15 +64,9 @@ def forget(session: Session, email: str, *, clock: Clock,
     an objection to be honoured (GDPR art. 21).  ``objection=False`` (an erasure at the end
     of the retention period, nobody's request): no entry is added or changed.
     """
-    address = normalise_email(email)
-    key = email_key(address)
-    digest = key_hash(key)
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    subscriber, target = _person(session, email)
+    digest = target.email_hash
     subscriptions = events = elsewhere = 0
-    target = ErasureTarget(
-        subscriber.email if subscriber is not None else address, key, digest,
-        subscriber.id if subscriber is not None else None,
-        tuple(s.id for s in subscriber.subscriptions) if subscriber is not None else ())
     for eraser in erasers:
         elsewhere += eraser(session, target)
     if subscriber is not None:
@@ -82,15 +80,34 @@ def forget(session: Session, email: str, *, clock: Clock,
     return ErasureReport(subscriber is not None, subscriptions, events, digest, elsewhere)
 
 
+def _person(session: Session, email: str) -> tuple[Subscriber | None, ErasureTarget]:
+    """The subscriber row of ``email`` (None if none) and what other modules get of them."""
+    address = normalise_email(email)
+    key = email_key(address)
+    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+    return subscriber, ErasureTarget(
+        subscriber.email if subscriber is not None else address, key, key_hash(key),
+        subscriber.id if subscriber is not None else None,
+        tuple(s.id for s in subscriber.subscriptions) if subscriber is not None else ())
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_person(session: Session, email: str) -> dict[str, Any]:
-    """Everything held about one person, as JSON-ready data (GDPR right of access)."""
-    key = email_key(normalise_email(email))
-    digest = key_hash(key)
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+def export_person(session: Session, email: str, *,
+                  sections: Iterable[AccessSection] = ()) -> dict[str, Any]:
+    """Everything held about one person, as JSON-ready data (GDPR art. 15, right of access).
+
+    ``sections`` add what modules downstream of the audience hold (the delivery ledger, the
+    bounce records), called with the :class:`ErasureTarget` their erasers get.  Raises
+    :class:`SubscriberNotFound` when nothing at all is held about ``email``.
+    """
+    subscriber, target = _person(session, email)
+    digest = target.email_hash
+    held: dict[str, list[dict[str, Any]]] = {}
+    for section in sections:
+        held.update(section(session, target))
     suppressions = [
         {"scope": "all lists" if s.scope == ALL_LISTS else s.scope, "reason": s.reason,
          "since": _iso(s.created_at)}
@@ -98,8 +115,9 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
                                  .order_by(Suppression.id))
     ]
     if subscriber is None:
-        if suppressions:
-            return {"email": None, "email_sha256": digest, "suppressions": suppressions}
+        if suppressions or any(held.values()):
+            return {"email": None, "email_sha256": digest, "suppressions": suppressions,
+                    **held}
         raise SubscriberNotFound(email)
     return {
         "email": subscriber.email,
@@ -130,4 +148,5 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
         ],
         "email_sha256": digest,
         "suppressions": suppressions,
+        **held,
     }

@@ -26,14 +26,14 @@ from ..audience import (
 from ..audience.archive import ArchiveError, export_archive, import_archive, is_archive
 from ..audience.csv_export import export_csv
 from ..audience.csv_import import ImportFileError, ImportProgress, import_csv, write_rejects
-from ..audience.gdpr import export_person, forget
+from ..audience.gdpr import export_person
 from ..audience.models import STATUSES
 from ..audience.presets import PRESETS, convert
 from ..audience.segments import count_segment
 from ..audience.service import get_list
-from ..backup import record_erasure
 from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
+from ..personal_data import access_sections, erase_person
 from .common import force_option, kept_file, pass_project, publication_option
 from .segments import prepare_segment, segment_options
 
@@ -407,18 +407,6 @@ def unsubscribe_command(project, email, list_name, publication, all_lists, reaso
             click.echo(f"{subscriber.email}: {state} ({sub.mailing_list.name})")
 
 
-def _erasers() -> list:
-    """Erasers of the modules downstream of the audience that keep copies of addresses."""
-    from ..admin import anonymise_audit
-    from ..bounces.erasure import erase_bounces
-    from ..delivery import erase_recipient
-
-    # The delivery ledger keeps the address each issue went to; it erases its own rows.
-    # Bounce records first: they find the person's ledger rows before those are blanked.
-    # The dashboard's audit log keeps its lines, with the address replaced by its hash.
-    return [erase_bounces, erase_recipient, anonymise_audit]
-
-
 @subscribers.command("forget", short_help="Erase a person (GDPR); only a hash stays.")
 @click.argument("email")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -429,9 +417,8 @@ def forget_command(project, email, yes):
         click.confirm(f"Erase {email} and its whole history? This cannot be undone",
                       abort=True, err=True)
     with project.session() as session:
-        report = forget(session, email, clock=project.clock, erasers=_erasers())
-        # Outside the database too, so restoring an older backup erases them again.
-        record_erasure(project.settings.project_dir, report.email_hash, project.clock.now())
+        report = erase_person(session, email, clock=project.clock,
+                              project_dir=project.settings.project_dir)
     if report.found:
         elsewhere = f", {report.elsewhere} delivery record(s)" if report.elsewhere else ""
         click.echo(f"Erased: {report.subscriptions} subscription(s), {report.events} event(s)"
@@ -449,7 +436,7 @@ def forget_command(project, email, yes):
 def export_person_command(project, email, output, force):
     """Everything held about EMAIL as JSON (GDPR right of access)."""
     with project.read_session() as session:
-        data = export_person(session, email)
+        data = export_person(session, email, sections=access_sections())
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if output:
         with kept_file(output, force=force) as fh:

@@ -13,7 +13,8 @@ import click
 from ..audience import ensure_lists
 from ..audience.health import erase_for_retention, retention_candidates
 from ..backup import record_erasure
-from .audience import _erasers, subscribers
+from ..personal_data import erasers
+from .audience import subscribers
 from .common import pass_project
 
 __all__ = ["commands"]
@@ -94,7 +95,7 @@ def retention_command(project, report, apply_, days, yes):
     for person in people:
         with project.session() as session:
             erased = erase_for_retention(session, person.email, clock=project.clock,
-                                         erasers=_erasers())
+                                         erasers=erasers())
             # Outside the database too: restoring an older backup erases them again.
             record_erasure(project.settings.project_dir, erased.email_hash,
                            project.clock.now(), retention=True)

@@ -12,14 +12,14 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from ...admin import audit, authenticate, recent_audit
-from ...admin.audit import anonymise_audit
 from ...audience import count_by_status
 from ...audience.emails import email_key, normalise_email
-from ...audience.gdpr import export_person, forget
+from ...audience.gdpr import export_person
 from ...audience.models import Subscriber, Subscription
 from ...audience.unsubscribing import unsubscribe
-from ...delivery import erase_recipient, list_runs
+from ...delivery import list_runs
 from ...delivery.models import Delivery, SendRun
+from ...personal_data import access_sections, erase_person
 from ...report import report_for
 from ...report.charts import growth_charts
 from ...report.html import chart_figure, report_body, report_charts
@@ -269,7 +269,7 @@ def export(subscriber_id: int):
     check_csrf("admin-export")
     with web().project.read_session() as session:
         email = _subscriber_or_404(session, subscriber_id).email
-        data = export_person(session, email)
+        data = export_person(session, email, sections=access_sections())
     _record("export-person", subject=email)
     return (json.dumps(data, ensure_ascii=False, indent=2), 200,
             {"Content-Type": "application/json; charset=utf-8",
@@ -310,8 +310,10 @@ def forget_person(subscriber_id: int):
         if not same:
             return page("forget.html", 400, person=person, mismatch=True)
     with write_session() as session:
-        report = forget(session, email, clock=web().project.clock,
-                        erasers=[erase_recipient, anonymise_audit])
+        # Every copy (ledger, bounce records, audit log) and the erasure journal, as the
+        # command line does: a backup restored later erases the person again.
+        report = erase_person(session, email, clock=web().project.clock,
+                              project_dir=web().settings.project_dir)
         _record("forget", subject=f"erased:{report.email_hash}",
                 detail=f"{report.subscriptions} subscription(s), {report.events} event(s)",
                 session=session)
