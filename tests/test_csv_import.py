@@ -675,3 +675,27 @@ def test_an_unknown_status_is_quoted_as_written_with_every_accepted_value(sessio
     [rejected] = import_csv(session, path, list_name="pvd", clock=clock).rejected
     assert rejected.reason == ("unknown status 'Désabonnée' (expected pending, active, "
                                "unsubscribed, bounced, complained or blocklisted)")
+
+
+@pytest.mark.parametrize("batch_size", [5000, 1])
+def test_a_stop_later_in_the_file_wins_over_an_earlier_active_row(session, clock, tmp_path,
+                                                                   batch_size):
+    """Same batch or not, an objection is never lost, and a re-import changes nothing."""
+    path = _write(tmp_path / "d.csv", "email,status\ndup@example.org,active\n"
+                                      "autre@example.org,active\nDUP@example.org,unsubscribed\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock, batch_size=batch_size)
+    assert report.duplicates == 1 and report.rejected == []
+    assert find_subscriber(session, "autre@example.org") is not None
+    assert suppression_for(session, email_hash("dup@example.org"), "pvd") is not None
+    # Merged in one batch, the person is never added (a bare stop proves no consent); the
+    # first row written in an earlier batch is stopped by the later one.
+    expected = None if batch_size > 1 else {"unsubscribed"}
+
+    def statuses():
+        dup = find_subscriber(session, "dup@example.org")
+        return None if dup is None else {s.status for s in dup.subscriptions}
+
+    assert statuses() == expected
+    again = import_csv(session, path, list_name="pvd", clock=clock, batch_size=batch_size)
+    assert (again.added, again.updated) == (0, 0)
+    assert statuses() == expected

@@ -800,7 +800,8 @@ def _proof(row: list[str], layout: CsvLayout, latest: datetime) -> dict[str, Any
 
 
 def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
-    """A duplicate inside the file: the first occurrence wins, later ones fill its blanks.
+    """A duplicate inside the file: the first occurrence wins, later ones fill its blanks —
+    but a later stop (unsubscribed, bounced, complained, blocklisted) stops it.
 
     (Not "last wins": when the two occurrences fall in different batches the first is
     already written, and re-importing the file would then flip the value back and forth.)
@@ -809,6 +810,14 @@ def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
         earlier.name = later.name
     for key, value in later.attributes.items():
         earlier.attributes.setdefault(key, value)
+    if later.status in STOPPED_STATUSES and earlier.status not in STOPPED_STATUSES:
+        # Except a stop: an objection anywhere in the file is honoured (and never flips back
+        # on a re-import, where the earlier row finds the person stopped).
+        earlier.line, earlier.status = later.line, later.status
+        earlier.suppress_only, earlier.everywhere = later.suppress_only, later.everywhere
+        for key in ("unsubscribed_at", "unsubscribe_channel"):
+            if key in later.proof:
+                earlier.proof[key] = later.proof[key]
 
 
 def _fill_profile(subscriber: Subscriber, name: str | None, attributes: dict[str, Any]) -> bool:
@@ -848,7 +857,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
     _stop_elsewhere(session, [(c, subscribers[c.key].id) for c in batch
-                              if c.everywhere and not c.duplicate and c.key in subscribers],
+                              if c.everywhere and c.key in subscribers],
                     list_id, clock, report, source_name)
     now = clock.now()
     new_people: list[dict[str, Any]] = []
@@ -860,7 +869,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         sub = subscriptions.get(subscriber.id) if subscriber is not None else None
         reason = None
         if (sub is not None and c.status in STOPPED_STATUSES
-                and sub.status in ("active", "pending") and not c.duplicate):
+                and sub.status in ("active", "pending")):
             # The file records a stop this database does not know yet: a stop is never lost
             # (with or without its proof: stopping needs no consent).
             _stop(session, session.get(Subscription, sub.id), c, clock, source_name)
