@@ -379,6 +379,8 @@ def test_status_column_from_an_export_is_respected(session, clock, tmp_path):
     assert find_subscriber(session, "b@example.org") is None
     assert suppression_for(session, email_hash("b@example.org"), "pvd").scope == "pvd"
     assert suppression_for(session, email_hash("c@example.org"), "pvd").scope == ALL_LISTS
+    again = import_csv(session, path, list_name="pvd", clock=clock)  # idempotent
+    assert (again.unchanged, again.suppressed, again.rejected) == (3, [], [])
 
 
 def test_a_blocklisted_row_stops_the_person_on_every_list(session, clock, tmp_path):

@@ -876,11 +876,15 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
             report.updated += 1
             continue
         if c.suppress_only:
-            if sub is None and hashes[c.key] not in blocked:
-                _suppress_stopped(session, c, list_name, now)
-            if not c.duplicate:
-                stated = "blocklisted" if c.everywhere else c.status
-                report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file"))
+            if c.duplicate:
+                continue
+            if sub is not None or hashes[c.key] in blocked:
+                # Stopped here already, or suppressed: nothing new (a re-import of the file).
+                report.unchanged += 1
+                continue
+            _suppress_stopped(session, c, list_name, now)
+            stated = "blocklisted" if c.everywhere else c.status
+            report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file"))
             continue
         if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
             reason = sub.status
