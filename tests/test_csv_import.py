@@ -701,3 +701,18 @@ def test_a_stop_later_in_the_file_wins_over_an_earlier_active_row(session, clock
     again = import_csv(session, path, list_name="pvd", clock=clock, batch_size=batch_size)
     assert (again.added, again.updated) == (0, 0)
     assert statuses() == expected
+
+
+def test_utf8_lines_in_a_windows_1252_file_keep_their_accents(session, clock, tmp_path):
+    """A file pasted together from two sources: most lines Windows-1252, one UTF-8."""
+    path = tmp_path / "mix.csv"
+    path.write_bytes("email;nom;commune\n".encode()
+                     + "a@example.org;René;Privas\n".encode("cp1252")
+                     + "b@example.org;Renée;Orléans\n".encode("utf-8")
+                     + "c@example.org;Hélène;Sète\n".encode("cp1252"))
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert report.layout.encoding == "cp1252" and report.added == 3
+    names = {s.email: (s.name, s.attributes["commune"])
+             for s in session.scalars(select(Subscriber))}
+    assert names == {"a@example.org": ("René", "Privas"), "b@example.org": ("Renée", "Orléans"),
+                     "c@example.org": ("Hélène", "Sète")}

@@ -494,6 +494,7 @@ def _rows(path: Path, layout: CsvLayout,
     check = layout.encoding == "cp1252" or (
         layout.encoding == "utf-8-sig" and _first_undecodable(path, "utf-8") is not None)
     delimiter = layout.delimiter
+    windows = layout.encoding == "cp1252"
     with _open_text(path, layout.encoding) as fh:
         numbered = enumerate(fh, 1)
         again: deque[tuple[int, str, int]] = deque()  # lines to read again, in order
@@ -509,7 +510,10 @@ def _rows(path: Path, layout: CsvLayout,
                     if fresh is None:
                         ended[0] = True
                         return
-                    item = (fresh[0], fresh[1], counter[0])
+                    text = fresh[1]
+                    if windows and not text.isascii():
+                        text = _utf8_line(text)
+                    item = (fresh[0], text, counter[0])
                     counter[0] += len(fresh[1])
                 taken.append(item)
                 yield item[1]
@@ -556,6 +560,17 @@ def _rows(path: Path, layout: CsvLayout,
                     continue
                 if any(c.strip() for c in row):
                     yield line, row, why
+
+
+def _utf8_line(text: str) -> str:
+    """A line of a Windows-1252 file that is valid UTF-8 is UTF-8 (a file pasted together
+    from two sources): read as such, or "RenÃ©" would be stored for "René".  A Windows-1252
+    line of French text is practically never valid UTF-8 (an accented letter would have to
+    be followed by one to three of the bytes 0x80-0xBF, which are not letters)."""
+    try:
+        return text.encode("cp1252", errors="surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return text
 
 
 def _left_open(record: list[tuple[int, str, int]], delimiter: str) -> bool:
