@@ -8,7 +8,6 @@ places whichever of them it comes from.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -27,8 +26,7 @@ def erase_person(session: Session, email: str, *, clock: Clock,
     from .backup import record_erasure
 
     report = forget(session, email, clock=clock, erasers=erasers())
-    at: datetime = clock.now()
-    record_erasure(project_dir, report.email_hash, at)
+    record_erasure(project_dir, report.email_hash, clock.now())
     return report
 
 

@@ -28,7 +28,8 @@ __all__ = ["AccessSection", "Eraser", "ErasureReport", "ErasureTarget", "export_
 
 @dataclass(frozen=True)
 class ErasureTarget:
-    """Who is being erased, for other modules holding copies (e.g. a delivery ledger)."""
+    """Who an erasure or access request is about, for the other modules holding copies
+    (the delivery ledger, the bounce records)."""
 
     email: str
     email_key: str
