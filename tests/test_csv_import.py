@@ -706,9 +706,9 @@ def test_a_stop_later_in_the_file_wins_over_an_earlier_active_row(session, clock
 def test_utf8_lines_in_a_windows_1252_file_keep_their_accents(session, clock, tmp_path):
     """A file pasted together from two sources: most lines Windows-1252, one UTF-8."""
     path = tmp_path / "mix.csv"
-    path.write_bytes("email;nom;commune\n".encode()
+    path.write_bytes(b"email;nom;commune\n"
                      + "a@example.org;René;Privas\n".encode("cp1252")
-                     + "b@example.org;Renée;Orléans\n".encode("utf-8")
+                     + "b@example.org;Renée;Orléans\n".encode()
                      + "c@example.org;Hélène;Sète\n".encode("cp1252"))
     report = import_csv(session, path, list_name="pvd", clock=clock)
     assert report.layout.encoding == "cp1252" and report.added == 3
