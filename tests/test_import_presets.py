@@ -246,3 +246,27 @@ def test_a_tool_export_keeps_its_line_numbers_after_a_value_over_two_lines(lp, t
     history = _person(lp, "c@example.org")["subscriptions"][0]["events"]
     assert history[0]["detail"] == "subscribed_members_export_x.csv line 5"
     assert _person(lp, "a@example.org")["name"] == "Anne Marie A"
+
+
+def test_a_flag_or_status_the_tool_file_does_not_say_plainly_is_never_active(lp, tmp_path):
+    """Mailjet: a stop flag that is not a plain false stops (as Brevo's blocklist does);
+    listmonk: a row without a status listmonk writes is refused, not imported active."""
+    mailjet = tmp_path / "mailjet.csv"
+    header = (PRESETS / "mailjet.csv").read_text(encoding="utf-8").splitlines()[0]
+    mailjet.write_text(header + "\n107,peutetre@example.org,Peut Etre,2022-03-04T10:11:12Z,"
+                       "1,,maybe,false,false,,,,,false,Apt,\n", encoding="utf-8")
+    lp("subscribers", "import", "--from", "mailjet", str(mailjet))
+    assert _status(lp, "peutetre@example.org") == "unsubscribed"
+    listmonk = tmp_path / "listmonk.csv"
+    listmonk.write_text("uuid,email,name,attributes,status,created_at,updated_at\n"
+                        "3b1c,vide@example.org,Vide,{},,2023-02-03 11:00:00 +0000 UTC,"
+                        "2023-02-03 11:00:00 +0000 UTC\n"
+                        "4b1c,ok@example.org,Ok,{},enabled,2023-02-03 11:00:00 +0000 UTC,"
+                        "2023-02-03 11:00:00 +0000 UTC\n", encoding="utf-8")
+    result = lp("subscribers", "import", "--from", "listmonk", str(listmonk))
+    assert ("line 2: rejected 'vide@example.org': listmonk status '' is none of enabled, "
+            "disabled, blocklisted") in result.output
+    assert "2 rows: added 1, updated 0, unchanged 0, rejected 1" in result.output
+    assert _status(lp, "ok@example.org") == "active"
+    assert "no subscriber vide@example.org" in lp("subscribers", "show", "vide@example.org",
+                                                  ok=False).output

@@ -91,7 +91,6 @@ __all__ = ["PRESETS", "Conversion", "convert", "recognise"]
 
 OUT_COLUMNS = ("email", "name", "status", "consent_at", "consent_source", "consent_text",
                "consent_ip", "confirmed_at", "unsubscribed_at", "unsubscribe_channel")
-YES = {"yes", "oui", "true", "1", "y", "t", "vrai"}
 NO = {"", "no", "non", "false", "0", "n", "f", "faux"}
 # Go's time.Time.String(): "2006-01-02 15:04:05.999999999 -0700 MST" (listmonk's export).
 _GO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(\.\d+)? ([+-]\d{2})(\d{2})"
@@ -144,8 +143,15 @@ def _keys(row: dict[str, str]) -> dict[str, str]:
     return {_header_key(k): v for k, v in row.items() if k}
 
 
-def _yes(value: str | None) -> bool:
-    return (value or "").strip().lower() in YES
+def _not_no(value: str | None) -> bool:
+    """A flag that stops mail is set unless it plainly says no: a value this code does not
+    know must not make someone the tool stopped mailing an active subscriber."""
+    return (value or "").strip().lower() not in NO
+
+
+class _UnreadableRow(ValueError):
+    """A row whose status the tool's file does not say in a way this code knows: refused
+    (reported like any rejected row), never imported as active."""
 
 
 BREVO_BLOCKLIST = ("email_blacklisted", "emailblacklisted", "email_blocklisted",
@@ -219,15 +225,16 @@ MAILJET_TECHNICAL = {"id", "email", "name", "createdat", "deliveredcount",
 def _mailjet(row: dict[str, str], tz: tzinfo) -> dict[str, Any]:
     get = _keys(row)
     unsubscribed_at = _time(get.get("unsubscribedat", ""))
-    if _yes(get.get("isspamcomplaining")):
+    if _not_no(get.get("isspamcomplaining")):
         status, stopped_at = "complained", unsubscribed_at
-    elif _yes(get.get("isexcludedfromcampaigns")):
+    elif _not_no(get.get("isexcludedfromcampaigns")):
         # The exclusion list: no marketing mail from any list (_exclusionlist.md).
         status = "blocklisted"
         stopped_at = _time(get.get("exclusionfromcampaignsupdatedat", "")) or unsubscribed_at
-    elif unsubscribed_at or _yes(get.get("isunsub")) or _yes(get.get("isunsubscribed")):
+    elif (unsubscribed_at or _not_no(get.get("isunsub"))
+          or _not_no(get.get("isunsubscribed"))):
         status, stopped_at = "unsubscribed", unsubscribed_at
-    elif _yes(get.get("isoptinpending")):
+    elif _not_no(get.get("isoptinpending")):
         status, stopped_at = "pending", ""
     else:
         status, stopped_at = "active", ""
@@ -254,8 +261,12 @@ def _listmonk(row: dict[str, str], tz: tzinfo, *, subscription: str = "confirmed
     cell = get.get("status", "").strip().lower()
     # blocklisted: never mailed (campaigns.sql skips it); disabled is not documented and
     # listmonk still mails it, but nothing proves consent goes on: not active here either.
-    status = {"blocklisted": "blocklisted", "disabled": "unsubscribed",
-              "enabled": LISTMONK_SUBSCRIPTION[subscription]}.get(cell, cell)
+    statuses = {"blocklisted": "blocklisted", "disabled": "unsubscribed",
+                "enabled": LISTMONK_SUBSCRIPTION[subscription]}
+    if cell not in statuses:
+        raise _UnreadableRow(f"listmonk status {get.get('status', '')!r} is none of "
+                             "enabled, disabled, blocklisted")
+    status = statuses[cell]
     try:
         attributes = json.loads(get.get("attributes") or "{}")
     except ValueError:
@@ -378,12 +389,15 @@ def convert(preset: str, path: str | Path, out_dir: str | Path | None = None, *,
     rejected: list[Rejection] = []
     attribute_names: dict[str, None] = {}
     for line, cells, why in _rows(path, layout, [0]):
-        if why is not None:
+        try:
+            if why is not None:
+                raise _UnreadableRow(why)
+            mapped = mapper({name: cells[i] if i < len(cells) else ""
+                             for i, name in enumerate(layout.headers) if name}, tz)
+        except _UnreadableRow as exc:
             value = next((c.strip() for c in cells if "@" in c), cells[0].strip())
-            rejected.append(Rejection(line, value, why, tuple(cells)))
+            rejected.append(Rejection(line, value, str(exc), tuple(cells)))
             continue
-        mapped = mapper({name: cells[i] if i < len(cells) else ""
-                         for i, name in enumerate(layout.headers) if name}, tz)
         mapped["consent_source"] = "import"
         attrs = {_header_key(k): v for k, v in mapped.pop("attributes").items()}
         attrs = {k: v for k, v in attrs.items() if k and k not in OUT_COLUMNS}
