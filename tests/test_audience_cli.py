@@ -295,3 +295,27 @@ def test_an_export_that_fails_halfway_leaves_no_file(lp, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         lp("subscribers", "export", "-o", str(folder / "liste.csv"))
     assert list(folder.iterdir()) == []
+
+
+def test_the_rejects_file_is_checked_first_and_keeps_every_cell_in_line_order(lp, tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_text("email;nom;statut\nr1@example.org;Un;actif\npas-une-adresse;Deux;actif\n"
+                      "r3@example.org;R Trois;blocklisted\nr4@example.org;Quatre;actif\n",
+                      encoding="utf-8")
+    before = source.read_bytes()
+    # Never over the file being imported, nor into a missing folder: refused before
+    # anything is written.
+    for target, said in ((source, f"{source} exists: choose another file name\n"),
+                         (tmp_path / "absent" / "r.csv", f"{tmp_path / 'absent'}: no such folder")):
+        refused = lp("subscribers", "import", str(source), "--rejects", str(target), ok=False)
+        assert refused.exit_code == 1 and said in refused.output
+    assert source.read_bytes() == before
+    assert lp("subscribers", "count").output.strip() == "0"
+    rejects = tmp_path / "rejects.csv"
+    lp("subscribers", "import", str(source), "--rejects", str(rejects))
+    lines = rejects.read_text("utf-8-sig").splitlines()
+    assert lines == ["line;reason;value;email;nom;statut",
+                     "3;An email address must have an @-sign.;pas-une-adresse;pas-une-adresse;"
+                     "Deux;actif",
+                     "4;suppressed (blocklisted in the file);r3@example.org;r3@example.org;"
+                     "R Trois;blocklisted"]

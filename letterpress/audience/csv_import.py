@@ -188,11 +188,12 @@ class Rejection:
 
 @dataclass(frozen=True)
 class SuppressedRow:
-    """A valid row whose address must not be re-activated by an import."""
+    """A valid row whose address must not be re-activated by an import; ``row``: its cells."""
 
     line: int
     email: str
     reason: str
+    row: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,7 @@ class _Candidate:
     proof: dict[str, Any] = field(default_factory=dict)
     suppress_only: bool = False  # a stop without proof columns: keep the objection only
     everywhere: bool = False  # blocklisted in the file: suppressed on every list
+    cells: tuple[str, ...] = ()  # as read, for the rejects file
 
 
 # --------------------------------------------------------------------------- reading
@@ -783,7 +785,8 @@ def _candidate(line: int, row: list[str], layout: CsvLayout, report: ImportRepor
     # file imported later cannot make them active again.
     suppress_only = status in STOPPED_STATUSES and not layout.proof_columns
     return _Candidate(line, address, email_key(address), name, attributes, status=status,
-                      proof=proof, suppress_only=suppress_only, everywhere=everywhere)
+                      proof=proof, suppress_only=suppress_only, everywhere=everywhere,
+                      cells=tuple(row))
 
 
 def _proof(row: list[str], layout: CsvLayout, latest: datetime) -> dict[str, Any]:
@@ -828,7 +831,7 @@ def _merge_candidates(earlier: _Candidate, later: _Candidate) -> None:
     if later.status in STOPPED_STATUSES and earlier.status not in STOPPED_STATUSES:
         # Except a stop: an objection anywhere in the file is honoured (and never flips back
         # on a re-import, where the earlier row finds the person stopped).
-        earlier.line, earlier.status = later.line, later.status
+        earlier.line, earlier.status, earlier.cells = later.line, later.status, later.cells
         earlier.suppress_only, earlier.everywhere = later.suppress_only, later.everywhere
         for key in ("unsubscribed_at", "unsubscribe_channel"):
             if key in later.proof:
@@ -899,7 +902,8 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                 continue
             _suppress_stopped(session, c, list_name, now)
             stated = "blocklisted" if c.everywhere else c.status
-            report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file"))
+            report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file",
+                                                   c.cells))
             continue
         if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
             reason = sub.status
@@ -907,7 +911,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
             reason = blocked[hashes[c.key]].reason
         if reason is not None:
             if not c.duplicate:
-                report.suppressed.append(SuppressedRow(c.line, c.email, reason))
+                report.suppressed.append(SuppressedRow(c.line, c.email, reason, c.cells))
             continue
         if subscriber is None:
             new_people.append({"email": c.email, "email_key": c.key, "name": c.name or "",
@@ -1114,8 +1118,8 @@ def write_rejects(report: ImportReport, path: str | Path) -> int:
     Columns: ``line``, ``reason``, ``value``, then the original ones (a file without a header
     row gets ``email``, ``name``, ``column_N`` as its import named them).  Importing this
     file once fixed ignores its first three columns (:func:`read_layout`), so nothing of
-    them becomes an attribute; the rejects of a rejects file keep one such prefix.  A
-    suppressed row holds its address in the email column.
+    them becomes an attribute; the rejects of a rejects file keep one such prefix.  Rows in
+    line order; a suppressed row keeps its cells (status included) as the file had them.
     """
     layout = report.layout
     headers: list[str] = []
@@ -1135,12 +1139,13 @@ def write_rejects(report: ImportReport, path: str | Path) -> int:
     with Path(path).open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh, delimiter=";")
         writer.writerow([*REJECTS_COLUMNS, *headers])
-        for r in report.rejected:
-            writer.writerow([r.line, r.reason, r.value, *r.row[skip:]])
+        rows = [(r.line, [r.line, r.reason, r.value, *r.row[skip:]]) for r in report.rejected]
         for s in report.suppressed:
-            cells = [""] * len(headers)
-            if email_column < len(cells):
+            cells = list(s.row[skip:]) or [""] * len(headers)
+            if email_column < len(cells) and not s.row:
                 cells[email_column] = s.email
-            writer.writerow([s.line, f"suppressed ({s.reason})", s.email, *cells])
-    return len(report.rejected) + len(report.suppressed)
+            rows.append((s.line, [s.line, f"suppressed ({s.reason})", s.email, *cells]))
+        for _line, row in sorted(rows, key=lambda item: item[0]):
+            writer.writerow(row)
+    return len(rows)
 

@@ -34,7 +34,13 @@ from ..audience.service import get_list
 from ..bounces import subscriber_bounces
 from ..errors import SubscriberNotFound
 from ..personal_data import access_sections, erase_person
-from .common import force_option, kept_file, pass_project, publication_option
+from .common import (
+    force_option,
+    kept_file,
+    new_output_file,
+    pass_project,
+    publication_option,
+)
 from .segments import prepare_segment, segment_options
 
 __all__ = ["commands", "subscribers"]
@@ -150,6 +156,10 @@ def import_command(project, file, list_name, publication, consent_source, consen
     """Import subscribers from a CSV file (UTF-8, UTF-16 with BOM or Windows-1252; ';', ','
     or tab), or an audience archive written by `subscribers export --archive` (into an empty
     project)."""
+    if rejects:
+        # Checked before the import writes anything: never over another file (the file
+        # being imported, a rejects file fixed by hand), never into a missing folder.
+        new_output_file(rejects, forceable=False)
     with open(file, encoding="utf-8", errors="replace") as fh:
         if is_archive(fh.readline()):
             _import_archive(project, file, dry_run)

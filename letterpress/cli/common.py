@@ -17,7 +17,8 @@ from ..errors import ContentError, LetterpressError
 from ..project import Project
 
 __all__ = ["IssueFile", "LetterpressGroup", "ProjectContext", "configure_logging",
-           "force_option", "kept_file", "pass_project", "publication_option"]
+           "force_option", "kept_file", "new_output_file", "pass_project",
+           "publication_option"]
 
 
 class ProjectContext(AbstractContextManager):
@@ -91,6 +92,19 @@ def force_option(f):
                         help="Replace the output file if it exists.")(f)
 
 
+def new_output_file(path: str | Path, *, force: bool = False, forceable: bool = True) -> Path:
+    """``path`` checked for writing a new file, before any work is done: its folder exists,
+    and nothing is there unless ``force`` (raises :class:`click.ClickException`, which
+    mentions --force where the command has one: ``forceable``)."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise click.ClickException(f"{target.parent}: no such folder")
+    if target.exists() and not force:
+        hint = ", or add --force to replace it" if forceable else ""
+        raise click.ClickException(f"{target} exists: choose another file name{hint}")
+    return target
+
+
 @contextmanager
 def kept_file(path: str | Path, *, force: bool, encoding: str = "utf-8") -> Iterator[TextIO]:
     """Write a file people keep (an export of personal data): an existing ``path`` is
@@ -102,12 +116,7 @@ def kept_file(path: str | Path, *, force: bool, encoding: str = "utf-8") -> Iter
     Raises :class:`click.ClickException` for an existing file without ``force``, or a
     folder that does not exist.
     """
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise click.ClickException(f"{target.parent}: no such folder")
-    if target.exists() and not force:
-        raise click.ClickException(
-            f"{target} exists: choose another file name, or add --force to replace it")
+    target = new_output_file(path, force=force)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                      suffix=".part")
     try:
