@@ -716,3 +716,22 @@ def test_utf8_lines_in_a_windows_1252_file_keep_their_accents(session, clock, tm
              for s in session.scalars(select(Subscriber))}
     assert names == {"a@example.org": ("René", "Privas"), "b@example.org": ("Renée", "Orléans"),
                      "c@example.org": ("Hélène", "Sète")}
+
+
+def test_a_stop_with_proof_columns_takes_the_row_profile_and_a_reimport_is_unchanged(
+        session, clock, tmp_path):
+    for email in ("j1@example.org", "j2@example.org"):
+        subscribe(session, email, list_name="pvd", consent=Consent("admin"), clock=clock)
+    session.commit()
+    path = _write(tmp_path / "j.csv",
+                  "email,name,commune,status,consent_at,consent_source,unsubscribed_at\n"
+                  "j1@example.org,Jeanne Un,Digne,unsubscribed,2023-01-01T10:00:00+00:00,form,"
+                  "2024-01-01T10:00:00+00:00\n"
+                  "j2@example.org,Jean Deux,Riez,blocklisted,2023-01-01T10:00:00+00:00,form,"
+                  "2024-01-01T10:00:00+00:00\n")
+    first = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (first.updated, first.unchanged) == (2, 0)
+    j1 = find_subscriber(session, "j1@example.org")
+    assert (j1.name, j1.attributes) == ("Jeanne Un", {"commune": "Digne"})
+    again = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)

@@ -891,6 +891,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
             # The file records a stop this database does not know yet: a stop is never lost
             # (with or without its proof: stopping needs no consent).
             _stop(session, session.get(Subscription, sub.id), c, clock, source_name)
+            _profile_from(profiles, subscriber, c)  # the row's name and attributes too
             report.updated += 1
             continue
         if c.suppress_only:
@@ -919,12 +920,7 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                                "updated_at": now, "link_key": ""})
             to_subscribe.append((c, None))
             continue
-        profile = profiles.get(subscriber.id)
-        if profile is None:
-            profile = profiles[subscriber.id] = _Profile(subscriber.name, subscriber.attributes)
-        changed = (_fill_profile if c.duplicate else _merge_profile)(profile, c.name,
-                                                                     c.attributes)
-        profile.changed = profile.changed or changed
+        changed = _profile_from(profiles, subscriber, c)
         if sub is None:
             to_subscribe.append((c, subscriber.id))
         elif not c.duplicate:
@@ -948,6 +944,17 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
         if c.status in STOPPED_STATUSES:
             _suppress_stopped(session, c, list_name, now)
     report.added += sum(1 for c, _sid in to_subscribe if not c.duplicate)
+
+
+def _profile_from(profiles: dict[int, _Profile], subscriber: Any, c: _Candidate) -> bool:
+    """Merge row ``c`` into the profile ``subscriber`` leaves this batch with (a duplicate
+    only fills blanks); whether it changed anything."""
+    profile = profiles.get(subscriber.id)
+    if profile is None:
+        profile = profiles[subscriber.id] = _Profile(subscriber.name, subscriber.attributes)
+    changed = (_fill_profile if c.duplicate else _merge_profile)(profile, c.name, c.attributes)
+    profile.changed = profile.changed or changed
+    return changed
 
 
 def _event_data(c: _Candidate, consent: Consent, default: dict[str, Any]) -> dict[str, Any]:
