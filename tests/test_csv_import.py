@@ -394,7 +394,7 @@ def test_a_blocklisted_row_stops_the_person_on_every_list(session, clock, tmp_pa
     session.commit()
     path = _write(tmp_path / "brevo.csv", "email,status\nbloque@example.org,blocklisted\n")
     dry = import_csv(session, path, list_name="pvd", clock=clock, dry_run=True)
-    assert dry.stopped_elsewhere == 2 and "2 subscription(s) on other lists would be" in (
+    assert dry.stopped_elsewhere == 2 and "2 subscription(s) on other lists would be stopped" in (
         dry.summary())
     assert {s.status for s in session.scalars(select(Subscription))} == {"active"}
     report = import_csv(session, path, list_name="pvd", clock=clock)
@@ -409,6 +409,23 @@ def test_a_blocklisted_row_stops_the_person_on_every_list(session, clock, tmp_pa
         SubscriptionEvent.new_status == "unsubscribed")))
     assert details == {"brevo.csv line 2: blocklisted in the file"}
     assert suppression_for(session, email_hash("bloque@example.org"), "acv").scope == ALL_LISTS
+
+
+@pytest.mark.parametrize("status", ["bounced", "complained"])
+def test_a_bounced_or_complained_row_stops_the_person_on_every_list(session, clock, tmp_path,
+                                                                     status):
+    """An address that does not exist, or whose owner reported the mail as spam, is mailed
+    from no list any more."""
+    for list_name in ("pvd", "acv"):
+        subscribe(session, "stop@example.org", list_name=list_name, consent=Consent("admin"),
+                  clock=clock)
+    session.commit()
+    path = _write(tmp_path / "cleaned.csv", f"email,status\nstop@example.org,{status}\n")
+    report = import_csv(session, path, list_name="pvd", clock=clock)
+    assert (report.updated, report.stopped_elsewhere) == (1, 1)
+    assert {s.status for s in find_subscriber(session, "stop@example.org").subscriptions} == {
+        status}
+    assert suppression_for(session, email_hash("stop@example.org"), "acv").scope == ALL_LISTS
 
 
 def test_a_status_only_stop_of_someone_active_here_is_applied(session, clock, tmp_path):

@@ -223,7 +223,8 @@ class ImportReport:
     # many, and the line of the first.
     wider_rows: int = 0
     first_wider_line: int = 0
-    # Subscriptions on other lists stopped because the file says blocklisted.
+    # Subscriptions on other lists stopped because the file says blocklisted, bounced or
+    # complained.
     stopped_elsewhere: int = 0
 
     def include(self, rejected: Iterable[Rejection]) -> None:
@@ -240,7 +241,8 @@ class ImportReport:
                 f"unchanged {self.unchanged}, rejected {len(self.rejected)}, "
                 f"suppressed {len(self.suppressed)}, duplicates {self.duplicates}"
                 + (f"; {self.stopped_elsewhere} subscription(s) on other lists "
-                   f"{verb}stopped (blocklisted in the file)" if self.stopped_elsewhere
+                   f"{verb}stopped (blocklisted, bounced or complained in the file)"
+                   if self.stopped_elsewhere
                    else ""))
 
 
@@ -875,7 +877,8 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
     hashes = {c.key: key_hash(c.key) for c in batch}
     blocked = suppressions_for(session, hashes.values(), list_name)
     _stop_elsewhere(session, [(c, subscribers[c.key].id) for c in batch
-                              if c.everywhere and c.key in subscribers],
+                              if (c.everywhere or c.status in ("bounced", "complained"))
+                              and c.key in subscribers],
                     list_id, clock, report, source_name)
     now = clock.now()
     new_people: list[dict[str, Any]] = []
@@ -902,9 +905,8 @@ def _apply(session: Session, batch: list[_Candidate], list_id: int, list_name: s
                 report.unchanged += 1
                 continue
             _suppress_stopped(session, c, list_name, now)
-            stated = "blocklisted" if c.everywhere else c.status
-            report.suppressed.append(SuppressedRow(c.line, c.email, f"{stated} in the file",
-                                                   c.cells))
+            report.suppressed.append(SuppressedRow(c.line, c.email,
+                                                   f"{_stated(c)} in the file", c.cells))
             continue
         if sub is not None and sub.status in STOPPED_STATUSES and sub.status != c.status:
             reason = sub.status
@@ -1083,9 +1085,8 @@ def _stop(session: Session, sub: Subscription, c: _Candidate, clock: Clock,
     """An active or pending subscription the file says has stopped: record the stop."""
     when = c.proof.get("unsubscribed_at") or clock.now()
     channel = c.proof.get("unsubscribe_channel") or "import"
-    stated = "blocklisted" if c.everywhere else c.status  # what the file says
     change_status(session, sub, c.status, clock=clock, actor="import", channel="import",
-                  detail=f"{source_name} line {c.line}: {stated} in the file")
+                  detail=f"{source_name} line {c.line}: {_stated(c)} in the file")
     sub.unsubscribed_at = when
     sub.unsubscribe_channel = channel
     _suppress_stopped(session, c, sub.mailing_list.name, clock.now())
@@ -1093,9 +1094,10 @@ def _stop(session: Session, sub: Subscription, c: _Candidate, clock: Clock,
 
 def _stop_elsewhere(session: Session, people: list[tuple[_Candidate, int]], list_id: int,
                     clock: Clock, report: ImportReport, source_name: str) -> None:
-    """A tool's blocklist is an objection to every mail of the sender: the blocklisted
-    people's active or pending subscriptions on the other lists stop too (this list's is
-    the import's own business)."""
+    """A stop the file says holds for every list — a tool's blocklist (an objection to all
+    the sender's mail), a hard bounce (the address does not exist), a complaint — stops the
+    person's active or pending subscriptions on the other lists too (this list's is the
+    import's own business), with the suppression entry on every list."""
     if not people:
         return
     rows = {c.line: c for c, _sid in people}
@@ -1108,15 +1110,19 @@ def _stop_elsewhere(session: Session, people: list[tuple[_Candidate, int]], list
                 Subscription.status.in_(("active", "pending")))
             .order_by(Subscription.id)):
         c = rows[owner[sub.subscriber_id]]
-        change_status(session, sub, "unsubscribed", clock=clock, actor="import",
-                      channel="import",
-                      detail=f"{source_name} line {c.line}: blocklisted in the file")
+        change_status(session, sub, c.status, clock=clock, actor="import", channel="import",
+                      detail=f"{source_name} line {c.line}: {_stated(c)} in the file")
         sub.unsubscribed_at = c.proof.get("unsubscribed_at") or clock.now()
         sub.unsubscribe_channel = "import"
         report.stopped_elsewhere += 1
     for c, _sid in people:  # the entry that keeps them stopped everywhere, whatever this list
-        suppress(session, key_hash(c.key), scope=ALL_LISTS, reason="unsubscribed",
+        suppress(session, key_hash(c.key), scope=ALL_LISTS, reason=c.status,
                  at=c.proof.get("unsubscribed_at") or clock.now())
+
+
+def _stated(c: _Candidate) -> str:
+    """The stop as the file says it (a blocklist is an unsubscribe here)."""
+    return "blocklisted" if c.everywhere else c.status
 
 
 def write_rejects(report: ImportReport, path: str | Path) -> int:
