@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from .audience.emails import key_hash
-from .audience.gdpr import ErasureTarget
+from .audience.gdpr import forget
 from .audience.health import erase_for_retention
 from .audience.models import ALL_LISTS, Subscriber, Suppression
 from .audience.suppression import suppress
@@ -194,26 +194,20 @@ def reapply_erasures(session: Session, erasures: dict[str, datetime], *, clock: 
     retention = retention or {}
     if not erasures and not retention:
         return 0
-    asked: list[int] = []
+    asked: list[str] = []
     expired: list[str] = []
     rows = session.execute(
-        select(Subscriber.id, Subscriber.email, Subscriber.email_key, Subscriber.created_at)
+        select(Subscriber.email, Subscriber.email_key, Subscriber.created_at)
         .order_by(Subscriber.id).execution_options(yield_per=1000))
-    for subscriber_id, email, key, created_at in rows:
+    for email, key, created_at in rows:
         digest = key_hash(key)
         if digest in erasures:
-            asked.append(subscriber_id)
+            asked.append(email)
         elif digest in retention and created_at <= retention[digest]:
             expired.append(email)
-    for subscriber_id in asked:
-        subscriber = session.get(Subscriber, subscriber_id)
-        target = ErasureTarget(subscriber.email, subscriber.email_key,
-                               key_hash(subscriber.email_key), subscriber.id,
-                               tuple(s.id for s in subscriber.subscriptions))
-        for eraser in erasers:
-            eraser(session, target)
-        session.delete(subscriber)
-    session.flush()
+    for email in asked:
+        # The objection is dated when it was made, not now: added below for every hash.
+        forget(session, email, clock=clock, erasers=erasers, objection=False)
     for digest, at in erasures.items():
         suppress(session, digest, scope=ALL_LISTS, reason="erased", at=at)
     for email in expired:
